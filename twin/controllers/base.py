@@ -1,0 +1,56 @@
+"""What a controller sees and what it may command: the same for built-in and external controllers.
+
+A controller never sees the twin's truth: ``Measurements`` come out of the sensor model.
+``Setpoints`` go through the twin's command path (latency, ramp), whether they come from
+an in-process controller or from Modbus writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Measurements:
+    t_s: float
+    hour_local: float
+    grid_p_kw: float  # import positive, at the point of connection
+    grid_q_kvar: float
+    poc_v_pu: float
+    pv_p_kw: float
+    pv_available_kw: float
+    bess_p_kw: float  # discharge positive
+    bess_soc_pct: float
+    ev_p_kw: float  # chargers and swap station together
+    ev_cap_kw: float  # the site-wide EV cap in force
+    tariff_cny_per_kwh: float
+
+
+@dataclass(frozen=True, slots=True)
+class SiteInfo:
+    """Nameplate data a controller is configured with at commissioning."""
+
+    contract_limit_kw: float
+    bess_p_max_kw: float
+    bess_e_kwh: float
+    bess_soc_min_pct: float
+    bess_soc_max_pct: float
+    ev_p_max_kw: float  # all connectors and pack chargers at full power
+    valley_cny_per_kwh: float  # the lowest tariff of the day
+
+
+@dataclass(frozen=True, slots=True)
+class Setpoints:
+    """Commands; ``None`` leaves a value as it is."""
+
+    bess_p_set_kw: float | None = None
+    ev_cap_kw: float | None = None
+    pv_limit_pct: float | None = None
+    charger_limit_kw: dict[int, float] = field(default_factory=dict)
+
+
+class Controller(Protocol):
+    name: str
+
+    def decide(self, measured: Measurements) -> Setpoints: ...

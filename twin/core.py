@@ -1,0 +1,267 @@
+"""The twin: SimPy environment + device models + pandapower network; ``step(dt) -> Snapshot``.
+
+No I/O, no wall clock, no logging in here: the runner decides pacing and where
+snapshots and events go. A step advances SimPy to the step's end (arrivals, plug-ins,
+departures and commands happen at their exact times), then integrates the devices over
+the step, solves the power flow and returns an immutable ``Snapshot`` of the step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import count
+
+import numpy as np
+import simpy
+
+from twin.controllers.base import Setpoints, SiteInfo
+from twin.devices.bess import Battery
+from twin.devices.charger import ChargingSlots
+from twin.devices.load import BuildingLoads
+from twin.devices.pv import PvPlant
+from twin.devices.swap import SwapStationModel
+from twin.events import EventLog
+from twin.grid import Backend, Grid, InjectionPoint
+from twin.profiles import local_times
+from twin.scenario import Scenario
+from twin.traffic import ConnectorPool, ServiceTotals, arrivals, charging_visit, hourly_rates_per_s
+
+PROFILE_GRID_S = 60.0  # PV and load profiles are sampled each minute and read as interval means
+SETPOINT_LOG_KW = 50.0  # a setpoint change smaller than this is not worth an event row
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The site over one step ending at ``t_s``. Arrays follow the twin's name lists."""
+
+    t_s: float
+    dt_s: float
+    hour_local: float
+    grid_p_kw: float
+    grid_q_kvar: float
+    slack_p_kw: float
+    poc_v_pu: float
+    losses_kw: float
+    v_pu: np.ndarray
+    line_loading_pct: np.ndarray
+    trafo_loading_pct: np.ndarray
+    pv_available_kw: np.ndarray
+    pv_p_kw: np.ndarray
+    pv_limit_pct: np.ndarray
+    bess_p_kw: float
+    bess_p_set_kw: float
+    bess_soc_pct: float
+    bess_state: int
+    charger_p_kw: np.ndarray
+    charger_limit_kw: np.ndarray
+    charger_connected: np.ndarray
+    charger_ev_soc_pct: np.ndarray
+    swap_p_kw: float
+    swap_full_packs: int
+    load_p_kw: float
+    ev_p_kw: float  # chargers + swap station
+    ev_cap_kw: float
+    queue_len: np.ndarray  # per vehicle class, site order
+    arrived: int
+    served: int
+    balked: int
+    reneged: int
+    delivered_kwh: float
+    unserved_kwh: float
+    contract_limit_kw: float
+    tariff_cny_per_kwh: float
+
+
+class Twin:
+    def __init__(self, scenario: Scenario, backend: Backend = "newton") -> None:
+        self.scenario = scenario
+        site = self.site = scenario.site
+        self.env = env = simpy.Environment()
+        self.log = EventLog(env)
+        seeds = np.random.SeedSequence(scenario.seed).spawn(len(site.vehicles) + 1)
+        times = local_times(scenario.start, site.location.timezone, scenario.duration_s, PROFILE_GRID_S)
+        self._start_hour = times[0].hour + times[0].minute / 60.0 + times[0].second / 3600.0
+        self._tariff = np.asarray(site.tariff.hourly_cny_per_kwh)
+
+        self.pv = PvPlant(site.pv, site.location, times, PROFILE_GRID_S, scenario.weather.clouds)
+        self.loads = BuildingLoads(site.loads, times, PROFILE_GRID_S)
+        self.battery = Battery(site.bess) if site.bess else None
+        self.totals = ServiceTotals()
+
+        groups = site.chargers
+        self.connector_group = np.repeat(np.arange(len(groups)), [g.count for g in groups]).astype(int)
+        self.connector_names = [f"{g.name}_{i + 1}" for g in groups for i in range(g.count)]
+        spec = [groups[g] for g in self.connector_group]
+        self.chargers = ChargingSlots(env, np.array([g.p_max_kw for g in spec]),
+                                      np.array([g.efficiency_pct for g in spec]),
+                                      np.array([g.ramp_kw_per_s for g in spec]))
+        self._charger_q_per_p = np.array([math.tan(math.acos(g.power_factor)) for g in spec])
+        self.charger_latency_s = max((g.command_latency_s for g in groups), default=0.0)
+        self.swap = SwapStationModel(env, site.swap, self.totals, self.log) if site.swap else None
+
+        self.pools = self._connector_pools()
+        ids = count(1)
+        for cls, seed in zip(site.vehicles, seeds):
+            rates = hourly_rates_per_s(cls, scenario.traffic.multiplier.get(cls.name, 1.0))
+            env.process(arrivals(env, cls, rates, self._start_hour, np.random.default_rng(seed), ids,
+                                 self._visit_for(cls.name)))
+
+        self.ev_p_max_kw = float(self.chargers.p_max_kw.sum())
+        if site.swap:
+            self.ev_p_max_kw += site.swap.pack_chargers * site.swap.pack_charger_kw
+        self.ev_cap_kw = self.ev_p_max_kw
+        self._requested: dict[str, float] = {}
+
+        self.points = self._injection_points()
+        self.grid = Grid(site, self.points, backend=backend)
+        self._p_kw = np.zeros(len(self.points))
+        self._q_kvar = np.zeros(len(self.points))
+        self._poc_index = self.grid.bus_names.index(site.utility.connection_bus)
+
+    # -- construction helpers ------------------------------------------------------------
+    def _connector_pools(self) -> dict[str, ConnectorPool]:
+        """One pool per set of classes that share connectors (site validation keeps sets disjoint)."""
+        pools: dict[str, ConnectorPool] = {}
+        by_serves: dict[tuple[str, ...], list[int]] = {}
+        for slot, group in enumerate(self.connector_group):
+            by_serves.setdefault(tuple(sorted(self.site.chargers[group].serves)), []).append(slot)
+        for serves, members in by_serves.items():
+            pool = ConnectorPool(self.env, self.chargers, members)
+            for cls in serves:
+                pools[cls] = pool
+        return pools
+
+    def _visit_for(self, cls_name: str):
+        env, log, totals = self.env, self.log, self.totals
+        if cls_name == "swap_truck":
+            return lambda vehicle: env.process(self.swap.visit(vehicle))
+        pool = self.pools[cls_name]
+        return lambda vehicle: env.process(charging_visit(env, vehicle, pool, totals, log))
+
+    def _injection_points(self) -> list[InjectionPoint]:
+        site = self.site
+        points = [InjectionPoint(a.name, a.bus, "sgen") for a in site.pv]
+        if site.bess:
+            points.append(InjectionPoint(site.bess.name, site.bess.bus, "storage"))
+        points += [InjectionPoint(g.name, g.bus, "load") for g in site.chargers]
+        if site.swap:
+            points.append(InjectionPoint(site.swap.name, site.swap.bus, "load"))
+        points += [InjectionPoint(load.name, load.bus, "load") for load in site.loads]
+        return points
+
+    @property
+    def site_info(self) -> SiteInfo:
+        bess = self.site.bess
+        return SiteInfo(
+            contract_limit_kw=self.site.utility.contract_limit_kw,
+            bess_p_max_kw=bess.p_max_kw if bess else 0.0,
+            bess_e_kwh=bess.e_kwh if bess else 0.0,
+            bess_soc_min_pct=bess.soc_min_pct if bess else 0.0,
+            bess_soc_max_pct=bess.soc_max_pct if bess else 100.0,
+            ev_p_max_kw=self.ev_p_max_kw,
+            valley_cny_per_kwh=float(self._tariff.min()),
+        )
+
+    # -- commands ------------------------------------------------------------------------
+    def apply(self, setpoints: Setpoints, source: str = "controller") -> None:
+        """Take commands; each takes effect after its device's command latency."""
+        if setpoints.bess_p_set_kw is not None and self.battery is not None:
+            value = float(np.clip(setpoints.bess_p_set_kw, -self.battery.spec.p_max_kw, self.battery.spec.p_max_kw))
+            self._command("bess_p_set_kw", value, self.battery.spec.command_latency_s, source)
+        if setpoints.ev_cap_kw is not None:
+            self._command("ev_cap_kw", float(np.clip(setpoints.ev_cap_kw, 0.0, self.ev_p_max_kw)),
+                          self.charger_latency_s, source)
+        if setpoints.pv_limit_pct is not None:
+            self._command("pv_limit_pct", float(np.clip(setpoints.pv_limit_pct, 0.0, 100.0)), 0.0, source)
+        for slot, limit_kw in setpoints.charger_limit_kw.items():
+            value = float(np.clip(limit_kw, 0.0, self.chargers.p_max_kw[slot]))
+            self._command(f"charger_limit_kw:{slot}", value, self.charger_latency_s, source)
+
+    def _command(self, key: str, value: float, latency_s: float, source: str) -> None:
+        previous = self._requested.get(key)
+        if previous == value:
+            return
+        self._requested[key] = value
+        if previous is None or abs(value - previous) >= SETPOINT_LOG_KW or (value == 0.0) != (previous == 0.0):
+            self.log("setpoint", key, -1, value, source)
+        if latency_s > 0:
+            self.env.process(self._after(latency_s, key, value))
+        else:
+            self._set(key, value)
+
+    def _after(self, latency_s: float, key: str, value: float):
+        yield self.env.timeout(latency_s)
+        self._set(key, value)
+
+    def _set(self, key: str, value: float) -> None:
+        if key == "bess_p_set_kw":
+            self.battery.p_set_kw = value
+        elif key == "ev_cap_kw":
+            self.ev_cap_kw = value
+        elif key == "pv_limit_pct":
+            self.pv.p_limit_pct[:] = value
+        else:
+            self.chargers.p_limit_kw[int(key.split(":")[1])] = value
+
+    # -- the step ------------------------------------------------------------------------
+    def step(self, dt_s: float) -> Snapshot:
+        env = self.env
+        t0 = env.now
+        t1 = t0 + dt_s
+        env.run(until=t1)
+        pv_available, pv_p = self.pv.powers(t0, t1)
+        load_p, load_q = self.loads.powers(t0, t1)
+
+        wanted = self.chargers.wanted_kw()
+        swap_wanted = self.swap.wanted_kw() if self.swap else np.zeros(0)
+        total_wanted = wanted.sum() + swap_wanted.sum()
+        scale = min(1.0, self.ev_cap_kw / total_wanted) if total_wanted > 0 else 1.0
+        charger_p = self.chargers.advance(dt_s, wanted * scale)
+        swap_p = float(self.swap.slots.advance(dt_s, swap_wanted * scale).sum()) + self.site.swap.aux_kw \
+            if self.swap else 0.0
+        bess_p = self.battery.advance(dt_s) if self.battery else 0.0
+
+        p, q = self._p_kw, self._q_kvar
+        n_pv = len(pv_p)
+        p[:n_pv] = -pv_p
+        i = n_pv
+        if self.battery:
+            p[i] = -bess_p
+            i += 1
+        n_groups = len(self.site.chargers)
+        group_p = np.bincount(self.connector_group, weights=charger_p, minlength=n_groups)
+        group_q = np.bincount(self.connector_group, weights=charger_p * self._charger_q_per_p, minlength=n_groups)
+        p[i:i + n_groups] = group_p
+        q[i:i + n_groups] = group_q
+        i += n_groups
+        if self.swap:
+            p[i] = swap_p
+            q[i] = swap_p * math.tan(math.acos(self.site.swap.power_factor))
+            i += 1
+        p[i:] = load_p
+        q[i:] = load_q
+        grid = self.grid.solve(p, q)
+
+        hour = (self._start_hour + t0 / 3600.0) % 24.0
+        totals = self.totals
+        queues = np.array([self.swap.queue_len if c.name == "swap_truck" else self.pools[c.name].queue_len
+                           for c in self.site.vehicles])
+        battery = self.battery
+        return Snapshot(
+            t_s=t1, dt_s=dt_s, hour_local=hour,
+            grid_p_kw=grid.p_import_kw, grid_q_kvar=grid.q_import_kvar, slack_p_kw=grid.p_slack_kw,
+            poc_v_pu=float(grid.v_pu[self._poc_index]), losses_kw=grid.losses_kw, v_pu=grid.v_pu,
+            line_loading_pct=grid.line_loading_pct, trafo_loading_pct=grid.trafo_loading_pct,
+            pv_available_kw=pv_available, pv_p_kw=pv_p, pv_limit_pct=self.pv.p_limit_pct.copy(),
+            bess_p_kw=bess_p, bess_p_set_kw=battery.p_set_kw if battery else 0.0,
+            bess_soc_pct=battery.soc_pct if battery else 0.0, bess_state=int(battery.state) if battery else 0,
+            charger_p_kw=charger_p.copy(), charger_limit_kw=self.chargers.p_limit_kw.copy(),
+            charger_connected=self.chargers.occupied.copy(), charger_ev_soc_pct=self.chargers.soc_pct.copy(),
+            swap_p_kw=swap_p, swap_full_packs=self.swap.full_pack_count if self.swap else 0,
+            load_p_kw=float(load_p.sum()), ev_p_kw=float(charger_p.sum()) + swap_p, ev_cap_kw=self.ev_cap_kw,
+            queue_len=queues, arrived=totals.arrived, served=totals.served, balked=totals.balked,
+            reneged=totals.reneged, delivered_kwh=totals.delivered_kwh, unserved_kwh=totals.unserved_kwh,
+            contract_limit_kw=self.site.utility.contract_limit_kw,
+            tariff_cny_per_kwh=float(self._tariff[int(hour)]),
+        )

@@ -1,0 +1,38 @@
+"""Parsing of human time spans used in files and on the command line ("1s", "15min", "24h", "365d")."""
+
+from __future__ import annotations
+
+import re
+
+_SECONDS_PER_UNIT = {
+    "ms": 1e-3,
+    "s": 1.0,
+    "sec": 1.0,
+    "min": 60.0,
+    "m": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+}
+_SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|sec|s|min|m|h|d)?\s*$")
+
+
+def parse_duration_s(text: str | int | float) -> float:
+    """Seconds in a span such as ``"1s"``, ``"15min"``, ``"24h"`` or ``"365d"``; a bare number is seconds."""
+    if isinstance(text, (int, float)):
+        seconds = float(text)
+    else:
+        match = _SPAN.match(str(text))
+        if not match:
+            raise ValueError(f"'{text}' is not a time span; write e.g. 1s, 15min, 24h or 365d")
+        seconds = float(match.group(1)) * _SECONDS_PER_UNIT[match.group(2) or "s"]
+    if seconds <= 0:
+        raise ValueError(f"'{text}' must be a positive time span")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest exact human form of a span (86400 -> "24h", 90 -> "90s")."""
+    for unit, factor in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= factor and seconds % factor == 0 and not (unit == "d" and seconds < 2 * 86400):
+            return f"{seconds / factor:g}{unit}"
+    return f"{seconds:g}s"
