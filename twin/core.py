@@ -22,7 +22,7 @@ from twin.devices.load import BuildingLoads
 from twin.devices.pv import PvPlant
 from twin.devices.swap import SwapStationModel
 from twin.events import EventLog
-from twin.grid import Backend, Grid, InjectionPoint
+from twin.grid import Backend, Grid, injection_points
 from twin.profiles import local_times
 from twin.scenario import Scenario
 from twin.traffic import ConnectorPool, ServiceTotals, arrivals, charging_visit, hourly_rates_per_s
@@ -113,7 +113,7 @@ class Twin:
         self.ev_cap_kw = self.ev_p_max_kw
         self._requested: dict[str, float] = {}
 
-        self.points = self._injection_points()
+        self.points = injection_points(site)
         self.grid = Grid(site, self.points, backend=backend)
         self._p_kw = np.zeros(len(self.points))
         self._q_kvar = np.zeros(len(self.points))
@@ -138,17 +138,6 @@ class Twin:
             return lambda vehicle: env.process(self.swap.visit(vehicle))
         pool = self.pools[cls_name]
         return lambda vehicle: env.process(charging_visit(env, vehicle, pool, totals, log))
-
-    def _injection_points(self) -> list[InjectionPoint]:
-        site = self.site
-        points = [InjectionPoint(a.name, a.bus, "sgen") for a in site.pv]
-        if site.bess:
-            points.append(InjectionPoint(site.bess.name, site.bess.bus, "storage"))
-        points += [InjectionPoint(g.name, g.bus, "load") for g in site.chargers]
-        if site.swap:
-            points.append(InjectionPoint(site.swap.name, site.swap.bus, "load"))
-        points += [InjectionPoint(load.name, load.bus, "load") for load in site.loads]
-        return points
 
     @property
     def site_info(self) -> SiteInfo:

@@ -59,6 +59,18 @@ class GridState:
     losses_kw: float
 
 
+def injection_points(site: Site) -> list[InjectionPoint]:
+    """The site's injection points in the twin's order: PV arrays, BESS, charger groups, swap, loads."""
+    points = [InjectionPoint(a.name, a.bus, "sgen") for a in site.pv]
+    if site.bess:
+        points.append(InjectionPoint(site.bess.name, site.bess.bus, "storage"))
+    points += [InjectionPoint(g.name, g.bus, "load") for g in site.chargers]
+    if site.swap:
+        points.append(InjectionPoint(site.swap.name, site.swap.bus, "load"))
+    points += [InjectionPoint(load.name, load.bus, "load") for load in site.loads]
+    return points
+
+
 def build_network(site: Site, points: list[InjectionPoint]) -> tuple[pp.pandapowerNet, dict[str, int]]:
     """The pandapower network of ``site``; returns it with the bus-name -> index map."""
     net = pp.create_empty_network(name=site.name, sn_mva=1.0)

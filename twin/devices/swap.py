@@ -73,7 +73,7 @@ class SwapStationModel:
             yield env.timeout(spec.swap_minutes * 60.0)
         totals.served += 1
         totals.delivered_kwh += pack_demand_kwh
-        log("swap", spec.name, vehicle.vehicle_id, pack_demand_kwh, f"waited {wait_min:.1f} min")
+        log("swap", spec.name, vehicle.vehicle_id, wait_min, f"{pack_demand_kwh:.0f} kWh pack, waited {wait_min:.1f} min")
         env.process(self._recharge(vehicle.arrival_soc_pct))
 
     def _recharge(self, soc_pct: float) -> simpy.events.ProcessGenerator:

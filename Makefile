@@ -1,0 +1,32 @@
+# The README's two commands: `make demo` and `make test`. Everything else is installed here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# pip prints a warning per package for local mirrors some machines configure; keep output readable
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: demo test install bench clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit("satwin needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) install --upgrade pip 2>&1 | grep -v "is ignored" || true
+	$(PIP) install -e ".[test]" 2>&1 | grep -v "is ignored" || true
+	$(BIN)/python -c "import twin, hil, pandapower, simpy, pymodbus" 
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/satwin run scenarios/holiday-peak-freight.toml --out results/demo
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/satwin bench
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

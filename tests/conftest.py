@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from twin.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "scenarios"
+FREIGHT_SITE = SCENARIOS / "sites" / "freight-corridor.toml"
+PASSENGER_SITE = SCENARIOS / "sites" / "passenger-xianshan.toml"
+HOLIDAY = SCENARIOS / "holiday-peak-freight.toml"
+
+
+@pytest.fixture(scope="session")
+def holiday():
+    return load_scenario(HOLIDAY)
+
+
+def run_twin(scenario, controller: str | None = None, steps: int | None = None):
+    """Step a twin with a built-in controller; returns (twin, snapshots)."""
+    from twin.controllers import make_controller
+    from twin.core import Twin
+    from twin.run import builtin_control
+
+    twin = Twin(scenario)
+    control = builtin_control(make_controller(controller or scenario.controller, twin.site_info))
+    snaps, snap = [], None
+    for _ in range(steps or scenario.n_steps):
+        setpoints = control(snap)
+        if setpoints is not None:
+            twin.apply(setpoints)
+        snap = twin.step(scenario.step_s)
+        snaps.append(snap)
+    return twin, snaps

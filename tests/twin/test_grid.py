@@ -1,0 +1,66 @@
+"""The fast power flow agrees with full pandapower, and the exported network is pandapower's own."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandapower as pp
+import pytest
+
+from tests.conftest import FREIGHT_SITE, PASSENGER_SITE
+from twin.grid import Grid, injection_points
+from twin.site import load_site
+
+
+def _random_injections(points, rng):
+    p = np.array([-rng.uniform(0, 1200) if pt.element == "sgen" else
+                  rng.uniform(-3200, 3200) if pt.element == "storage" else rng.uniform(0, 2200) for pt in points])
+    q = np.where(p > 0, p * rng.uniform(0, 0.3), 0.0)
+    return p, q
+
+
+@pytest.mark.parametrize("site_path", [FREIGHT_SITE, PASSENGER_SITE])
+def test_fast_path_matches_runpp_within_1e_6_pu(site_path):
+    site = load_site(site_path)
+    points = injection_points(site)
+    fast, full = Grid(site, points), Grid(site, points, backend="pandapower")
+    rng = np.random.default_rng(7)
+    for _ in range(25):
+        p, q = _random_injections(points, rng)
+        a, b = fast.solve(p, q), full.solve(p, q)
+        assert np.abs(a.v_pu - b.v_pu).max() < 1e-6
+        assert a.p_import_kw == pytest.approx(b.p_import_kw, abs=1e-3)
+        assert a.q_import_kvar == pytest.approx(b.q_import_kvar, abs=1e-3)
+        assert a.p_slack_kw == pytest.approx(b.p_slack_kw, abs=1e-3)
+        assert a.losses_kw == pytest.approx(b.losses_kw, abs=1e-3)
+        np.testing.assert_allclose(a.line_loading_pct, b.line_loading_pct, atol=1e-4)
+        np.testing.assert_allclose(a.trafo_loading_pct, b.trafo_loading_pct, atol=1e-4)
+        # power balance: slack = consumption - generation + losses
+        assert a.p_slack_kw == pytest.approx(p.sum() + a.losses_kw, abs=1e-3)
+
+
+def test_unchanged_injections_are_not_solved_again():
+    site = load_site(FREIGHT_SITE)
+    points = injection_points(site)
+    grid = Grid(site, points)
+    p, q = _random_injections(points, np.random.default_rng(1))
+    grid.solve(p, q)
+    grid.solve(p.copy(), q.copy())
+    assert grid.solves == 1
+    p[0] += 1.0
+    grid.solve(p, q)
+    assert grid.solves == 2
+
+
+def test_exported_json_reloads_in_pandapower_with_the_same_result(tmp_path):
+    site = load_site(FREIGHT_SITE)
+    points = injection_points(site)
+    grid = Grid(site, points)
+    p, q = _random_injections(points, np.random.default_rng(3))
+    state = grid.solve(p, q)
+    path = tmp_path / "net.json"
+    grid.export_json(path, p, q)
+    net = pp.from_json(str(path))
+    pp.runpp(net, numba=False)
+    buses = [int(net.bus.index[net.bus.name == name][0]) for name in grid.bus_names]
+    assert np.abs(net.res_bus.vm_pu.to_numpy()[buses] - state.v_pu).max() < 1e-6
+    assert len(net.trafo) == len(site.transformers) and len(net.storage) == 1

@@ -1,0 +1,177 @@
+"""``satwin`` command line.
+
+Core commands live here; ``hil`` and ``gui`` add theirs through the Python entry-point
+group ``satwin.commands`` (a ``register(app)`` function each), so the twin never imports
+them. A user mistake prints one line naming the file and field and exits with code 2;
+a failure inside a run exits with code 1; neither prints a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from twin.errors import ScenarioError, SimulationError
+from twin.kpi import KPI_LABELS, format_kpi
+from twin.scenario import CONTROLLERS, load_scenario
+from twin.units import parse_duration_s
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  help="satwin: hardware-in-the-loop digital twin of an expressway service-area microgrid.")
+bench_app = typer.Typer(no_args_is_help=False, help="Measure speed (prints figures; never a pass/fail test).")
+app.add_typer(bench_app, name="bench")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def span_option(value: Optional[str], option: str) -> Optional[float]:
+    if value is None:
+        return None
+    try:
+        return parse_duration_s(value)
+    except ValueError as exc:
+        raise ScenarioError(None, option, str(exc)) from None
+
+
+def load_with_options(scenario: Path, site: Optional[Path] = None, controller: Optional[str] = None,
+                      step: Optional[str] = None, duration: Optional[str] = None, seed: Optional[int] = None):
+    """The scenario with command-line overrides applied, each checked and named on error."""
+    loaded = load_scenario(scenario)
+    return loaded.with_options(site_path=site.resolve() if site else None, controller=controller,
+                               step_s=span_option(step, "--step"), duration_s=span_option(duration, "--duration"),
+                               seed=seed)
+
+
+def print_kpis(kpis: dict, title: str) -> None:
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    for key in KPI_LABELS:
+        if key in kpis:
+            table.add_row(*format_kpi(key, kpis[key]))
+    console.print(table)
+
+
+def progress_bar(quiet: bool):
+    """A rich progress bar as a ``progress(done, total)`` callback (None when quiet)."""
+    if quiet:
+        return None, None
+    bar = Progress(TextColumn("[bold]simulating"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
+                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=err_console,
+                   transient=True)
+    task = bar.add_task("run", total=1)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return bar, update
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="scenario file (.toml)")],
+    site: Annotated[Optional[Path], typer.Option(help="use this site file instead of the scenario's")] = None,
+    controller: Annotated[Optional[str], typer.Option(help=f"one of: {', '.join(CONTROLLERS)}")] = None,
+    step: Annotated[Optional[str], typer.Option(help="step length, e.g. 1s, 1min, 15min")] = None,
+    duration: Annotated[Optional[str], typer.Option(help="simulated span, e.g. 24h, 365d")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="random seed (same seed + files = same results)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="results folder (default results/<scenario>-<controller>-<time>)")] = None,
+    backend: Annotated[str, typer.Option(help="power flow: newton (fast) or pandapower (runpp each step)")] = "newton",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Run a scenario headless, as fast as possible; print KPIs and write a results folder."""
+    from twin.session import default_out_dir, run_scenario
+
+    if backend not in ("newton", "pandapower"):
+        raise ScenarioError(None, "--backend", f"unknown backend '{backend}' (newton or pandapower)")
+    loaded = load_with_options(scenario, site, controller, step, duration, seed)
+    out_dir = out or default_out_dir(loaded, loaded.controller)
+    if not quiet:
+        err_console.print(f"[bold]{loaded.name}[/] on [bold]{loaded.site.name}[/], controller "
+                          f"[bold]{loaded.controller}[/], {loaded.n_steps} steps of {loaded.step_s:g} s")
+    bar, update = progress_bar(quiet)
+    if bar:
+        bar.start()
+    try:
+        result = run_scenario(loaded, out_dir, backend=backend, progress=update)
+    finally:
+        if bar:
+            bar.stop()
+    print_kpis(result.kpis, f"{loaded.name} — {loaded.controller} ({result.status})")
+    console.print(f"results: {out_dir}  (report.md, plot.png, kpi.json, timeseries/, events/)")
+    if result.status == "failed":
+        raise SimulationError(result.error or "run failed")
+    if result.status == "interrupted":
+        raise typer.Exit(130)
+
+
+@app.command()
+def grid(
+    site: Annotated[Path, typer.Argument(help="site file (.toml)")],
+    export: Annotated[Optional[Path], typer.Option(help="write the pandapower network as JSON here")] = None,
+) -> None:
+    """Build the site's pandapower network, solve it at no load, optionally export it."""
+    import numpy as np
+
+    from twin.grid import Grid, injection_points
+    from twin.site import load_site
+
+    loaded = load_site(site)
+    points = injection_points(loaded)
+    network = Grid(loaded, points, backend="pandapower")
+    state = network.solve(np.zeros(len(points)), np.zeros(len(points)))
+    console.print(f"{loaded.name}: {len(network.net.bus)} buses, {len(network.net.line)} lines, "
+                  f"{len(network.net.trafo)} transformers, {len(points)} injection points; "
+                  f"no-load voltage {state.v_pu.min():.4f}-{state.v_pu.max():.4f} pu")
+    if export:
+        network.export_json(export)
+        console.print(f"wrote {export} (open with pandapower.from_json)")
+
+
+@app.command()
+def validate(files: Annotated[list[Path], typer.Argument(help="site or scenario files")]) -> None:
+    """Check site and scenario files; exits 2 at the first mistake."""
+    from twin.files import read_toml
+    from twin.site import load_site
+
+    for path in files:
+        kind = "scenario" if "site" in read_toml(path) else "site"
+        (load_scenario if kind == "scenario" else load_site)(path)
+        console.print(f"ok  {path} ({kind})")
+
+
+@bench_app.callback(invoke_without_command=True)
+def bench(ctx: typer.Context) -> None:
+    """Twin speed: 24 h at 1 s and 1 min steps, and the ratio against a plain pandapower runpp loop."""
+    if ctx.invoked_subcommand is None:
+        from twin.bench import bench_core
+
+        bench_core(echo=console.print)
+
+
+def _register_plugins() -> None:
+    for entry in entry_points(group="satwin.commands"):
+        entry.load()(app)
+
+
+def main() -> None:
+    _register_plugins()
+    try:
+        app()
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)  # plain: a rich console would wrap the path
+        sys.exit(2)
+    except SimulationError as exc:
+        print(f"run failed: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,98 @@
+"""A whole run, from a scenario to a finished results folder.
+
+``run_scenario`` is what ``satwin run`` calls; ``satwin serve`` and the GUI use the same
+pieces with another clock and setpoint source (``start_run`` / ``finish_run``). Whatever
+ends the run — the scenario's end, Ctrl-C, a failure inside the model — what was recorded
+is flushed and the folder gets KPIs and a report, with ``status`` saying how it ended.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from twin import __version__
+from twin.controllers import make_controller
+from twin.core import Twin
+from twin.errors import SimulationError
+from twin.grid import Backend
+from twin.kpi import write_kpis
+from twin.record import Recorder
+from twin.report import write_plot, write_report
+from twin.run import Clock, RunStats, SetpointSource, Sink, builtin_control, run_loop
+from twin.scenario import Scenario
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    status: str
+    stats: RunStats
+    kpis: dict[str, Any]
+    error: str | None = None
+
+
+def default_out_dir(scenario: Scenario, controller: str) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("results") / f"{scenario.name}-{controller}-{stamp}"
+
+
+def start_run(scenario: Scenario, out_dir: Path, controller_label: str, backend: Backend = "newton",
+              extra_meta: dict[str, Any] | None = None) -> tuple[Twin, Recorder]:
+    """Build the twin and open its results folder (``run.json`` says ``running``)."""
+    twin = Twin(scenario, backend=backend)
+    site = scenario.site
+    meta = {
+        "satwin_version": __version__,
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "site": site.name,
+        "controller": controller_label,
+        "start": scenario.start.isoformat(),
+        "step_s": scenario.step_s,
+        "duration_s": scenario.duration_s,
+        "seed": scenario.seed,
+        "backend": twin.grid.backend_name,
+        "started_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "bess_e_kwh": site.bess.e_kwh if site.bess else 0.0,
+        "grid_kg_co2_per_kwh": site.emissions.grid_kg_co2_per_kwh,
+        "export_cny_per_kwh": site.tariff.export_cny_per_kwh,
+        **(extra_meta or {}),
+    }
+    return twin, Recorder(out_dir, twin, meta)
+
+
+def finish_run(out_dir: Path, recorder: Recorder, stats: RunStats, status: str, **extra: Any) -> dict[str, Any]:
+    """Flush and close the recording, then write ``kpi.json``, ``plot.png`` and ``report.md``."""
+    recorder.close(status, wall_s=round(stats.wall_s, 3), steps=stats.steps, **extra)
+    kpis = write_kpis(out_dir)
+    if kpis.get("steps"):
+        write_plot(out_dir)
+        write_report(out_dir, kpis)
+    return kpis
+
+
+def run_scenario(scenario: Scenario, out_dir: Path, controller: str | None = None, backend: Backend = "newton",
+                 clock: Clock | None = None, control: SetpointSource | None = None,
+                 sinks: Sequence[Sink] = (), progress: Callable[[int, int], None] | None = None,
+                 stop: threading.Event | None = None) -> RunResult:
+    """Run ``scenario`` to its end (or until interrupted) and finish its results folder."""
+    controller = controller or scenario.controller
+    twin, recorder = start_run(scenario, out_dir, controller, backend)
+    control = control or builtin_control(make_controller(controller, twin.site_info))
+    stats = RunStats()
+    status, error = "completed", None
+    try:
+        stats = run_loop(twin, control, [recorder, *sinks], clock=clock, progress=progress, stop=stop)
+        if stats.interrupted:
+            status = "interrupted"
+    except KeyboardInterrupt:
+        status = "interrupted"
+    except SimulationError as exc:
+        status, error = "failed", str(exc)
+    kpis = finish_run(out_dir, recorder, stats, status, **({"error": error} if error else {}))
+    return RunResult(out_dir, status, stats, kpis, error)
