@@ -1,0 +1,39 @@
+"""Vehicle traffic: arrival volumes follow the profile, queues form, balking and reneging happen."""
+
+from __future__ import annotations
+
+from itertools import count
+
+import numpy as np
+import simpy
+
+from tests.conftest import run_twin
+from twin.site import load_site
+from twin.traffic import arrivals, hourly_rates_per_s
+from tests.conftest import FREIGHT_SITE
+
+
+def test_arrival_counts_follow_daily_volume_and_hourly_profile():
+    car = next(v for v in load_site(FREIGHT_SITE).vehicles if v.name == "car")
+    env = simpy.Environment()
+    seen: list[float] = []
+    rates = hourly_rates_per_s(car, 2.0)
+    env.process(arrivals(env, car, rates, 0.0, np.random.default_rng(5), count(), lambda v: seen.append(env.now)))
+    env.run(until=20 * 86400)
+    per_day = len(seen) / 20
+    assert abs(per_day - 2 * car.daily_vehicles) < 4 * np.sqrt(2 * car.daily_vehicles / 20) * 1.5
+    hours = (np.asarray(seen) // 3600 % 24).astype(int)
+    night, noon = (hours == 3).sum(), (hours == 11).sum()
+    expected_ratio = car.hourly_profile[11] / car.hourly_profile[3]
+    assert 0.6 * expected_ratio < noon / night < 1.6 * expected_ratio
+
+
+def test_holiday_surge_makes_queues_balks_and_unserved_energy(holiday):
+    surge = holiday.with_options(step_s=30.0, duration_s=14 * 3600.0)
+    _, snaps = run_twin(surge.model_copy(update={"traffic": surge.traffic.model_copy(
+        update={"multiplier": {"car": 8.0, "truck": 1.0, "swap_truck": 1.0}})}), "none")
+    last = snaps[-1]
+    assert max(s.queue_len[0] for s in snaps) >= 5
+    assert last.balked + last.reneged > 0
+    assert last.unserved_kwh > 0
+    assert last.served + last.balked + last.reneged <= last.arrived
