@@ -60,6 +60,17 @@ def print_kpis(kpis: dict, title: str) -> None:
     console.print(table)
 
 
+def print_comparison(rows: list) -> None:
+    from twin.compare import HEADER
+
+    table = Table(title="Compared with the real site", show_header=True, header_style="bold")
+    for name in HEADER[:-1]:
+        table.add_column(name, justify="right" if name in ("simulated", "published", "difference") else "left")
+    for row in rows:
+        table.add_row(*row.cells()[:-1])  # the notes are in report.md; a terminal has no room
+    console.print(table)
+
+
 def progress_bar(quiet: bool):
     """A rich progress bar as a ``progress(done, total)`` callback (None when quiet)."""
     if quiet:
@@ -106,6 +117,8 @@ def run(
         if bar:
             bar.stop()
     print_kpis(result.kpis, f"{loaded.name} — {loaded.controller} ({result.status})")
+    if result.comparison:
+        print_comparison(result.comparison)
     console.print(f"results: {out_dir}  (report.md, plot.png, kpi.json, timeseries/, events/)")
     if result.status == "failed":
         raise SimulationError(result.error or "run failed")

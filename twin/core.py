@@ -26,8 +26,16 @@ from twin.grid import Backend, Grid, injection_points
 from twin.profiles import local_times
 from twin.scenario import Scenario
 from twin.traffic import ConnectorPool, ServiceTotals, arrivals, charging_visit, hourly_rates_per_s
+from twin.weather import climate_weather
 
 PROFILE_GRID_S = 60.0  # PV and load profiles are sampled each minute and read as interval means
+LONG_STEP_S = 900.0  # from this step on, a 5-minute profile grid keeps a year's precompute to seconds
+LONG_STEP_GRID_S = 300.0
+
+
+def profile_grid_s(step_s: float) -> float:
+    """Profile sampling for a run: each minute, or every 5 min for runs stepping 15 min or more."""
+    return LONG_STEP_GRID_S if step_s >= LONG_STEP_S else PROFILE_GRID_S
 SETPOINT_LOG_KW = 50.0  # a setpoint change smaller than this is not worth an event row
 
 
@@ -80,12 +88,16 @@ class Twin:
         self.env = env = simpy.Environment()
         self.log = EventLog(env)
         seeds = np.random.SeedSequence(scenario.seed).spawn(len(site.vehicles) + 1)
-        times = local_times(scenario.start, site.location.timezone, scenario.duration_s, PROFILE_GRID_S)
+        grid_s = profile_grid_s(scenario.step_s)
+        times = local_times(scenario.start, site.location.timezone, scenario.duration_s, grid_s)
         self._start_hour = times[0].hour + times[0].minute / 60.0 + times[0].second / 3600.0
         self._tariff = np.asarray(site.tariff.hourly_cny_per_kwh)
 
-        self.pv = PvPlant(site.pv, site.location, times, PROFILE_GRID_S, scenario.weather.clouds)
-        self.loads = BuildingLoads(site.loads, times, PROFILE_GRID_S)
+        weather = None
+        if scenario.weather.model == "climate" and site.pv:  # the spare seed (last) is the weather's
+            weather = climate_weather(site.climate, site.location, times, np.random.default_rng(seeds[-1]))
+        self.pv = PvPlant(site.pv, site.location, times, grid_s, scenario.weather.clouds, weather)
+        self.loads = BuildingLoads(site.loads, times, grid_s)
         self.battery = Battery(site.bess) if site.bess else None
         self.totals = ServiceTotals()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -48,7 +48,20 @@ class CloudEvent(FrozenModel):
 
 
 class Weather(FrozenModel):
+    """``clear-sky`` is every day cloudless; ``climate`` draws days from the site's ``[climate]`` normals.
+
+    Cloud events attenuate either.
+    """
+
+    model: Literal["clear-sky", "climate"] = "clear-sky"
     clouds: tuple[CloudEvent, ...] = ()
+
+
+class Compare(FrozenModel):
+    """Which published figures a run is set beside (``twin.compare``)."""
+
+    published: str = "published.toml"  # relative to the scenario file
+    key: str
 
 
 class ScenarioFile(FrozenModel):
@@ -62,6 +75,7 @@ class ScenarioFile(FrozenModel):
     controller: str = "peak-shaving"
     traffic: Traffic = Traffic()
     weather: Weather = Weather()
+    compare: Compare | None = None
 
     @field_validator("duration_s", "step_s", mode="before")
     @classmethod
@@ -98,6 +112,7 @@ class Scenario(FrozenModel):
     controller: str
     traffic: Traffic
     weather: Weather
+    compare: Compare | None = None
 
     @property
     def n_steps(self) -> int:
@@ -122,6 +137,9 @@ def _check_step(scenario: Scenario, field: str) -> None:
                             f"({scenario.duration_s:g} s)")
     if scenario.step_s > 3600:
         raise ScenarioError(scenario.path, field, "step must be at most 1h")
+    if scenario.weather.model == "climate" and scenario.site.climate is None:
+        raise ScenarioError(scenario.path, "weather.model", f"the climate model needs a [climate] table in the "
+                            f"site file of '{scenario.site.name}'")
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -135,7 +153,7 @@ def load_scenario(path: str | Path) -> Scenario:
     scenario = Scenario(
         name=raw.name, description=raw.description, path=path, site_path=site_path, site=site,
         start=raw.start, duration_s=raw.duration_s, step_s=raw.step_s, seed=raw.seed,
-        controller=raw.controller, traffic=raw.traffic, weather=raw.weather,
+        controller=raw.controller, traffic=raw.traffic, weather=raw.weather, compare=raw.compare,
     )
     _check_step(scenario, "step")
     return scenario

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from twin import __version__
+from twin.compare import Row, compare_run
 from twin.controllers import make_controller
 from twin.core import Twin
 from twin.errors import SimulationError
@@ -34,6 +35,7 @@ class RunResult:
     stats: RunStats
     kpis: dict[str, Any]
     error: str | None = None
+    comparison: list[Row] | None = None  # beside the published figures, when the scenario asks
 
 
 def default_out_dir(scenario: Scenario, controller: str) -> Path:
@@ -95,4 +97,7 @@ def run_scenario(scenario: Scenario, out_dir: Path, controller: str | None = Non
     except SimulationError as exc:
         status, error = "failed", str(exc)
     kpis = finish_run(out_dir, recorder, stats, status, **({"error": error} if error else {}))
-    return RunResult(out_dir, status, stats, kpis, error)
+    comparison = None
+    if scenario.compare is not None and status == "completed":
+        comparison = compare_run(scenario, out_dir, kpis, backend)
+    return RunResult(out_dir, status, stats, kpis, error, comparison)

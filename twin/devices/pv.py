@@ -1,7 +1,7 @@
 """PV arrays behind their inverters: available power from sun position and weather, and curtailment.
 
-Irradiance comes from pvlib: solar position and Ineichen clear-sky for the site's latitude,
-longitude and date, transposed to each array's tilt and azimuth (Hay-Davies), with cell
+Irradiance comes from ``twin.weather`` (pvlib Ineichen clear sky, or days drawn from the
+site's climate normals), transposed to each array's tilt and azimuth (Hay-Davies), with cell
 temperature, system losses and the inverter's AC limit. Scenario cloud events attenuate it.
 The available power is precomputed on a one-minute grid once per run (pvlib is vectorised
 and fast on arrays); each step reads the exact interval mean.
@@ -16,17 +16,9 @@ import pvlib
 from twin.profiles import IntervalMean
 from twin.scenario import CloudEvent
 from twin.site import Location, PvArray
+from twin.weather import SiteWeather, clear_sky_weather
 
 INVERTER_EFFICIENCY = 0.975  # European-efficiency class of string/central inverters
-AMBIENT_C = 25.0  # until a climate model provides temperatures
-
-
-def clear_sky(location: Location, times: pd.DatetimeIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
-    site = pvlib.location.Location(location.latitude_deg, location.longitude_deg, location.timezone,
-                                   location.altitude_m)
-    solar = site.get_solarposition(times)
-    sky = site.get_clearsky(times, model="ineichen", solar_position=solar)
-    return sky, solar
 
 
 def cloud_factor(clouds: tuple[CloudEvent, ...], t_s: np.ndarray) -> np.ndarray:
@@ -55,17 +47,16 @@ class PvPlant:
     """All PV arrays of the site; the controller curtails each through ``p_limit_pct``."""
 
     def __init__(self, arrays: tuple[PvArray, ...], location: Location, times: pd.DatetimeIndex,
-                 grid_dt_s: float, clouds: tuple[CloudEvent, ...], ambient_c: np.ndarray | None = None) -> None:
+                 grid_dt_s: float, clouds: tuple[CloudEvent, ...], weather: SiteWeather | None = None) -> None:
         self.names = [a.name for a in arrays]
         self.inverter_kw = np.array([a.inverter_kw for a in arrays])
         self.p_limit_pct = np.full(len(arrays), 100.0)
         self.tripped = np.zeros(len(arrays), dtype=bool)
         if arrays:
-            sky, solar = clear_sky(location, times)
+            weather = weather or clear_sky_weather(location, times)
             t_s = np.arange(len(times)) * grid_dt_s
-            sky = sky.mul(cloud_factor(clouds, t_s), axis=0)
-            ambient = np.full(len(times), AMBIENT_C) if ambient_c is None else ambient_c
-            columns = np.column_stack([array_ac_kw(a, sky, solar, ambient) for a in arrays])
+            sky = weather.sky.mul(cloud_factor(clouds, t_s), axis=0)  # a scenario cloud overrides the climate
+            columns = np.column_stack([array_ac_kw(a, sky, weather.solar, weather.ambient_c) for a in arrays])
         else:
             columns = np.zeros((len(times), 0))
         self._available = IntervalMean(columns, grid_dt_s)

@@ -1,0 +1,141 @@
+"""Set a year run beside the figures published for the real site.
+
+The run's own KPIs give the PV yield, self-consumption and grid import; savings and CO2
+avoided come from a second run of the same scenario (same seed, so the same traffic) on
+the site without PV and storage. Every simulated figure is computed from physics and the
+site file: a published figure is shown beside it with its gap, never used to adjust it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from twin.errors import ScenarioError
+from twin.files import read_toml
+from twin.scenario import Scenario
+
+METRICS = {  # metric -> (label, unit, format)
+    "pv_yield_mwh": ("Annual PV yield", "MWh", ".0f"),
+    "pv_specific_kwh_per_kwp": ("Specific PV yield", "kWh/kWp", ".0f"),
+    "pv_self_consumption_pct": ("PV self-consumption", "%", ".1f"),
+    "self_sufficiency_pct": ("Self-sufficiency (hourly)", "%", ".1f"),
+    "grid_import_mwh": ("Grid import", "MWh", ".0f"),
+    "baseline_grid_import_mwh": ("Grid import without PV and storage", "MWh", ".0f"),
+    "energy_cost_cny": ("Energy cost", "CNY", ".0f"),
+    "baseline_energy_cost_cny": ("Energy cost without PV and storage", "CNY", ".0f"),
+    "savings_cny": ("Energy cost savings", "CNY", ".0f"),
+    "co2_avoided_t": ("CO2 avoided (grid import less export)", "t", ".0f"),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    metric: str
+    label: str
+    unit: str
+    simulated: float
+    published: float | None = None
+    gap_pct: float | None = None  # (simulated - published) / published
+    source: str = ""
+    note: str = ""
+
+    def cells(self) -> tuple[str, ...]:
+        fmt = METRICS[self.metric][2]
+        return (self.label, format(self.simulated, fmt),
+                "" if self.published is None else format(self.published, fmt), self.unit,
+                "" if self.gap_pct is None else f"{self.gap_pct:+.1f} %", self.source, self.note)
+
+
+HEADER = ("figure", "simulated", "published", "unit", "difference", "source", "note")
+
+
+def simulated_figures(kpis: dict[str, Any], baseline: dict[str, Any], kwp: float,
+                      kg_co2_per_kwh: float) -> dict[str, float]:
+    """The compared figures of a run and its no-PV/no-storage baseline (KPI dicts of ``twin.kpi``)."""
+    def net_import_kwh(k: dict[str, Any]) -> float:
+        return k["energy_imported_kwh"] - k["energy_exported_kwh"]
+
+    return {
+        "pv_yield_mwh": kpis["pv_energy_kwh"] / 1000.0,
+        "pv_specific_kwh_per_kwp": kpis["pv_energy_kwh"] / kwp if kwp else 0.0,
+        "pv_self_consumption_pct": kpis["pv_self_consumption_pct"],
+        "self_sufficiency_pct": kpis["self_sufficiency_pct"],
+        "grid_import_mwh": kpis["energy_imported_kwh"] / 1000.0,
+        "baseline_grid_import_mwh": baseline["energy_imported_kwh"] / 1000.0,
+        "energy_cost_cny": kpis["energy_cost_cny"],
+        "baseline_energy_cost_cny": baseline["energy_cost_cny"],
+        "savings_cny": baseline["energy_cost_cny"] - kpis["energy_cost_cny"],
+        # exported PV displaces grid generation elsewhere, so it counts as avoided too
+        "co2_avoided_t": (net_import_kwh(baseline) - net_import_kwh(kpis)) * kg_co2_per_kwh / 1000.0,
+    }
+
+
+def published_figures(scenario: Scenario) -> dict[str, dict[str, Any]]:
+    """The published figures the scenario's ``[compare]`` table names, by metric."""
+    ref = scenario.compare
+    base = scenario.path.parent if scenario.path else Path.cwd()
+    path = base / ref.published
+    if not path.exists():
+        raise ScenarioError(scenario.path, "compare.published", f"'{ref.published}' not found (looked at {path})")
+    table = read_toml(path)
+    if ref.key not in table:
+        raise ScenarioError(path, ref.key, f"no published figures under '{ref.key}' (keys: {', '.join(table)})")
+    figures = {}
+    for i, figure in enumerate(table[ref.key].get("figures", [])):
+        if figure.get("metric") not in METRICS:
+            raise ScenarioError(path, f"{ref.key}.figures[{i}].metric",
+                                f"unknown metric '{figure.get('metric')}' (choose from {', '.join(METRICS)})")
+        figures[figure["metric"]] = figure
+    return figures
+
+
+def comparison_rows(simulated: dict[str, float], published: dict[str, dict[str, Any]]) -> list[Row]:
+    rows = []
+    for metric, value in simulated.items():
+        label, unit, _ = METRICS[metric]
+        figure = published.get(metric)
+        if figure is None:
+            rows.append(Row(metric, label, unit, value))
+            continue
+        target = float(figure["value"])
+        gap = 100.0 * (value - target) / target if target else None
+        rows.append(Row(metric, label, unit, value, target, gap, figure.get("source", ""), figure.get("note", "")))
+    return rows
+
+
+def baseline_scenario(scenario: Scenario) -> Scenario:
+    """The same scenario on the site without PV and storage (same seed: same traffic)."""
+    site = scenario.site.model_copy(update={"pv": (), "bess": None})
+    return scenario.model_copy(update={"site": site, "name": f"{scenario.name}-baseline",
+                                       "compare": None})
+
+
+def compare_run(scenario: Scenario, out_dir: Path, kpis: dict[str, Any], backend: str = "newton") -> list[Row]:
+    """Run the baseline into ``out_dir/baseline``, then write ``compare.json`` and the report section."""
+    from twin.session import run_scenario  # the session imports this module
+
+    published = published_figures(scenario)
+    baseline = run_scenario(baseline_scenario(scenario), out_dir / "baseline", backend=backend)
+    site = scenario.site
+    simulated = simulated_figures(kpis, baseline.kpis, sum(a.p_peak_kwp for a in site.pv),
+                                  site.emissions.grid_kg_co2_per_kwh)
+    rows = comparison_rows(simulated, published)
+    (out_dir / "compare.json").write_text(json.dumps([asdict(r) for r in rows], indent=2))
+    append_report_section(out_dir / "report.md", rows, scenario)
+    return rows
+
+
+def append_report_section(report: Path, rows: list[Row], scenario: Scenario) -> None:
+    site = scenario.site
+    lines = ["", "## Compared with the real site", "",
+             f"Simulated from capacity, location and climate normals ({site.climate.source if site.climate else 'clear sky'}); "
+             f"savings and CO2 avoided against the same run without PV and storage (`baseline/`), "
+             f"tariff: {site.tariff.source}; grid emission factor {site.emissions.grid_kg_co2_per_kwh} kg/kWh "
+             f"({site.emissions.source}). No simulated figure is adjusted to a published one.", "",
+             "| " + " | ".join(HEADER) + " |", "|---|---:|---:|---|---:|---|---|"]
+    lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
+    text = report.read_text() if report.exists() else ""
+    report.write_text(text.rstrip("\n") + "\n" + "\n".join(lines) + "\n")
