@@ -17,7 +17,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from twin.controllers.base import Measurements
+from twin.controllers.base import Measurements, SiteInfo
 from twin.core import Snapshot, Twin
 
 JSON_KEYS = ("device", "unit_id", "point", "table", "address", "type", "count", "scale", "units", "access",
@@ -66,6 +66,7 @@ class Device:
     name: str
     unit_id: int
     kind: str  # site | meter | bess | swap | pv | charger
+    info: SiteInfo  # nameplate data some points publish
     index: int = 0  # position in the twin's name list (pv arrays, connectors)
     rating_kw: float = 0.0
 
@@ -100,15 +101,16 @@ def charger_device_name(connector: str) -> str:
 
 
 def _devices(twin: Twin) -> list[Device]:
-    site = twin.site
-    devices = [Device("site", SITE_UNIT, "site"), Device("meter", METER_UNIT, "meter",
-                                                         rating_kw=site.utility.contract_limit_kw)]
+    site, info = twin.site, twin.site_info
+    devices = [Device("site", SITE_UNIT, "site", info),
+               Device("meter", METER_UNIT, "meter", info, rating_kw=site.utility.contract_limit_kw)]
     if site.bess:
-        devices.append(Device("bess", BESS_UNIT, "bess", rating_kw=site.bess.p_max_kw))
+        devices.append(Device("bess", BESS_UNIT, "bess", info, rating_kw=site.bess.p_max_kw))
     if site.swap:
-        devices.append(Device("swap", SWAP_UNIT, "swap"))
-    devices += [Device(pv_device_name(a.name), PV_FIRST_UNIT + i, "pv", i, a.inverter_kw) for i, a in enumerate(site.pv)]
-    devices += [Device(charger_device_name(name), CHARGER_FIRST_UNIT + i, "charger", i,
+        devices.append(Device("swap", SWAP_UNIT, "swap", info))
+    devices += [Device(pv_device_name(a.name), PV_FIRST_UNIT + i, "pv", info, i, a.inverter_kw)
+                for i, a in enumerate(site.pv)]
+    devices += [Device(charger_device_name(name), CHARGER_FIRST_UNIT + i, "charger", info, i,
                        float(twin.chargers.p_max_kw[i])) for i, name in enumerate(twin.connector_names)]
     if devices[-1].unit_id > MAX_UNIT:
         raise ValueError(f"{len(twin.connector_names)} connectors do not fit in Modbus unit ids "
@@ -130,6 +132,14 @@ def _plain_specs(kind: str) -> list[PlainSpec]:
              None, None, lambda d: lambda m, s: s.contract_limit_kw),
             ("sim_time_s", "uint32", "s", "R", "Simulation time at the end of the last completed step",
              None, None, lambda d: lambda m, s: m.t_s),
+            ("hour_local", "float32", "h", "R", "Local time of day at the end of the last step",
+             None, None, lambda d: lambda m, s: m.hour_local),
+            ("tariff_cny_per_kwh", "float32", "CNY/kWh", "R", "Import tariff in force",
+             None, None, lambda d: lambda m, s: m.tariff_cny_per_kwh),
+            ("valley_tariff_cny_per_kwh", "float32", "CNY/kWh", "R", "Lowest import tariff of the day",
+             None, None, lambda d: lambda m, s: d.info.valley_cny_per_kwh),
+            ("ev_p_max_kw", "float32", "kW", "R", "All connectors and pack chargers at full power",
+             None, None, lambda d: lambda m, s: d.info.ev_p_max_kw),
             ("heartbeat", "uint16", "", "RW", "Write any value at least once per watchdog timeout; "
              "reads back the last value written", "heartbeat", lambda d, twin: (0, HEARTBEAT_MAX), None),
         ],
@@ -149,6 +159,13 @@ def _plain_specs(kind: str) -> list[PlainSpec]:
             ("soc_pct", "float32", "%", "R", "State of charge", None, None, lambda d: lambda m, s: m.bess_soc_pct),
             ("state", "uint16", "", "R", "Operating state (twin.devices.bess state code)",
              None, None, lambda d: lambda m, s: s.bess_state),
+            ("p_max_kw", "float32", "kW", "R", "Rated power (charge and discharge)",
+             None, None, lambda d: lambda m, s: d.info.bess_p_max_kw),
+            ("e_kwh", "float32", "kWh", "R", "Rated energy", None, None, lambda d: lambda m, s: d.info.bess_e_kwh),
+            ("soc_min_pct", "float32", "%", "R", "Lowest state of charge of the usable window",
+             None, None, lambda d: lambda m, s: d.info.bess_soc_min_pct),
+            ("soc_max_pct", "float32", "%", "R", "Highest state of charge of the usable window",
+             None, None, lambda d: lambda m, s: d.info.bess_soc_max_pct),
         ],
         "swap": [
             ("p_kw", "float32", "kW", "R", "Swap station draw (pack chargers and auxiliaries)",
@@ -209,7 +226,7 @@ _STRUCT = {"uint16": ">H", "int16": ">h", "uint32": ">I", "int32": ">i", "float3
 
 def encode(point: Point, value: float) -> list[int]:
     """Big-endian words of a plain-map value; out-of-range integers saturate rather than fail a step."""
-    fmt = _STRUCT[point.type]
+    fmt, value = _STRUCT[point.type], float(value)
     if point.type == "float32":
         raw = struct.pack(fmt, value)
     else:
