@@ -125,7 +125,7 @@ class Bridge:
                 return ILLEGAL_VALUE  # a write must cover whole points
             if point.access != "RW":
                 return ILLEGAL_VALUE
-            value = decode(point, values[offset:offset + point.count])
+            value = decode(point.type, values[offset:offset + point.count])
             if not (math.isfinite(value) and point.min <= value <= point.max):
                 return ILLEGAL_VALUE
             accepted.append((point, value))

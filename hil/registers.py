@@ -193,6 +193,15 @@ def _plain_specs(kind: str) -> list[PlainSpec]:
     return specs[kind]
 
 
+def plain_layout(kind: str) -> dict[str, tuple[int, str]]:
+    """point -> (address, type) of a device kind's plain map; the same for every site."""
+    layout, address = {}, 0
+    for name, type_name, *_ in _plain_specs(kind):
+        layout[name] = (address, type_name)
+        address += TYPE_COUNT[type_name]
+    return layout
+
+
 def _plain_points(device: Device, twin: Twin) -> list[Point]:
     points, address = [], 0
     for name, kind, units, access, description, command, value_range, read in _plain_specs(device.kind):
@@ -236,9 +245,10 @@ def encode(point: Point, value: float) -> list[int]:
     return [int.from_bytes(raw[i:i + 2], "big") for i in range(0, len(raw), 2)]
 
 
-def decode(point: Point, words: list[int]) -> float:
+def decode(type_name: str, words: list[int]) -> float:
+    """A plain-map value from its big-endian words (``type_name`` as in the map's ``type``)."""
     raw = b"".join(w.to_bytes(2, "big") for w in words)
-    return float(struct.unpack(_STRUCT[point.type], raw)[0])
+    return float(struct.unpack(_STRUCT[type_name], raw)[0])
 
 
 # -- exports ------------------------------------------------------------------------------
@@ -281,3 +291,8 @@ def export(reg_map: RegisterMap, fmt: str, title: str) -> str:
     if fmt == "md":
         return to_markdown(reg_map, title)
     return {"json": to_json, "csv": to_csv}[fmt](reg_map)
+
+
+def register_map_of(scenario) -> RegisterMap:
+    """The map of a scenario's site (builds the twin, which names PV arrays and connectors)."""
+    return build_register_map(Twin(scenario))
