@@ -137,6 +137,8 @@ class Bridge:
                     unit.plain[point.address] = int(value)  # reads back at once, not a step later
                 else:
                     self._pending[point.command] = value
+                    if unit.sunspec:
+                        unit.sunspec.follow(point.command, value)
         return 0
 
     def _write_sunspec(self, unit: UnitImage, address: int, values: list[int]) -> int:

@@ -52,23 +52,15 @@ def _static_values(device: Device, twin: Twin) -> dict[tuple[int, str], float | 
         values[(103, "W_SF")] = w_sf
     if device.kind == "pv":
         values.update({(120, "DERTyp"): DERTYP_PV, (120, "WRtg_SF"): w_sf, (120, "WRtg"): device.rating_kw * 1e3,
-                       (123, "WMaxLimPct_SF"): PCT_SF})
+                       (123, "WMaxLimPct_SF"): PCT_SF, **CONTROL_DEFAULTS["pv"]})
     elif device.kind == "bess":
         bess = twin.site.bess
         values.update({(124, "WChaMax_SF"): w_sf, (124, "WChaMax"): bess.p_max_kw * 1e3,
                        (124, "MinRsvPct_SF"): PCT_SF, (124, "MinRsvPct"): bess.soc_min_pct,
-                       (124, "ChaState_SF"): PCT_SF, (124, "InOutWRte_SF"): PCT_SF})
+                       (124, "ChaState_SF"): PCT_SF, (124, "InOutWRte_SF"): PCT_SF, **CONTROL_DEFAULTS["bess"]})
     elif device.kind == "meter":
         values.update({(203, "W_SF"): w_sf, (203, "VAR_SF"): w_sf, (203, "V_SF"): 0})
     return values
-
-
-def _pv_limit(b: SunSpecDevice, s: Snapshot) -> float:
-    return float(s.pv_limit_pct[b.device.index])
-
-
-def _bess_rate_pct(b: SunSpecDevice, s: Snapshot, sign: int) -> float:
-    return max(sign * s.bess_p_set_kw, 0.0) / b.device.rating_kw * 100.0
 
 
 def _bess_state(m: Measurements) -> int:
@@ -81,25 +73,26 @@ LIVE: dict[str, dict[tuple[int, str], LiveValue]] = {
     "pv": {
         (103, "W"): lambda b, m, s: s.pv_p_kw[b.device.index] * 1e3,
         (103, "St"): lambda b, m, s: ST_MPPT if s.pv_p_kw[b.device.index] > 0 else ST_SLEEPING,
-        (123, "WMaxLimPct"): lambda b, m, s: _pv_limit(b, s),
-        (123, "WMaxLim_Ena"): lambda b, m, s: int(_pv_limit(b, s) < 100.0),
-        (123, "Conn"): lambda b, m, s: int(_pv_limit(b, s) > 0.0),
     },
     "bess": {
         (103, "W"): lambda b, m, s: m.bess_p_kw * 1e3,
         (103, "St"): lambda b, m, s: ST_MPPT if abs(m.bess_p_kw) > IDLE_KW else ST_STANDBY,
         (124, "ChaState"): lambda b, m, s: m.bess_soc_pct,
         (124, "ChaSt"): lambda b, m, s: _bess_state(m),
-        (124, "StorCtl_Mod"): lambda b, m, s: (STORCTL_DISCHARGE if s.bess_p_set_kw > 0
-                                               else STORCTL_CHARGE if s.bess_p_set_kw < 0 else 0),
-        (124, "OutWRte"): lambda b, m, s: _bess_rate_pct(b, s, 1),
-        (124, "InWRte"): lambda b, m, s: _bess_rate_pct(b, s, -1),
     },
     "meter": {
         (203, "W"): lambda b, m, s: m.grid_p_kw * 1e3,
         (203, "VAR"): lambda b, m, s: m.grid_q_kvar * 1e3,
         (203, "PhV"): lambda b, m, s: m.poc_v_pu * b.v_ph_nominal,
     },
+}
+
+# Control points read back the setpoint last written (by SunSpec or through the plain map), as a
+# SunSpec device does; the value in force is in the plain map and in 103 W.
+CONTROL_DEFAULTS: dict[str, dict[tuple[int, str], float]] = {
+    "pv": {(123, "Conn"): 1, (123, "WMaxLimPct"): 100.0, (123, "WMaxLim_Ena"): 0},
+    "bess": {(124, "StorCtl_Mod"): 0, (124, "OutWRte"): 0.0, (124, "InWRte"): 0.0},
+    "meter": {},
 }
 
 # writable control points and their accepted range (engineering units, after the scale factor)
@@ -163,26 +156,35 @@ class SunSpecDevice:
         return raw * 10.0 ** (sf or 0)
 
     def command(self, written: dict[tuple[int, str], float]) -> tuple[str, float]:
-        """What a validated write commands, the written points completing the state shown."""
+        """Take a validated write into the control points; returns what the controls now command."""
+        self._set(written)
+
         def value(model_id: int, name: str) -> float:
-            return written[(model_id, name)] if (model_id, name) in written else self.point(model_id, name).cvalue
+            return self.point(model_id, name).cvalue
 
         if self.device.kind == "pv":
-            if value(123, "Conn") == 0:
-                return f"pv_limit_pct:{self.device.index}", 0.0
-            reconnect = (123, "Conn") in written and self.point(123, "Conn").value == 0
-            limited = value(123, "WMaxLim_Ena") == 1 and not reconnect
-            return f"pv_limit_pct:{self.device.index}", value(123, "WMaxLimPct") if limited else 100.0
+            limited = value(123, "WMaxLim_Ena") == 1
+            limit_pct = 0.0 if value(123, "Conn") == 0 else value(123, "WMaxLimPct") if limited else 100.0
+            return f"pv_limit_pct:{self.device.index}", limit_pct
         mode = int(value(124, "StorCtl_Mod"))
         rate_pct = (value(124, "OutWRte") if mode & STORCTL_DISCHARGE else 0.0) - \
             (value(124, "InWRte") if mode & STORCTL_CHARGE else 0.0)
         return "bess_p_set_kw", rate_pct / 100.0 * self.device.rating_kw
 
+    def follow(self, command: str, value: float) -> None:
+        """Mirror a plain-map setpoint into the control points, so both views agree."""
+        if self.device.kind == "pv":
+            self._set({(123, "Conn"): 1, (123, "WMaxLimPct"): value, (123, "WMaxLim_Ena"): int(value < 100.0)})
+        elif self.device.kind == "bess":
+            rate_pct = abs(value) / self.device.rating_kw * 100.0
+            self._set({(124, "StorCtl_Mod"): STORCTL_DISCHARGE if value > 0 else STORCTL_CHARGE if value < 0 else 0,
+                       (124, "OutWRte"): rate_pct if value > 0 else 0.0, (124, "InWRte"): rate_pct if value < 0 else 0.0})
+
 
 def sunspec_points(device: Device, twin: Twin) -> list[Point]:
     """Table rows for the SunSpec points this twin fills or accepts, from the model definitions."""
     block = SunSpecDevice(device, twin)
-    filled = set(_static_values(device, twin)) | set(WRITABLE[device.kind]) | set(LIVE[device.kind])
+    filled = set(_static_values(device, twin)) | set(LIVE[device.kind])
     rows = [Point(device.name, device.unit_id, "SunS", "holding", SUNSPEC_BASE, "string", 2, 1.0, "", "R",
                   "SunSpec marker; models follow")]
     for model in block.models:
