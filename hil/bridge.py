@@ -79,7 +79,8 @@ class Bridge:
         self._heartbeats = 0
         self._heartbeats_at_trip = 0
         self._last_heartbeat_t_s = 0.0
-        self._audit: TextIO | None = audit_path.open("a", buffering=1) if audit_path else None
+        self.audit_path = audit_path
+        self._audit: TextIO | None = None  # opened at the first write, so a failed start leaves no file
 
     # -- sink: register images from the step ---------------------------------------------
     def on_snapshot(self, snap: Snapshot) -> None:
@@ -164,8 +165,10 @@ class Bridge:
         self._last_heartbeat_t_s = self.sim_t_s
 
     def log_write(self, client: str, unit_id: int, address: int, values: list[int], code: int) -> None:
-        if self._audit is None:
+        if self.audit_path is None:
             return
+        if self._audit is None:
+            self._audit = self.audit_path.open("a", buffering=1)
         record = {"wall_time": dt.datetime.now().astimezone().isoformat(timespec="milliseconds"),
                   "sim_t_s": self.sim_t_s, "client": client, "unit_id": unit_id, "address": address,
                   "values": list(values), "result": "ok" if code == 0 else f"exception {code:02d}"}

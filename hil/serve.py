@@ -41,10 +41,9 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     clock = WallClock(speed)
     twin = Twin(scenario)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     bridge = Bridge(twin, build_register_map(twin), out_dir / AUDIT_FILE, read_only=read_only)
     server = ModbusServer(bridge, host, port, allow)
-    port = server.start()
+    port = server.start()  # before the results folder exists: a busy port leaves nothing behind
     meta = {"satwin_version": __version__, "scenario": scenario.name, "site": scenario.site.name,
             "controller": "modbus", "start": scenario.start.isoformat(), "step_s": scenario.step_s,
             "duration_s": scenario.duration_s, "seed": scenario.seed, "speed": speed, "read_only": read_only,

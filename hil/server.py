@@ -152,7 +152,11 @@ class ModbusServer:
 
     async def _serve(self) -> None:
         self._server = _TcpServer(self.bridge, self.allow, address=(self.host, self.port))
-        await self._server.serve_forever(background=True)
+        try:
+            await self._server.serve_forever(background=True)
+        except RuntimeError as exc:  # pymodbus' way of saying the bind failed
+            raise OSError(f"cannot listen on {self.host}:{self.port} (in use or not an address of this machine)") \
+                from exc
         sockets = self._server.transport.sockets if self._server.transport else []
         if not sockets:
             raise OSError(f"cannot listen on {self.host}:{self.port}")
