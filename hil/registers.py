@@ -10,6 +10,7 @@ written down exactly once.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -118,101 +119,107 @@ def _devices(twin: Twin) -> list[Device]:
     return devices
 
 
-# (point, type, units, access, description, command, range(device, twin), read(device) -> (m, s) -> value)
-PlainSpec = tuple[str, str, str, str, str, str | None, Callable | None, Callable]
+Read = Callable[[Device, Measurements, Snapshot], float]  # what a point shows after a step
+Range = Callable[[Device, Twin], tuple[float, float]]  # what a write may set
 
 
-def _plain_specs(kind: str) -> list[PlainSpec]:
-    ev_range = lambda d, twin: (0.0, twin.ev_p_max_kw)  # noqa: E731
-    specs: dict[str, list[PlainSpec]] = {
-        "site": [
-            ("ev_cap_kw", "float32", "kW", "RW", "Site-wide cap on EV charging (chargers and swap station) in force",
-             "ev_cap_kw", ev_range, lambda d: lambda m, s: m.ev_cap_kw),
-            ("contract_limit_kw", "float32", "kW", "R", "Demand contract limit at the utility connection",
-             None, None, lambda d: lambda m, s: s.contract_limit_kw),
-            ("sim_time_s", "uint32", "s", "R", "Simulation time at the end of the last completed step",
-             None, None, lambda d: lambda m, s: m.t_s),
-            ("hour_local", "float32", "h", "R", "Local time of day at the end of the last step",
-             None, None, lambda d: lambda m, s: m.hour_local),
-            ("tariff_cny_per_kwh", "float32", "CNY/kWh", "R", "Import tariff in force",
-             None, None, lambda d: lambda m, s: m.tariff_cny_per_kwh),
-            ("valley_tariff_cny_per_kwh", "float32", "CNY/kWh", "R", "Lowest import tariff of the day",
-             None, None, lambda d: lambda m, s: d.info.valley_cny_per_kwh),
-            ("ev_p_max_kw", "float32", "kW", "R", "All connectors and pack chargers at full power",
-             None, None, lambda d: lambda m, s: d.info.ev_p_max_kw),
-            ("heartbeat", "uint16", "", "RW", "Write any value at least once per watchdog timeout; "
-             "reads back the last value written", "heartbeat", lambda d, twin: (0, HEARTBEAT_MAX), None),
-        ],
-        "meter": [
-            ("p_kw", "float32", "kW", "R", "Active power at the utility connection, import positive",
-             None, None, lambda d: lambda m, s: m.grid_p_kw),
-            ("q_kvar", "float32", "kvar", "R", "Reactive power at the utility connection, import positive",
-             None, None, lambda d: lambda m, s: m.grid_q_kvar),
-            ("v_pu", "float32", "pu", "R", "Voltage at the point of connection",
-             None, None, lambda d: lambda m, s: m.poc_v_pu),
-        ],
-        "bess": [
-            ("p_set_kw", "float32", "kW", "RW", "Power setpoint in force, discharge positive",
-             "bess_p_set_kw", lambda d, twin: (-d.rating_kw, d.rating_kw), lambda d: lambda m, s: s.bess_p_set_kw),
-            ("p_kw", "float32", "kW", "R", "Active power, discharge positive",
-             None, None, lambda d: lambda m, s: m.bess_p_kw),
-            ("soc_pct", "float32", "%", "R", "State of charge", None, None, lambda d: lambda m, s: m.bess_soc_pct),
-            ("state", "uint16", "", "R", "Operating state (twin.devices.bess state code)",
-             None, None, lambda d: lambda m, s: s.bess_state),
-            ("p_max_kw", "float32", "kW", "R", "Rated power (charge and discharge)",
-             None, None, lambda d: lambda m, s: d.info.bess_p_max_kw),
-            ("e_kwh", "float32", "kWh", "R", "Rated energy", None, None, lambda d: lambda m, s: d.info.bess_e_kwh),
-            ("soc_min_pct", "float32", "%", "R", "Lowest state of charge of the usable window",
-             None, None, lambda d: lambda m, s: d.info.bess_soc_min_pct),
-            ("soc_max_pct", "float32", "%", "R", "Highest state of charge of the usable window",
-             None, None, lambda d: lambda m, s: d.info.bess_soc_max_pct),
-        ],
-        "swap": [
-            ("p_kw", "float32", "kW", "R", "Swap station draw (pack chargers and auxiliaries)",
-             None, None, lambda d: lambda m, s: s.swap_p_kw),
-            ("full_packs", "uint16", "", "R", "Charged packs ready to swap",
-             None, None, lambda d: lambda m, s: s.swap_full_packs),
-        ],
-        "pv": [
-            ("p_limit_pct", "float32", "%", "RW", "Active power limit in force, % of inverter rating",
-             "pv_limit_pct", lambda d, twin: (0.0, 100.0), lambda d: lambda m, s: s.pv_limit_pct[d.index]),
-            ("p_kw", "float32", "kW", "R", "Active power fed in", None, None, lambda d: lambda m, s: s.pv_p_kw[d.index]),
-            ("p_available_kw", "float32", "kW", "R", "Power available before curtailment",
-             None, None, lambda d: lambda m, s: s.pv_available_kw[d.index]),
-        ],
-        "charger": [
-            ("p_limit_kw", "float32", "kW", "RW", "Power limit of this connector in force",
-             "charger_limit_kw", lambda d, twin: (0.0, d.rating_kw), lambda d: lambda m, s: s.charger_limit_kw[d.index]),
-            ("p_kw", "float32", "kW", "R", "Charging power", None, None, lambda d: lambda m, s: s.charger_p_kw[d.index]),
-            ("connected", "uint16", "", "R", "1 while a vehicle is plugged in",
-             None, None, lambda d: lambda m, s: s.charger_connected[d.index]),
-            ("ev_soc_pct", "float32", "%", "R", "State of charge of the plugged-in vehicle (0 when none)",
-             None, None, lambda d: lambda m, s: s.charger_ev_soc_pct[d.index]),
-        ],
-    }
-    return specs[kind]
+@dataclass(frozen=True, slots=True)
+class PlainSpec:
+    point: str
+    type: str
+    units: str
+    description: str
+    read: Read | None  # None: the bridge fills it (heartbeat)
+    command: str | None = None  # writable: what a write sets
+    valid: Range | None = None
+
+
+_r = _rw = PlainSpec  # the table below reads better with the access in front; _r rows pass no command
+
+
+PLAIN_SPECS: dict[str, list[PlainSpec]] = {
+    "site": [
+        _rw("ev_cap_kw", "float32", "kW", "Site-wide cap on EV charging (chargers and swap station) in force",
+            lambda d, m, s: m.ev_cap_kw, "ev_cap_kw", lambda d, twin: (0.0, twin.ev_p_max_kw)),
+        _r("contract_limit_kw", "float32", "kW", "Demand contract limit at the utility connection",
+           lambda d, m, s: s.contract_limit_kw),
+        _r("sim_time_s", "uint32", "s", "Simulation time at the end of the last completed step",
+           lambda d, m, s: m.t_s),
+        _r("hour_local", "float32", "h", "Local time of day at the end of the last step", lambda d, m, s: m.hour_local),
+        _r("tariff_cny_per_kwh", "float32", "CNY/kWh", "Import tariff in force",
+           lambda d, m, s: m.tariff_cny_per_kwh),
+        _r("valley_tariff_cny_per_kwh", "float32", "CNY/kWh", "Lowest import tariff of the day",
+           lambda d, m, s: d.info.valley_cny_per_kwh),
+        _r("ev_p_max_kw", "float32", "kW", "All connectors and pack chargers at full power",
+           lambda d, m, s: d.info.ev_p_max_kw),
+        _rw("heartbeat", "uint16", "", "Write any value at least once per watchdog timeout; reads back the last "
+            "value written", None, "heartbeat", lambda d, twin: (0, HEARTBEAT_MAX)),
+    ],
+    "meter": [
+        _r("p_kw", "float32", "kW", "Active power at the utility connection, import positive",
+           lambda d, m, s: m.grid_p_kw),
+        _r("q_kvar", "float32", "kvar", "Reactive power at the utility connection, import positive",
+           lambda d, m, s: m.grid_q_kvar),
+        _r("v_pu", "float32", "pu", "Voltage at the point of connection", lambda d, m, s: m.poc_v_pu),
+    ],
+    "bess": [
+        _rw("p_set_kw", "float32", "kW", "Power setpoint in force, discharge positive",
+            lambda d, m, s: s.bess_p_set_kw, "bess_p_set_kw", lambda d, twin: (-d.rating_kw, d.rating_kw)),
+        _r("p_kw", "float32", "kW", "Active power, discharge positive", lambda d, m, s: m.bess_p_kw),
+        _r("soc_pct", "float32", "%", "State of charge", lambda d, m, s: m.bess_soc_pct),
+        _r("state", "uint16", "", "Operating state (twin.devices.bess state code)", lambda d, m, s: s.bess_state),
+        _r("p_max_kw", "float32", "kW", "Rated power (charge and discharge)", lambda d, m, s: d.info.bess_p_max_kw),
+        _r("e_kwh", "float32", "kWh", "Rated energy", lambda d, m, s: d.info.bess_e_kwh),
+        _r("soc_min_pct", "float32", "%", "Lowest state of charge of the usable window",
+           lambda d, m, s: d.info.bess_soc_min_pct),
+        _r("soc_max_pct", "float32", "%", "Highest state of charge of the usable window",
+           lambda d, m, s: d.info.bess_soc_max_pct),
+    ],
+    "swap": [
+        _r("p_kw", "float32", "kW", "Swap station draw (pack chargers and auxiliaries)", lambda d, m, s: s.swap_p_kw),
+        _r("full_packs", "uint16", "", "Charged packs ready to swap", lambda d, m, s: s.swap_full_packs),
+    ],
+    "pv": [
+        _rw("p_limit_pct", "float32", "%", "Active power limit in force, % of inverter rating",
+            lambda d, m, s: s.pv_limit_pct[d.index], "pv_limit_pct", lambda d, twin: (0.0, 100.0)),
+        _r("p_kw", "float32", "kW", "Active power fed in", lambda d, m, s: s.pv_p_kw[d.index]),
+        _r("p_available_kw", "float32", "kW", "Power available before curtailment",
+           lambda d, m, s: s.pv_available_kw[d.index]),
+    ],
+    "charger": [
+        _rw("p_limit_kw", "float32", "kW", "Power limit of this connector in force",
+            lambda d, m, s: s.charger_limit_kw[d.index], "charger_limit_kw", lambda d, twin: (0.0, d.rating_kw)),
+        _r("p_kw", "float32", "kW", "Charging power", lambda d, m, s: s.charger_p_kw[d.index]),
+        _r("connected", "uint16", "", "1 while a vehicle is plugged in", lambda d, m, s: s.charger_connected[d.index]),
+        _r("ev_soc_pct", "float32", "%", "State of charge of the plugged-in vehicle (0 when none)",
+           lambda d, m, s: s.charger_ev_soc_pct[d.index]),
+    ],
+}
 
 
 def plain_layout(kind: str) -> dict[str, tuple[int, str]]:
     """point -> (address, type) of a device kind's plain map; the same for every site."""
     layout, address = {}, 0
-    for name, type_name, *_ in _plain_specs(kind):
-        layout[name] = (address, type_name)
-        address += TYPE_COUNT[type_name]
+    for spec in PLAIN_SPECS[kind]:
+        layout[spec.point] = (address, spec.type)
+        address += TYPE_COUNT[spec.type]
     return layout
 
 
 def _plain_points(device: Device, twin: Twin) -> list[Point]:
-    points, address = [], 0
-    for name, kind, units, access, description, command, value_range, read in _plain_specs(device.kind):
-        low, high = value_range(device, twin) if value_range else (None, None)
-        if low is not None:
+    points = []
+    layout = plain_layout(device.kind)
+    for spec in PLAIN_SPECS[device.kind]:
+        low, high, description, command = None, None, spec.description, spec.command
+        if spec.valid is not None:
+            low, high = spec.valid(device, twin)
             description = f"{description}; writes accepted in {low:g}..{high:g}"
         if command and device.kind in ("pv", "charger"):
             command = f"{command}:{device.index}"
-        points.append(Point(device.name, device.unit_id, name, "holding", address, kind, TYPE_COUNT[kind], 1.0, units,
-                            access, description, low, high, command, read(device) if read else None))
-        address += TYPE_COUNT[kind]
+        address, kind = layout[spec.point]
+        points.append(Point(device.name, device.unit_id, spec.point, "holding", address, kind, TYPE_COUNT[kind], 1.0,
+                            spec.units, "RW" if command else "R", description, low, high, command,
+                            functools.partial(spec.read, device) if spec.read else None))
     return points
 
 
