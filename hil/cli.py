@@ -78,7 +78,8 @@ def serve_command(
     except OSError as exc:
         raise _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
     late = result.lateness_ms
-    print(f"{result.status}: {result.stats.steps} steps in {result.stats.wall_s:.1f} s wall; results in {result.out_dir}")
+    stats = result.stats
+    print(f"{result.status}: {stats.steps} steps in {stats.wall_s:.1f} s wall; results in {result.out_dir}")
     if late:
         print(f"step lateness p50 {late['p50_ms']:.2f} ms, p99 {late['p99_ms']:.2f} ms, max {late['max_ms']:.2f} ms, "
               f"overruns {late['overruns']}")

@@ -247,7 +247,8 @@ def encode(point: Point, value: float) -> list[int]:
         raw = struct.pack(fmt, value)
     else:
         bits = 8 * struct.calcsize(fmt)
-        low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if point.type.startswith("int") else (0, (1 << bits) - 1)
+        signed = point.type.startswith("int")
+        low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
         raw = struct.pack(fmt, int(min(max(round(value) if math.isfinite(value) else 0, low), high)))
     return [int.from_bytes(raw[i:i + 2], "big") for i in range(0, len(raw), 2)]
 

@@ -36,6 +36,10 @@ IDLE_KW = 0.5  # below this a battery is holding, not (dis)charging
 TYPES = {"int16": "int16", "sunssf": "int16", "uint16": "uint16", "enum16": "uint16", "bitfield16": "uint16",
          "count": "uint16", "acc16": "uint16", "pad": "uint16", "int32": "int32", "uint32": "uint32",
          "acc32": "uint32", "enum32": "uint32", "bitfield32": "uint32", "float32": "float32", "string": "string"}
+# raw ranges a step may have to saturate to (SunSpec reserves the extremes as "not implemented")
+RAW_RANGE = {"int16": (-32767, 32767), "uint16": (0, 65534), "int32": (-(2**31) + 1, 2**31 - 1),
+             "uint32": (0, 2**32 - 2)}
+
 
 def power_sf(rating_kw: float) -> int:
     """Smallest scale factor that fits twice the rating in W into an int16."""
@@ -131,13 +135,21 @@ class SunSpecDevice:
     def point(self, model_id: int, name: str):
         return self.by_id[model_id].points[name]
 
+    def scale_exponent(self, model_id: int, name: str) -> int:
+        """The point's scale factor: a fixed number, the value of its ``*_SF`` point, or none (0)."""
+        sf = self.point(model_id, name).sf
+        return (self.point(model_id, sf).value if isinstance(sf, str) else sf) or 0
+
     def _set(self, values: dict[tuple[int, str], float | str]) -> None:
+        """Set points from engineering values; numbers saturate, so an odd step never breaks the image."""
         for (model_id, name), value in values.items():
             point = self.point(model_id, name)
-            if isinstance(value, str) or point.sf is None:
-                point.value = value if isinstance(value, str) else int(round(value))
-            else:
-                point.cvalue = value
+            if isinstance(value, str):
+                point.value = value
+                continue
+            sf = self.scale_exponent(model_id, name)
+            low, high = RAW_RANGE[TYPES[point.pdef["type"]]]
+            point.value = min(max(int(round(value / 10.0 ** sf)), low), high)
 
     def image(self, m: Measurements, s: Snapshot) -> list[int]:
         """The whole block at SUNSPEC_BASE for this step."""
@@ -152,8 +164,7 @@ class SunSpecDevice:
         point = self.point(model_id, name)
         if point.pdef["type"] == "int16" and raw >= 0x8000:
             raw -= 0x10000
-        sf = self.point(model_id, point.sf).value if isinstance(point.sf, str) else point.sf
-        return raw * 10.0 ** (sf or 0)
+        return raw * 10.0 ** self.scale_exponent(model_id, name)
 
     def command(self, written: dict[tuple[int, str], float]) -> tuple[str, float]:
         """Take a validated write into the control points; returns what the controls now command."""
@@ -177,8 +188,9 @@ class SunSpecDevice:
             self._set({(123, "Conn"): 1, (123, "WMaxLimPct"): value, (123, "WMaxLim_Ena"): int(value < 100.0)})
         elif self.device.kind == "bess":
             rate_pct = abs(value) / self.device.rating_kw * 100.0
-            self._set({(124, "StorCtl_Mod"): STORCTL_DISCHARGE if value > 0 else STORCTL_CHARGE if value < 0 else 0,
-                       (124, "OutWRte"): rate_pct if value > 0 else 0.0, (124, "InWRte"): rate_pct if value < 0 else 0.0})
+            mode = STORCTL_DISCHARGE if value > 0 else STORCTL_CHARGE if value < 0 else 0
+            self._set({(124, "StorCtl_Mod"): mode, (124, "OutWRte"): rate_pct if value > 0 else 0.0,
+                       (124, "InWRte"): rate_pct if value < 0 else 0.0})
 
 
 def sunspec_points(device: Device, twin: Twin) -> list[Point]:
@@ -196,9 +208,9 @@ def sunspec_points(device: Device, twin: Twin) -> list[Point]:
                 continue
             pdef = point.pdef
             bounds = WRITABLE[device.kind].get((model.model_id, name))
-            sf = block.point(model.model_id, point.sf).value if isinstance(point.sf, str) else point.sf
+            sf = block.scale_exponent(model.model_id, name)
             rows.append(Point(device.name, device.unit_id, f"{model.gname}.{name}", "holding", base + point.offset,
-                              TYPES.get(pdef["type"], "uint16"), point.len, 10.0 ** (sf or 0), pdef.get("units", ""),
+                              TYPES.get(pdef["type"], "uint16"), point.len, 10.0 ** sf, pdef.get("units", ""),
                               "RW" if bounds else "R", _describe(pdef),
                               bounds[0] if bounds else None, bounds[1] if bounds else None))
     return rows
