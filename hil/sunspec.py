@@ -22,13 +22,14 @@ from hil.registers import SUNSPEC_BASE, Device, Point
 
 SUNS_MARKER = [0x5375, 0x6E53]  # "SunS"
 END_MARKER = [0xFFFF, 0x0000]
-SUNSPEC_KINDS = {"pv": (1, 103, 120, 123), "bess": (1, 103, 124), "meter": (1, 203)}
+SUNSPEC_KINDS = {"pv": (1, 103, 120, 123), "bess": (1, 103, 124, 802), "meter": (1, 203)}
 INT16_MAX = 32767
 
 # SunSpec enumerations used below (model 103 St, 124 ChaSt, 120 DERTyp, 124 StorCtl_Mod bits)
 ST_SLEEPING, ST_MPPT, ST_STANDBY = 2, 4, 8
 CHAST_DISCHARGING, CHAST_CHARGING, CHAST_HOLDING = 3, 4, 6
 DERTYP_PV = 4
+BATTERY_LITHIUM_ION, BATTERY_CONNECTED, BATTERY_REMOTE = 4, 3, 0  # model 802 Typ, State, LocRemCtl
 STORCTL_CHARGE, STORCTL_DISCHARGE = 1, 2
 PCT_SF = -1  # percentages in 0.1 % steps
 IDLE_KW = 0.5  # below this a battery is holding, not (dis)charging
@@ -43,7 +44,12 @@ RAW_RANGE = {"int16": (-32767, 32767), "uint16": (0, 65534), "int32": (-(2**31) 
 
 def power_sf(rating_kw: float) -> int:
     """Smallest scale factor that fits twice the rating in W into an int16."""
-    return max(0, math.ceil(math.log10(max(2000.0 * rating_kw, 1.0) / INT16_MAX)))
+    return scale_for(2000.0 * rating_kw)
+
+
+def scale_for(largest: float, raw_max: int = INT16_MAX) -> int:
+    """Smallest non-negative scale factor that fits ``largest`` into ``raw_max``."""
+    return max(0, math.ceil(math.log10(max(largest, 1.0) / raw_max)))
 
 
 def _static_values(device: Device, twin: Twin) -> dict[tuple[int, str], float | str]:
@@ -61,7 +67,13 @@ def _static_values(device: Device, twin: Twin) -> dict[tuple[int, str], float | 
         bess = twin.site.bess
         values.update({(124, "WChaMax_SF"): w_sf, (124, "WChaMax"): bess.p_max_kw * 1e3,
                        (124, "MinRsvPct_SF"): PCT_SF, (124, "MinRsvPct"): bess.soc_min_pct,
-                       (124, "ChaState_SF"): PCT_SF, (124, "InOutWRte_SF"): PCT_SF, **CONTROL_DEFAULTS["bess"]})
+                       (124, "ChaState_SF"): PCT_SF, (124, "InOutWRte_SF"): PCT_SF, **CONTROL_DEFAULTS["bess"],
+                       (802, "WHRtg_SF"): scale_for(bess.e_kwh * 1e3, RAW_RANGE["uint16"][1]),
+                       (802, "WHRtg"): bess.e_kwh * 1e3, (802, "WChaDisChaMax_SF"): w_sf,
+                       (802, "WChaRteMax"): bess.p_max_kw * 1e3, (802, "WDisChaRteMax"): bess.p_max_kw * 1e3,
+                       (802, "SoC_SF"): PCT_SF, (802, "SoCMax"): bess.soc_max_pct, (802, "SoCMin"): bess.soc_min_pct,
+                       (802, "Typ"): BATTERY_LITHIUM_ION, (802, "State"): BATTERY_CONNECTED,
+                       (802, "LocRemCtl"): BATTERY_REMOTE, (802, "W_SF"): w_sf})
     elif device.kind == "meter":
         values.update({(203, "W_SF"): w_sf, (203, "VAR_SF"): w_sf, (203, "V_SF"): 0})
     return values
@@ -83,6 +95,9 @@ LIVE: dict[str, dict[tuple[int, str], LiveValue]] = {
         (103, "St"): lambda b, m, s: ST_MPPT if abs(m.bess_p_kw) > IDLE_KW else ST_STANDBY,
         (124, "ChaState"): lambda b, m, s: m.bess_soc_pct,
         (124, "ChaSt"): lambda b, m, s: _bess_state(m),
+        (802, "SoC"): lambda b, m, s: m.bess_soc_pct,
+        (802, "ChaSt"): lambda b, m, s: _bess_state(m),
+        (802, "W"): lambda b, m, s: m.bess_p_kw * 1e3,
     },
     "meter": {
         (203, "W"): lambda b, m, s: m.grid_p_kw * 1e3,

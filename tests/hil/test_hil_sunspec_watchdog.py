@@ -34,8 +34,11 @@ def test_pysunspec2_discovers_pv_battery_and_meter(rig):
     assert pv.models[103][0].W.cvalue == pytest.approx(rig.snap.pv_p_kw[0] * 1e3, abs=100)
     assert pv.models[120][0].WRtg.cvalue == rig.twin.site.pv[0].inverter_kw * 1e3
     bess = scan(rig.port, rig.reg_map.device("bess").unit_id)
-    assert {1, 103, 124} <= set(bess.models)
+    assert {1, 103, 124, 802} <= set(bess.models)
     assert bess.models[124][0].ChaState.cvalue == pytest.approx(rig.snap.bess_soc_pct, abs=0.1)
+    battery = bess.models[802][0]
+    assert battery.SoC.cvalue == pytest.approx(rig.snap.bess_soc_pct, abs=0.1)
+    assert battery.WHRtg.cvalue == rig.twin.site.bess.e_kwh * 1e3
     meter = scan(rig.port, rig.reg_map.device("meter").unit_id)
     assert meter.models[203][0].W.cvalue == pytest.approx(rig.snap.grid_p_kw * 1e3, abs=1000)
 
