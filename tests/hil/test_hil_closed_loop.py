@@ -3,9 +3,12 @@ keeps the holiday evening peak inside the contract where the uncontrolled site i
 
 from __future__ import annotations
 
+import json
+import signal
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 from hil_rig import DATA, REPO
@@ -78,3 +81,21 @@ def test_external_controller_keeps_import_under_the_contract(tmp_path):
     assert served_mean_kw < contract_kw
     assert served_share < 0.05
     assert (served / AUDIT_FILE).stat().st_size > 0
+
+
+def test_ctrl_c_stops_serving_and_closes_the_results_folder(tmp_path):
+    out = tmp_path / "interrupted"
+    server = subprocess.Popen([sys.executable, "-c", CLI, "serve", str(SCENARIO), "--port", "0", "--speed", "10",
+                               "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "tcp://127.0.0.1:" in server.stdout.readline()
+        time.sleep(1.0)
+        server.send_signal(signal.SIGINT)
+        stdout, stderr = server.communicate(timeout=30)
+    finally:
+        server.kill()
+    assert server.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert stdout.startswith("interrupted")
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+    assert read_timeseries(out).num_rows > 0
