@@ -114,7 +114,8 @@ class ControllerResult:
 
 def run_controller(host: str = "127.0.0.1", port: int = 5020, unit_map: Path | None = None,
                    stall_timeout_s: float = 5.0, echo: Callable[[str], None] = print) -> ControllerResult:
-    """Control until sim time stops advancing for ``stall_timeout_s`` or the connection is lost."""
+    """Control until the connection is lost or sim time stops advancing for ``stall_timeout_s``
+    (or three step intervals, when steps are slower than that in wall time)."""
     client = SiteClient(host, port)
     devices = map_from_json(unit_map) if unit_map else client.discover()
     site, meter, bess = devices["site"], devices["meter"], devices["bess"]
@@ -128,17 +129,20 @@ def run_controller(host: str = "127.0.0.1", port: int = 5020, unit_map: Path | N
         bess_soc_max_pct=nameplate_bess["soc_max_pct"], ev_p_max_kw=nameplate_site["ev_p_max_kw"],
         valley_cny_per_kwh=nameplate_site["valley_tariff_cny_per_kwh"]))
     cycles, failures, last_t_s, beat = 0, 0, -1.0, 0
-    last_change = time.monotonic()
+    last_change, step_wall_s = time.monotonic(), 0.0
     try:
         while True:
             try:
                 s = client.read(site)
                 if s["sim_time_s"] == last_t_s:
-                    if time.monotonic() - last_change > stall_timeout_s:
+                    if time.monotonic() - last_change > max(stall_timeout_s, 3.0 * step_wall_s):
                         return ControllerResult(cycles, last_t_s, "simulation time stopped advancing")
                     time.sleep(POLL_S)
                     continue
-                last_t_s, last_change = s["sim_time_s"], time.monotonic()
+                now = time.monotonic()
+                if last_t_s >= 0:
+                    step_wall_s = now - last_change
+                last_t_s, last_change = s["sim_time_s"], now
                 measured = _measure(s, client.read(meter), client.read(bess), [client.read(d) for d in arrays],
                                     [client.read(d) for d in feeders])
                 command = policy.decide(measured)
