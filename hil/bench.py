@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import multiprocessing
+import os
 import tempfile
 import threading
 import time
@@ -91,9 +92,11 @@ def bench_hil(duration_s: float = 20.0, n_clients: int = 10, rate_hz: float = 10
          f"{len(rt)} requests, {errors} errors, p50 {figures['rt_p50_ms']:.2f} ms, p99 {figures['rt_p99_ms']:.2f} ms, "
          f"max {figures['rt_max_ms']:.2f} ms (target p99 < 5 ms)")
     late = result.lateness_ms
+    load_1min = os.getloadavg()[0]
+    figures["load_avg_1min"] = load_1min
     echo(f"step lateness at {scenario.step_s:g} s steps, speed {speed:g}: p50 {late['p50_ms']:.2f} ms, "
          f"p99 {late['p99_ms']:.2f} ms, max {late['max_ms']:.2f} ms, overruns {late['overruns']} "
-         f"(target p99 < 20 ms)")
+         f"(target p99 < 20 ms); machine load average {load_1min:.2f} on {os.cpu_count()} cores")
     return figures
 
 
