@@ -1,7 +1,7 @@
 """Between the twin's run loop and the Modbus server — the datastore of the HIL bench.
 
 * As a run-loop ``Sink`` it rebuilds every unit's register image from each step's
-  measurements (``twin.sensors.measure``) and swaps it in whole, so a request never waits
+  measurements (``snapshot.measured``) and swaps it in whole, so a request never waits
   for a step and always sees one consistent step.
 * It is the one place writes are validated (unknown address → 02, read-only or bad value
   → 03, any write in read-only mode → 01) and audited.
@@ -24,7 +24,6 @@ from typing import TextIO
 from twin.controllers.base import Setpoints
 from twin.core import Snapshot, Twin
 from twin.events import Event
-from twin.sensors import measure
 
 from hil.registers import SUNSPEC_BASE, Point, RegisterMap, decode, encode
 from hil.sunspec import SunSpecDevice
@@ -68,6 +67,13 @@ class Bridge:
             has_sunspec = any(p.address >= SUNSPEC_BASE for p in reg_map.of(device.unit_id))
             self.units[device.unit_id] = UnitImage(plain, size, SunSpecDevice(device, twin) if has_sunspec else None)
         self.sim_t_s = 0.0
+        self.silent_units: frozenset[int] = frozenset()  # comms_loss faults: these units do not answer
+        self.accepted_writes = 0
+        # the twin's name of each unit's device, as faults (comms_loss) name them
+        self._twin_names = {d.unit_id: (twin.connector_names[d.index] if d.kind == "charger" else
+                                        twin.pv.names[d.index] if d.kind == "pv" else d.name)
+                            for d in reg_map.devices}
+        self.connections = 0  # clients that connected (and passed the allow-list)
         self.heartbeat_timeout_s = twin.site.watchdog.heartbeat_timeout_s
         self.safe_setpoints = Setpoints(bess_p_set_kw=0.0, ev_cap_kw=safe_ev_cap_kw(twin),
                                         pv_limit_pct=SAFE_PV_LIMIT_PCT)
@@ -84,7 +90,9 @@ class Bridge:
 
     # -- sink: register images from the step ---------------------------------------------
     def on_snapshot(self, snap: Snapshot) -> None:
-        measured = measure(snap)
+        measured = snap.measured
+        if snap.comms_lost or self.silent_units:
+            self.silent_units = frozenset(unit for unit, name in self._twin_names.items() if name in snap.comms_lost)
         for unit in self.units.values():
             words: list[int] = []
             for point in unit.points:
@@ -165,6 +173,8 @@ class Bridge:
         self._last_heartbeat_t_s = self.sim_t_s
 
     def log_write(self, client: str, unit_id: int, address: int, values: list[int], code: int) -> None:
+        if code == 0:
+            self.accepted_writes += 1
         if self.audit_path is None:
             return
         if self._audit is None:

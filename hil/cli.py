@@ -8,6 +8,7 @@ one line and exits with code 2, never a traceback.
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 import socket
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ import typer
 
 from twin.errors import ScenarioError
 from twin.scenario import Scenario, load_scenario
-from twin.units import parse_duration_s
+from twin.cli import load_with_options
 
 FORMATS = ("json", "csv", "md")
 
@@ -27,19 +28,9 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _span(value: Optional[str], option: str) -> Optional[float]:
-    if value is None:
-        return None
-    try:
-        return parse_duration_s(value)
-    except ValueError as exc:
-        raise ScenarioError(None, option, str(exc)) from None
-
-
 def _load(scenario: Path, site: Optional[Path], step: Optional[str] = None,
           duration: Optional[str] = None) -> Scenario:
-    return load_scenario(scenario).with_options(site_path=site.resolve() if site else None,
-                                                step_s=_span(step, "--step"), duration_s=_span(duration, "--duration"))
+    return load_with_options(scenario, site, step=step, duration=duration)
 
 
 def _check_host(host: str) -> None:
@@ -132,7 +123,36 @@ def bench_hil() -> None:
     run_bench()
 
 
+DEMO_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "holiday-peak-freight.toml"
+
+
+def demo_command(
+    out: Annotated[Path, typer.Option(help="Results folder")] = Path("results/demo"),
+    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second")] = 360.0,
+    step: Annotated[str, typer.Option(help="Step of the served twin (5 s lets a Python controller keep up at 360x)")] = "5s",
+) -> None:
+    """The main job: the holiday peak served over loopback Modbus, the reference controller as a separate process."""
+    from twin.cli import print_kpis, print_verdicts
+
+    from hil.acceptance import run_with_external_controller
+
+    scenario = load_with_options(DEMO_SCENARIO, step=step)
+    command = f"{shlex.quote(sys.executable)} -m twin controller --host {{host}} --port {{port}}"
+    print(f"{scenario.name}: 24 h served over Modbus at {speed:g}x (about {scenario.duration_s / speed / 60:.1f} min); "
+          f"reference controller: satwin controller (separate process)")
+    result = run_with_external_controller(scenario, out, command, speed=speed, echo=print)
+    print_kpis(result.kpis, f"{scenario.name} — external reference controller over Modbus ({result.status})")
+    print_verdicts([v.__dict__ for v in result.verdicts], "acceptance criteria")
+    print(f"results: {out}  (report.md, plot.png, kpi.json, timeseries/, events/, modbus_audit.jsonl)")
+    if result.error:
+        raise _fail(result.error)
+
+
 def register(app: typer.Typer) -> None:
+    from twin.cli import bench_app
+
+    bench_app.command("hil")(bench_hil)
+    app.command("demo")(demo_command)
     app.command("serve")(serve_command)
     app.command("registers")(registers_command)
     app.command("controller")(controller_command)

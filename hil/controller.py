@@ -119,9 +119,14 @@ def run_controller(host: str = "127.0.0.1", port: int = 5020, unit_map: Path | N
     client = SiteClient(host, port)
     devices = map_from_json(unit_map) if unit_map else client.discover()
     site, meter, bess = devices["site"], devices["meter"], devices["bess"]
-    feeders = [d for name, d in devices.items() if _kind(name) in ("charger", "swap")]
     arrays = [d for name, d in devices.items() if _kind(name) == "pv"]
     echo(f"controller: {len(devices)} devices on {host}:{port}")
+    # before the first step the register image is still empty: wait for sim time to start
+    waited_since = time.monotonic()
+    while client.read(site)["sim_time_s"] <= 0:
+        if time.monotonic() - waited_since > stall_timeout_s:
+            return ControllerResult(0, 0.0, "simulation time never started")
+        time.sleep(POLL_S)
     nameplate_site, nameplate_bess = client.read(site), client.read(bess)
     policy = PeakShavingController(SiteInfo(
         contract_limit_kw=nameplate_site["contract_limit_kw"], bess_p_max_kw=nameplate_bess["p_max_kw"],
@@ -143,8 +148,7 @@ def run_controller(host: str = "127.0.0.1", port: int = 5020, unit_map: Path | N
                 if last_t_s >= 0:
                     step_wall_s = now - last_change
                 last_t_s, last_change = s["sim_time_s"], now
-                measured = _measure(s, client.read(meter), client.read(bess), [client.read(d) for d in arrays],
-                                    [client.read(d) for d in feeders])
+                measured = _measure(s, client.read(meter), client.read(bess), [client.read(d) for d in arrays])
                 command = policy.decide(measured)
                 client.write(bess, "p_set_kw", command.bess_p_set_kw)
                 client.write(site, "ev_cap_kw", command.ev_cap_kw)
@@ -160,10 +164,10 @@ def run_controller(host: str = "127.0.0.1", port: int = 5020, unit_map: Path | N
         client.close()
 
 
-def _measure(site: dict, meter: dict, bess: dict, arrays: list[dict], feeders: list[dict]) -> Measurements:
+def _measure(site: dict, meter: dict, bess: dict, arrays: list[dict]) -> Measurements:
     return Measurements(
         t_s=site["sim_time_s"], hour_local=site["hour_local"], grid_p_kw=meter["p_kw"], grid_q_kvar=meter["q_kvar"],
         poc_v_pu=meter["v_pu"], pv_p_kw=sum(a["p_kw"] for a in arrays),
         pv_available_kw=sum(a["p_available_kw"] for a in arrays), bess_p_kw=bess["p_kw"],
-        bess_soc_pct=bess["soc_pct"], ev_p_kw=sum(f["p_kw"] for f in feeders), ev_cap_kw=site["ev_cap_kw"],
+        bess_soc_pct=bess["soc_pct"], ev_p_kw=site["ev_p_kw"], ev_cap_kw=site["ev_cap_kw"],
         tariff_cny_per_kwh=site["tariff_cny_per_kwh"])

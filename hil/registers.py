@@ -152,6 +152,8 @@ PLAIN_SPECS: dict[str, list[PlainSpec]] = {
            lambda d, m, s: d.info.valley_cny_per_kwh),
         _r("ev_p_max_kw", "float32", "kW", "All connectors and pack chargers at full power",
            lambda d, m, s: d.info.ev_p_max_kw),
+        _r("ev_p_kw", "float32", "kW", "EV charging power now, all connectors and the swap station (measured)",
+           lambda d, m, s: m.ev_p_kw),
         _rw("heartbeat", "uint16", "", "Write any value at least once per watchdog timeout; reads back the last "
             "value written", None, "heartbeat", lambda d, twin: (0, HEARTBEAT_MAX)),
     ],

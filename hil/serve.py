@@ -2,22 +2,23 @@
 
 The run loop (main thread) steps the twin with ``WallClock(speed)``; setpoints come only
 from Modbus writes (``Bridge`` is the setpoint source); the Modbus server runs in its own
-thread. The results folder is the one ``satwin run`` writes, plus ``modbus_audit.jsonl``.
+thread. The results folder is the one ``satwin run`` writes (KPIs, verdicts, report), plus
+``modbus_audit.jsonl`` and the step-lateness summary.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from twin import __version__
 from twin.core import Twin
-from twin.record import Recorder
+from twin.criteria import Verdict
 from twin.run import RunStats, WallClock, run_loop
 from twin.scenario import Scenario
+from twin.session import finish_run, open_recorder
 
 from hil.bridge import Bridge
 from hil.registers import build_register_map
@@ -32,31 +33,49 @@ class ServeResult:
     status: str
     stats: RunStats
     lateness_ms: dict[str, float]
+    kpis: dict[str, Any] = field(default_factory=dict)
+    verdicts: list[Verdict] = field(default_factory=list)
+    accepted_writes: int = 0
 
 
 def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int = 5020, speed: float = 1.0,
           read_only: bool = False, allow: set[str] | None = None, echo: Callable[[str], None] = print,
-          stop: threading.Event | None = None, on_listening: Callable[[int], None] | None = None) -> ServeResult:
-    """Serve ``scenario`` until its end, ``stop`` or Ctrl-C; the results folder is always closed."""
+          stop: threading.Event | None = None, on_listening: Callable[[int], None] | None = None,
+          bridge_ready: Callable[[Bridge], None] | None = None,
+          watchdog_min_wall_s: float | None = None, start_gate: threading.Event | None = None,
+          start_gate_timeout_s: float = 10.0) -> ServeResult:
+    """Serve ``scenario`` until its end, ``stop`` or Ctrl-C; the results folder is always finished.
+
+    ``watchdog_min_wall_s``: at high speed the site's heartbeat timeout (simulated seconds)
+    can be shorter than a controller's poll cycle in wall time; this keeps the timeout at
+    least that many wall seconds (accelerated acceptance runs use 2 s). ``start_gate``: the
+    clock starts when it is set (the controller under test has connected), or
+    after ``start_gate_timeout_s``, so a slow-starting controller does not miss the start.
+    """
     clock = WallClock(speed)
     twin = Twin(scenario)
     out_dir = Path(out_dir)
     bridge = Bridge(twin, build_register_map(twin), out_dir / AUDIT_FILE, read_only=read_only)
+    if watchdog_min_wall_s is not None:
+        bridge.heartbeat_timeout_s = max(bridge.heartbeat_timeout_s, watchdog_min_wall_s * speed)
+    if bridge_ready is not None:
+        bridge_ready(bridge)
     server = ModbusServer(bridge, host, port, allow)
     port = server.start()  # before the results folder exists: a busy port leaves nothing behind
-    meta = {"satwin_version": __version__, "scenario": scenario.name, "site": scenario.site.name,
-            "controller": "modbus", "start": scenario.start.isoformat(), "step_s": scenario.step_s,
-            "duration_s": scenario.duration_s, "seed": scenario.seed, "speed": speed, "read_only": read_only,
-            "modbus": f"{host}:{port}", "started_at": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
-    recorder = Recorder(out_dir, twin, meta)
+    recorder = open_recorder(twin, out_dir, "modbus", {"speed": speed, "read_only": read_only,
+                                                        "modbus": f"{host}:{port}",
+                                                        "heartbeat_timeout_s": bridge.heartbeat_timeout_s})
     echo(f"serving {scenario.name} on modbus tcp://{host}:{port} at {speed:g}x "
          f"({scenario.n_steps} steps of {scenario.step_s:g} s){' read-only' if read_only else ''}; "
          f"recording to {out_dir}")
     if on_listening is not None:
         on_listening(port)
+    if start_gate is not None:
+        start_gate.wait(start_gate_timeout_s)
     stats, status = RunStats(), "failed"  # until the loop returns
     try:
-        stats = run_loop(twin, bridge, [bridge, recorder], clock=clock, stop=stop, record_lateness=True)
+        stats = run_loop(twin, bridge, [bridge, recorder], clock=clock, stop=stop, record_lateness=True,
+                         source="modbus")
         status = "interrupted" if stats.interrupted else "completed"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -64,5 +83,5 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
         server.stop()
         bridge.close()
         lateness = stats.lateness_summary_ms(scenario.step_s / speed)
-        recorder.close(status, wall_s=round(stats.wall_s, 3), steps=stats.steps, step_lateness_ms=lateness)
-    return ServeResult(out_dir, status, stats, lateness)
+        kpis, verdicts = finish_run(out_dir, recorder, stats, status, scenario.criteria, lateness=lateness)
+    return ServeResult(out_dir, status, stats, lateness, kpis, verdicts, bridge.accepted_writes)

@@ -61,6 +61,8 @@ class _Handler(ServerRequestHandler):
         if allow is not None and (peer is None or peer[0] not in allow):
             logging.getLogger("satwin.hil").warning("refused connection from %s (not in --allow)", self.client)
             transport.close()
+        else:
+            self.server.bridge.connections += 1
 
     async def handle_request(self) -> None:
         pdu = self.last_pdu
@@ -69,6 +71,8 @@ class _Handler(ServerRequestHandler):
         request = _Request(self.client)
         _REQUEST.set(request)
         is_write = pdu.function_code in WRITE_FUNCTIONS
+        if pdu.dev_id in self.server.bridge.silent_units:  # a comms_loss fault: the device is not there
+            return
         if pdu.dev_id not in self.server.unit_ids:
             if is_write:
                 self.server.bridge.log_write(self.client, pdu.dev_id, *_write_target(pdu),

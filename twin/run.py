@@ -101,7 +101,7 @@ class RunStats:
 
 def run_loop(twin: Twin, control: SetpointSource, sinks: Sequence[Sink], clock: Clock | None = None,
              progress: Callable[[int, int], None] | None = None, stop: threading.Event | None = None,
-             record_lateness: bool = False) -> RunStats:
+             record_lateness: bool = False, source: str = "controller") -> RunStats:
     """Step the twin through the scenario; stops early (``interrupted``) when ``stop`` is set."""
     clock = clock or FastClock()
     scenario = twin.scenario
@@ -117,7 +117,7 @@ def run_loop(twin: Twin, control: SetpointSource, sinks: Sequence[Sink], clock: 
             break
         setpoints = control(snap)
         if setpoints is not None:
-            twin.apply(setpoints)
+            twin.apply(setpoints, source)
         snap = twin.step(dt_s)
         events = twin.log.drain()
         for sink in sinks:

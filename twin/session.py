@@ -54,6 +54,12 @@ def start_run(scenario: Scenario, out_dir: Path, controller_label: str, backend:
               extra_meta: dict[str, Any] | None = None) -> tuple[Twin, Recorder]:
     """Build the twin and open its results folder (``run.json`` says ``running``)."""
     twin = Twin(scenario, backend=backend)
+    return twin, open_recorder(twin, out_dir, controller_label, extra_meta)
+
+
+def open_recorder(twin: Twin, out_dir: Path, controller_label: str, extra_meta: dict[str, Any] | None = None) -> Recorder:
+    """The results folder of a run of ``twin`` (``run.json`` says ``running`` until ``finish_run``)."""
+    scenario = twin.scenario
     site = scenario.site
     meta = {
         "satwin_version": __version__,
@@ -72,7 +78,7 @@ def start_run(scenario: Scenario, out_dir: Path, controller_label: str, backend:
         "export_cny_per_kwh": site.tariff.export_cny_per_kwh,
         **(extra_meta or {}),
     }
-    return twin, Recorder(out_dir, twin, meta)
+    return Recorder(out_dir, twin, meta)
 
 
 def finish_run(out_dir: Path, recorder: Recorder, stats: RunStats, status: str,

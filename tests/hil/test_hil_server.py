@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from pymodbus.client import ModbusTcpClient
 
-from twin.sensors import measure
 
 from hil.registers import SUNSPEC_BASE, decode
 
@@ -26,7 +25,7 @@ def f32(client: ModbusTcpClient, value: float) -> list[int]:
 def expected_values(rig) -> dict[tuple[str, str], float]:
     """What each plain point must show, straight from the snapshot after the sensor model."""
     snap, twin = rig.snap, rig.twin
-    m, info = measure(snap), twin.site_info
+    m, info = snap.measured, twin.site_info
     values = {("meter", "p_kw"): m.grid_p_kw, ("meter", "q_kvar"): m.grid_q_kvar, ("meter", "v_pu"): m.poc_v_pu,
               ("bess", "p_set_kw"): snap.bess_p_set_kw, ("bess", "p_kw"): m.bess_p_kw,
               ("bess", "soc_pct"): m.bess_soc_pct, ("bess", "state"): snap.bess_state,
@@ -36,7 +35,7 @@ def expected_values(rig) -> dict[tuple[str, str], float]:
               ("site", "sim_time_s"): snap.t_s, ("site", "hour_local"): m.hour_local,
               ("site", "tariff_cny_per_kwh"): m.tariff_cny_per_kwh,
               ("site", "valley_tariff_cny_per_kwh"): info.valley_cny_per_kwh,
-              ("site", "ev_p_max_kw"): info.ev_p_max_kw, ("site", "heartbeat"): 0,
+              ("site", "ev_p_max_kw"): info.ev_p_max_kw, ("site", "heartbeat"): 0, ("site", "ev_p_kw"): m.ev_p_kw,
               ("swap", "p_kw"): snap.swap_p_kw, ("swap", "full_packs"): snap.swap_full_packs}
     for i, name in enumerate(twin.pv.names):
         device = name if name.startswith("pv") else f"pv_{name}"
