@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/satwin run scenarios/holiday-peak-freight.toml --out results/demo
+	$(BIN)/satwin demo --out results/demo
 
 test: install
 	$(BIN)/python -m pytest

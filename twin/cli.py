@@ -210,9 +210,15 @@ def validate(files: Annotated[list[Path], typer.Argument(help="site or scenario 
     from twin.site import load_site
 
     for path in files:
-        kind = "scenario" if "site" in read_toml(path) else "site"
-        (load_scenario if kind == "scenario" else load_site)(path)
-        console.print(f"ok  {path} ({kind})")
+        data = read_toml(path)
+        if "site" in data:
+            load_scenario(path)
+            console.print(f"ok  {path} (scenario)")
+        elif "buses" in data:
+            load_site(path)
+            console.print(f"ok  {path} (site)")
+        else:
+            console.print(f"--  {path} (neither a site nor a scenario file; not checked)")
 
 
 @bench_app.callback(invoke_without_command=True)

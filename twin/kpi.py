@@ -78,7 +78,7 @@ def compute_kpis(results_dir: str | Path) -> dict[str, Any]:
         "vehicles_reneged": int(col["reneged"][-1]),
         "queue_wait_min_mean": float(np.mean(waits)) if len(waits) else 0.0,
         "queue_wait_min_p95": float(np.percentile(waits, 95)) if len(waits) else 0.0,
-        "bus_v_pu_min": float(v.min()) if v.size else 1.0,
+        "bus_v_pu_min": float(v[v > 0].min()) if (v > 0).any() else 0.0,  # de-energized buses are not low voltage
         "bus_v_pu_max": float(v.max()) if v.size else 1.0,
         "max_trafo_loading_pct": float(_columns_with_prefix(ts, "trafo_loading_pct.").max(initial=0.0)),
         "max_line_loading_pct": float(_columns_with_prefix(ts, "line_loading_pct.").max(initial=0.0)),
