@@ -7,10 +7,12 @@ redraw of about one screen width of points per curve (the pyqtgraph examples' re
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from dataclasses import dataclass
 
 import pyqtgraph as pg
-from PySide6 import QtCore
+from PySide6 import QtCore, QtWidgets
 
 from gui.axes import ClockAxis, right_axis
 from gui.store import SeriesStore
@@ -18,7 +20,9 @@ from gui.timeline import Timeline
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
-LIMIT_PEN = pg.mkPen("#d62728", width=1, style=QtCore.Qt.PenStyle.DashLine)
+LIMIT_PEN = pg.mkPen("#d62728", width=1, style=QtCore.Qt.PenStyle.DashLine)  # straight lines only
+CACHED = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
+CONTRACT_PEN = pg.mkPen("#d62728", width=1)
 
 
 @dataclass(frozen=True)
@@ -30,9 +34,13 @@ class Limits:
     max_loading_pct: float = 100.0
 
 
-def _pen(i: int, width: float = 1.5, dashed: bool = False):
-    style = QtCore.Qt.PenStyle.DashLine if dashed else QtCore.Qt.PenStyle.SolidLine
-    return pg.mkPen(PALETTE[i % len(PALETTE)], width=width, style=style)
+def _pen(i: int, faint: bool = False):
+    """Curves are always 1 px and solid: on Qt's raster engine a 2 px or dashed pen made a
+    day-long curve's paint 3-10x slower (measured); a faint colour marks a reference curve."""
+    colour = pg.mkColor(PALETTE[i % len(PALETTE)])
+    if faint:
+        colour.setAlpha(150)
+    return pg.mkPen(colour, width=1)
 
 
 class Panels(pg.GraphicsLayoutWidget):
@@ -49,40 +57,41 @@ class Panels(pg.GraphicsLayoutWidget):
         self.cursors: list[pg.InfiniteLine] = []
         self._moving_cursor = False
         self._start_hour = start_hour
+        self.paint_log: deque[tuple[float, float]] = deque(maxlen=100_000)  # (end, duration) of each paint
 
         grid = self._panel("Grid import", "kW")
-        self._curve(grid, "grid_p_kw", "import", _pen(0, 2))
-        self._curve(grid, "contract_limit_kw", "contract limit", LIMIT_PEN)
+        self._curve(grid, "grid_p_kw", "import", _pen(0))
+        self._curve(grid, "contract_limit_kw", "contract limit", CONTRACT_PEN)
 
         pv = self._panel("PV", "kW")
-        self._curve(pv, "pv_available_kw", "available", _pen(8, 1.5, dashed=True))
-        self._curve(pv, "pv_p_kw", "produced", _pen(1, 2))
+        self._curve(pv, "pv_available_kw", "available", _pen(8, faint=True))
+        self._curve(pv, "pv_p_kw", "produced", _pen(1))
 
         bess = self._panel("BESS", "kW")
-        self._curve(bess, "bess_p_kw", "power (+ discharge)", _pen(2, 2))
-        self._curve(bess, "bess_p_set_kw", "setpoint", _pen(7, 1, dashed=True))
+        self._curve(bess, "bess_p_kw", "power (+ discharge)", _pen(2))
+        self._curve(bess, "bess_p_set_kw", "setpoint", _pen(7, faint=True))
         soc = right_axis(bess, "SoC %")
-        self._curve(soc, "bess_soc_pct", "SoC %", _pen(4, 1.5), legend=bess.legend)
+        self._curve(soc, "bess_soc_pct", "SoC %", _pen(4), legend=bess.legend)
 
         ev = self._panel("EV charging", "kW")
-        self._curve(ev, "ev_p_kw", "power", _pen(0, 2))
-        self._curve(ev, "ev_cap_kw", "cap", _pen(7, 1, dashed=True))
+        self._curve(ev, "ev_p_kw", "power", _pen(0))
+        self._curve(ev, "ev_cap_kw", "cap", _pen(7, faint=True))
         counts = right_axis(ev, "vehicles")
-        self._curve(counts, "charger_connected", "connected", _pen(2, 1.5), legend=ev.legend)
+        self._curve(counts, "charger_connected", "connected", _pen(2), legend=ev.legend)
         queues = sorted(n for n in channel_names if n.startswith("queue_len."))
         for i, name in enumerate(queues):
-            self._curve(counts, name, "queue " + name.split(".", 1)[1], _pen(3 + i, 1.2, dashed=True),
+            self._curve(counts, name, "queue " + name.split(".", 1)[1], _pen(3 + i, faint=True),
                         legend=ev.legend)
 
         volts = self._panel("Bus voltage", "pu", legend_columns=5)
         for i, name in enumerate(n for n in channel_names if n.startswith("v_pu.")):
-            self._curve(volts, name, name.split(".", 1)[1], _pen(i, 1.2))
+            self._curve(volts, name, name.split(".", 1)[1], _pen(i))
         for level in (limits.v_min_pu, limits.v_max_pu):
             volts.addItem(pg.InfiniteLine(level, angle=0, pen=LIMIT_PEN))
 
         trafo = self._panel("Transformer loading", "%", legend_columns=4)
         for i, name in enumerate(n for n in channel_names if n.startswith("trafo_loading_pct.")):
-            self._curve(trafo, name, name.split(".", 1)[1], _pen(i, 1.2))
+            self._curve(trafo, name, name.split(".", 1)[1], _pen(i))
         trafo.addItem(pg.InfiniteLine(limits.max_loading_pct, angle=0, pen=LIMIT_PEN))
 
         timeline_plot = self._panel("Events", "", legend=False)
@@ -100,13 +109,17 @@ class Panels(pg.GraphicsLayoutWidget):
         plot.getAxis("left").setWidth(80)
         plot.getAxis("left").enableAutoSIPrefix(False)  # "(x0.001)" on an all-zero night of PV misleads
         plot.getAxis("left").setLabel(f"{title} ({unit})" if unit else title)
-        plot.showGrid(x=True, y=True, alpha=0.25)
+        # no grid: pyqtgraph's alpha-blended grid lines cost ~40-60 ms a paint offscreen (measured),
+        # more than every curve together; the limit lines are the references that matter
         plot.setMenuEnabled(False)
         plot.enableAutoRange(axis=pg.ViewBox.XAxis, enable=False)
         plot.setAutoVisible(y=True)
         if legend:
             plot.addLegend(offset=(5, 2), colCount=legend_columns, labelTextSize="7pt",
                            brush=pg.mkBrush(255, 255, 255, 200))
+            plot.legend.setCacheMode(CACHED)
+        for side in ("left", "bottom"):
+            plot.getAxis(side).setCacheMode(CACHED)  # axes change only with the range: paint them from a pixmap
         if self.plots:
             plot.setXLink(self.plots[0])
         cursor = pg.InfiniteLine(0.0, angle=90, movable=True, pen=pg.mkPen("#444444", width=1))
@@ -128,6 +141,13 @@ class Panels(pg.GraphicsLayoutWidget):
         self.curves.append((curve, channel))
 
     # -- drawing --------------------------------------------------------------------------
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        """Timed, because path building and rasterising happen here, after ``setData``."""
+        started = time.perf_counter()
+        super().paintEvent(event)
+        ended = time.perf_counter()
+        self.paint_log.append((ended, ended - started))
+
     def refresh(self, store: SeriesStore) -> None:
         t_s = store.time()
         for curve, channel in self.curves:
