@@ -22,6 +22,7 @@ from twin.devices.load import BuildingLoads
 from twin.devices.pv import PvPlant
 from twin.devices.swap import SwapStationModel
 from twin.events import EventLog
+from twin.faults import Fault, FaultEffects, check_fault
 from twin.grid import Backend, Grid, injection_points
 from twin.profiles import local_times
 from twin.scenario import Scenario
@@ -36,6 +37,7 @@ LONG_STEP_GRID_S = 300.0
 def profile_grid_s(step_s: float) -> float:
     """Profile sampling for a run: each minute, or every 5 min for runs stepping 15 min or more."""
     return LONG_STEP_GRID_S if step_s >= LONG_STEP_S else PROFILE_GRID_S
+ISLAND_LOSS_FRACTION = 0.04  # losses assumed when shedding for an island, before the power flow says
 SETPOINT_LOG_KW = 50.0  # a setpoint change smaller than this is not worth an event row
 
 
@@ -79,6 +81,10 @@ class Snapshot:
     unserved_kwh: float
     contract_limit_kw: float
     tariff_cny_per_kwh: float
+    load_shed_kw: float  # building load not supplied (outage, or an island the battery cannot carry)
+    islanded: bool
+    fault_count: int
+    comms_lost: frozenset[str]  # Modbus devices whose unit does not answer (not recorded: not a number)
 
 
 class Twin:
@@ -109,6 +115,7 @@ class Twin:
                                       np.array([g.efficiency_pct for g in spec]),
                                       np.array([g.ramp_kw_per_s for g in spec]))
         self._charger_q_per_p = np.array([math.tan(math.acos(g.power_factor)) for g in spec])
+        self._swap_q_per_p = math.tan(math.acos(site.swap.power_factor)) if site.swap else 0.0
         self.charger_latency_s = max((g.command_latency_s for g in groups), default=0.0)
         self.swap = SwapStationModel(env, site.swap, self.totals, self.log) if site.swap else None
 
@@ -124,9 +131,14 @@ class Twin:
             self.ev_p_max_kw += site.swap.pack_chargers * site.swap.pack_charger_kw
         self.ev_cap_kw = self.ev_p_max_kw
         self._requested: dict[str, float] = {}
+        self._last_losses_kw = 0.0
 
         self.points = injection_points(site)
+        self._point_ranges()
         self.grid = Grid(site, self.points, backend=backend)
+        self.faults = FaultEffects(self)
+        for fault in scenario.faults:
+            self.schedule_fault(fault, "scenario")
         self._p_kw = np.zeros(len(self.points))
         self._q_kvar = np.zeros(len(self.points))
         self._poc_index = self.grid.bus_names.index(site.utility.connection_bus)
@@ -150,6 +162,38 @@ class Twin:
             return lambda vehicle: env.process(self.swap.visit(vehicle))
         pool = self.pools[cls_name]
         return lambda vehicle: env.process(charging_visit(env, vehicle, pool, totals, log))
+
+    def _point_ranges(self) -> None:
+        """Where each device's injection sits in the point list (see ``injection_points``)."""
+        site = self.site
+        n_pv, n_groups = len(site.pv), len(site.chargers)
+        self._pv_points = slice(0, n_pv)
+        self._bess_point = n_pv if site.bess else None
+        first_group = n_pv + (1 if site.bess else 0)
+        self._group_points = slice(first_group, first_group + n_groups)
+        self._swap_point = first_group + n_groups if site.swap else None
+        self._load_points = slice(first_group + n_groups + (1 if site.swap else 0), len(self.points))
+
+    # -- faults ----------------------------------------------------------------------------
+    def schedule_fault(self, fault: Fault, source: str = "gui") -> None:
+        """Schedule a fault (at ``fault.start_s``, or now if that has passed). Call between steps."""
+        check_fault(fault, self.site, None, "fault")
+        self.env.process(self.faults.schedule(fault, source))
+
+    def connector_slots(self, name: str) -> list[int]:
+        """Slots of a connector (``car_dc_3``) or of a whole charger group (``car_dc``)."""
+        if name in self.connector_names:
+            return [self.connector_names.index(name)]
+        group = [g.name for g in self.site.chargers].index(name)
+        return [int(slot) for slot in np.flatnonzero(self.connector_group == group)]
+
+    def set_connector_fault(self, slot: int, faulted: bool) -> None:
+        self.chargers.faulted[slot] = faulted
+        pool = next(p for p in self.pools.values() if slot in p.members)
+        if faulted:
+            pool.hold(slot)
+        else:
+            pool.restore(slot)
 
     @property
     def site_info(self) -> SiteInfo:
@@ -211,47 +255,82 @@ class Twin:
         t0 = env.now
         t1 = t0 + dt_s
         env.run(until=t1)
+        live = self.grid.energized
         pv_available, pv_p = self.pv.powers(t0, t1)
+        pv_p = np.where(live[self._pv_points], pv_p, 0.0)
         load_p, load_q = self.loads.powers(t0, t1)
+        load_live = live[self._load_points]
+        load_shed_kw = float(load_p[~load_live].sum())
+        load_p, load_q = np.where(load_live, load_p, 0.0), np.where(load_live, load_q, 0.0)
 
         wanted = self.chargers.wanted_kw()
-        swap_wanted = self.swap.wanted_kw() if self.swap else np.zeros(0)
+        wanted[~live[self._group_points][self.connector_group]] = 0.0
+        swap_live = self.swap is not None and bool(live[self._swap_point])
+        swap_wanted = self.swap.wanted_kw() if swap_live else np.zeros(0)
+        swap_aux_kw = self.site.swap.aux_kw if swap_live else 0.0
         total_wanted = wanted.sum() + swap_wanted.sum()
         scale = min(1.0, self.ev_cap_kw / total_wanted) if total_wanted > 0 else 1.0
+        battery = self.battery
+        bess_live = battery is not None and bool(live[self._bess_point])
+        islanded = self.grid.islanded and bess_live
+        if islanded:  # the battery carries the island: shed EV charging first, then building load
+            p_ch, p_dis = battery.limits_kw(dt_s)
+            ev_kw = total_wanted * scale
+            # the battery also carries the network losses: take the last step's, with a floor
+            losses_kw = max(self._last_losses_kw, ISLAND_LOSS_FRACTION * (load_p.sum() + ev_kw))
+            surplus_kw = load_p.sum() + ev_kw + swap_aux_kw + losses_kw - pv_p.sum() - p_dis
+            if surplus_kw > 0 and ev_kw > 0:
+                scale *= max(0.0, ev_kw - surplus_kw) / ev_kw
+                surplus_kw -= min(ev_kw, surplus_kw)
+            if surplus_kw > 0 and load_p.sum() > 0:
+                kept = max(0.0, 1.0 - surplus_kw / load_p.sum())
+                load_shed_kw += float(load_p.sum() * (1.0 - kept))
+                load_p, load_q = load_p * kept, load_q * kept
+            excess_pv_kw = pv_p.sum() - (load_p.sum() + ev_kw * (scale > 0) + swap_aux_kw + p_ch)
+            if excess_pv_kw > 0:  # nowhere to put it: curtail
+                pv_p = pv_p * max(0.0, 1.0 - excess_pv_kw / pv_p.sum())
+
         charger_p = self.chargers.advance(dt_s, wanted * scale)
-        swap_p = float(self.swap.slots.advance(dt_s, swap_wanted * scale).sum()) + self.site.swap.aux_kw \
-            if self.swap else 0.0
-        bess_p = self.battery.advance(dt_s) if self.battery else 0.0
+        swap_p = float(self.swap.slots.advance(dt_s, swap_wanted * scale).sum()) + swap_aux_kw if swap_live else 0.0
+        bess_p = battery.advance(dt_s) if bess_live and not islanded else 0.0
+        if battery is not None and not bess_live:
+            battery.p_kw = 0.0
 
+        grid = self.grid.solve(*self._injections(pv_p, bess_p, charger_p, swap_p, load_p, load_q))
+        self._last_losses_kw = grid.losses_kw
+        if islanded:
+            bess_p = battery.follow(grid.p_slack_kw, dt_s)
+        return self._snapshot(t0, dt_s, grid, pv_available, pv_p, bess_p, charger_p, swap_p, load_p,
+                              load_shed_kw, islanded)
+
+    def _injections(self, pv_p, bess_p, charger_p, swap_p, load_p, load_q) -> tuple[np.ndarray, np.ndarray]:
+        """Per injection point P and Q (consumption positive); the island's battery is the slack."""
         p, q = self._p_kw, self._q_kvar
-        n_pv = len(pv_p)
-        p[:n_pv] = -pv_p
-        i = n_pv
-        if self.battery:
-            p[i] = -bess_p
-            i += 1
+        p[self._pv_points] = -pv_p
+        if self._bess_point is not None:
+            p[self._bess_point] = -bess_p
         n_groups = len(self.site.chargers)
-        group_p = np.bincount(self.connector_group, weights=charger_p, minlength=n_groups)
-        group_q = np.bincount(self.connector_group, weights=charger_p * self._charger_q_per_p, minlength=n_groups)
-        p[i:i + n_groups] = group_p
-        q[i:i + n_groups] = group_q
-        i += n_groups
-        if self.swap:
-            p[i] = swap_p
-            q[i] = swap_p * math.tan(math.acos(self.site.swap.power_factor))
-            i += 1
-        p[i:] = load_p
-        q[i:] = load_q
-        grid = self.grid.solve(p, q)
+        p[self._group_points] = np.bincount(self.connector_group, weights=charger_p, minlength=n_groups)
+        q[self._group_points] = np.bincount(self.connector_group, weights=charger_p * self._charger_q_per_p,
+                                            minlength=n_groups)
+        if self._swap_point is not None:
+            p[self._swap_point] = swap_p
+            q[self._swap_point] = swap_p * self._swap_q_per_p
+        p[self._load_points] = load_p
+        q[self._load_points] = load_q
+        return p, q
 
+    def _snapshot(self, t0, dt_s, grid, pv_available, pv_p, bess_p, charger_p, swap_p, load_p, load_shed_kw,
+                  islanded) -> Snapshot:
         hour = (self._start_hour + t0 / 3600.0) % 24.0
         totals = self.totals
         queues = np.array([self.swap.queue_len if c.name == "swap_truck" else self.pools[c.name].queue_len
                            for c in self.site.vehicles])
         battery = self.battery
         return Snapshot(
-            t_s=t1, dt_s=dt_s, hour_local=hour,
-            grid_p_kw=grid.p_import_kw, grid_q_kvar=grid.q_import_kvar, slack_p_kw=grid.p_slack_kw,
+            t_s=t0 + dt_s, dt_s=dt_s, hour_local=hour,
+            grid_p_kw=grid.p_import_kw, grid_q_kvar=grid.q_import_kvar,
+            slack_p_kw=0.0 if self.grid.islanded else grid.p_slack_kw,
             poc_v_pu=float(grid.v_pu[self._poc_index]), losses_kw=grid.losses_kw, v_pu=grid.v_pu,
             line_loading_pct=grid.line_loading_pct, trafo_loading_pct=grid.trafo_loading_pct,
             pv_available_kw=pv_available, pv_p_kw=pv_p, pv_limit_pct=self.pv.p_limit_pct.copy(),
@@ -265,4 +344,6 @@ class Twin:
             reneged=totals.reneged, delivered_kwh=totals.delivered_kwh, unserved_kwh=totals.unserved_kwh,
             contract_limit_kw=self.site.utility.contract_limit_kw,
             tariff_cny_per_kwh=float(self._tariff[int(hour)]),
+            load_shed_kw=load_shed_kw, islanded=islanded, fault_count=self.faults.count,
+            comms_lost=self.faults.comms_lost,
         )

@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 
 from twin.errors import SimulationError
-from twin.site import Site
+from twin.site import FEEDER_LINE, Site
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -34,7 +34,7 @@ with warnings.catch_warnings():
 Backend = Literal["newton", "pandapower"]
 SQRT3 = math.sqrt(3.0)
 UTILITY_BUS = "utility"
-FEEDER_LINE = "utility_feeder"
+ISLAND_SOURCE = "bess_grid_forming"
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,8 @@ def build_network(site: Site, points: list[InjectionPoint]) -> tuple[pp.pandapow
     for b in site.buses:
         bus[b.name] = pp.create_bus(net, vn_kv=b.vn_kv, name=b.name)
     pp.create_ext_grid(net, bus[UTILITY_BUS], vm_pu=u.vm_pu, name="utility")
+    if site.bess is not None:  # the battery forms the grid when the utility is lost (islanding)
+        pp.create_ext_grid(net, bus[site.bess.bus], vm_pu=1.0, name=ISLAND_SOURCE, in_service=False)
     pp.create_line_from_parameters(
         net, bus[UTILITY_BUS], bus[u.connection_bus], u.feeder_length_km, u.feeder_r_ohm_per_km,
         u.feeder_x_ohm_per_km, u.feeder_c_nf_per_km, u.feeder_max_i_ka, name=FEEDER_LINE)
@@ -113,9 +115,50 @@ class Grid:
         self.trafo_names = [t.name for t in site.transformers]
         self._element_rows = {e: [i for i, p in enumerate(points) if p.element == e] for e in ("load", "sgen", "storage")}
         self._newton: _DenseNewton | None = None
-        if backend == "newton":
-            self._newton = _DenseNewton(self)
         self.solves = 0
+        self.islanded = False
+        self.out_of_service: frozenset[str] = frozenset()
+        self.energized = np.ones(len(points), dtype=bool)  # injection points that have a source
+        self._rebuild()
+
+    # -- topology (faults) ---------------------------------------------------------------
+    def set_topology(self, out_of_service: frozenset[str], islanded: bool) -> None:
+        """Open lines/transformers by name and/or lose the utility; rebuilds the fast solver."""
+        if out_of_service == self.out_of_service and islanded == self.islanded:
+            return
+        self.out_of_service, self.islanded = out_of_service, islanded
+        # losing the utility opens the point-of-connection breaker: the island keeps no dead feeder
+        opened = out_of_service | {FEEDER_LINE} if islanded else out_of_service
+        for table in ("line", "trafo"):
+            self.net[table]["in_service"] = ~self.net[table].name.isin(opened)
+        grid_source = self.net.ext_grid.name == "utility"
+        self.net.ext_grid.loc[grid_source, "in_service"] = not islanded
+        self.net.ext_grid.loc[~grid_source, "in_service"] = islanded
+        self._rebuild()
+
+    def set_source_voltage(self, vm_pu: float) -> None:
+        """Utility voltage at the substation (a sag lowers it)."""
+        self.net.ext_grid.loc[self.net.ext_grid.name == "utility", "vm_pu"] = vm_pu
+        if self._newton is not None and not self.islanded:
+            self._newton.set_slack_voltage(vm_pu)
+
+    @property
+    def has_source(self) -> bool:
+        return bool(self.net.ext_grid.in_service.any())
+
+    def _rebuild(self) -> None:
+        """Find what is energized and, for the fast path, take pandapower's matrices again."""
+        zeros = np.zeros(len(self.points))
+        if not self.has_source:
+            self.energized[:] = False
+            self._newton = None
+            return
+        self.write_injections(zeros, zeros)
+        pp.runpp(self.net, numba=False)  # builds the internal case the fast path takes its matrices from
+        live = self.net.res_bus.vm_pu.notna().to_numpy()
+        self.energized = np.array([live[self._bus_index[p.bus]] for p in self.points])
+        if self.backend == "newton":
+            self._newton = _DenseNewton(self)
 
     # -- the pandapower side -----------------------------------------------------------
     def write_injections(self, p_kw: np.ndarray, q_kvar: np.ndarray) -> None:
@@ -139,15 +182,15 @@ class Grid:
         res_line, res_trafo = self.net.res_line, self.net.res_trafo
         feeder = 0  # created first
         bus_rows = [self._bus_index[name] for name in self.bus_names]
-        losses = float(res_line.pl_mw.sum() + res_trafo.pl_mw.sum()) * 1000.0
+        losses = float(res_line.pl_mw.fillna(0.0).sum() + res_trafo.pl_mw.fillna(0.0).sum()) * 1000.0
         return GridState(
-            p_import_kw=-float(res_line.p_to_mw.iat[feeder]) * 1000.0,
-            q_import_kvar=-float(res_line.q_to_mvar.iat[feeder]) * 1000.0,
-            p_slack_kw=float(self.net.res_ext_grid.p_mw.iat[0]) * 1000.0,
-            v_pu=self.net.res_bus.vm_pu.to_numpy()[bus_rows],
-            line_loading_pct=res_line.loading_percent.to_numpy().copy(),
-            trafo_loading_pct=res_trafo.loading_percent.to_numpy().copy(),
-            losses_kw=losses,
+            p_import_kw=-float(np.nan_to_num(res_line.p_to_mw.iat[feeder])) * 1000.0,
+            q_import_kvar=-float(np.nan_to_num(res_line.q_to_mvar.iat[feeder])) * 1000.0,
+            p_slack_kw=float(self.net.res_ext_grid.p_mw.fillna(0.0).sum()) * 1000.0,
+            v_pu=np.nan_to_num(self.net.res_bus.vm_pu.to_numpy()[bus_rows]),
+            line_loading_pct=np.nan_to_num(res_line.loading_percent.to_numpy()),
+            trafo_loading_pct=np.nan_to_num(res_trafo.loading_percent.to_numpy()),
+            losses_kw=float(np.nan_to_num(losses)),
         )
 
     def export_json(self, path: str | Path, p_kw: np.ndarray | None = None, q_kvar: np.ndarray | None = None) -> None:
@@ -159,6 +202,9 @@ class Grid:
     # -- the step ----------------------------------------------------------------------
     def solve(self, p_kw: np.ndarray, q_kvar: np.ndarray) -> GridState:
         """Power flow for one step's injections, with the configured backend."""
+        if not self.has_source:  # blackout: nothing flows
+            return GridState(0.0, 0.0, 0.0, np.zeros(len(self.bus_names)), np.zeros(len(self.line_names)),
+                             np.zeros(len(self.trafo_names)), 0.0)
         if self._newton is None:
             return self.run_pandapower(p_kw, q_kvar, init="results" if self.solves else "auto")
         return self._newton.solve(p_kw, q_kvar)
@@ -175,19 +221,18 @@ class _DenseNewton:
 
     All buses but the slack are PQ buses (PV, BESS and chargers are PQ injections), so the
     Jacobian is the classic 2(n-1) square system; the slack is moved to index 0 so the
-    non-slack block is a plain slice.
+    non-slack block is a plain slice. Buses and branches that pandapower drops from its
+    internal case (out of service, or cut off by an outage) report 0 pu and 0 % loading.
     """
 
     def __init__(self, grid: Grid) -> None:
         net = grid.net
-        grid.write_injections(np.zeros(len(grid.points)), np.zeros(len(grid.points)))
-        pp.runpp(net, numba=False)  # builds the internal ppc we take the matrices from
         internal = net._ppc["internal"]
         lookup = net._pd2ppc_lookups["bus"]
         n = internal["bus"].shape[0]
         ref = int(internal["ref"][0])
         order = np.r_[ref, np.setdiff1d(np.arange(n), [ref])]  # slack first
-        position = np.empty(n, dtype=int)
+        position = np.full(max(n, int(lookup.max()) + 1), -1, dtype=int)
         position[order] = np.arange(n)
         self.base_mva = float(internal["baseMVA"])
         self.y_bus = internal["Ybus"].toarray()[np.ix_(order, order)]
@@ -198,25 +243,31 @@ class _DenseNewton:
         self.branch_to = position[branch[:, 1].real.astype(int)]
         # injection point -> internal bus: an incidence matrix turns per-point kW into per-bus MW
         point_bus = position[lookup[[grid._bus_index[p.bus] for p in grid.points]]]
+        alive = point_bus >= 0
         self.incidence = np.zeros((n, len(grid.points)))
-        self.incidence[point_bus, np.arange(len(grid.points))] = 1.0 / 1000.0 / self.base_mva
+        self.incidence[point_bus[alive], np.flatnonzero(alive)] = 1.0 / 1000.0 / self.base_mva
         self.bus_rows = position[lookup[[grid._bus_index[name] for name in grid.bus_names]]]
         base_kv = internal["bus"][:, 9].real[order]
         self.i_base_ka = self.base_mva / (SQRT3 * base_kv)
-        n_lines = len(net.line)
-        line_slice, trafo_slice = net._pd2ppc_lookups["branch"]["line"], net._pd2ppc_lookups["branch"]["trafo"]
-        self.line_rows = np.arange(*line_slice)
-        self.trafo_rows = np.arange(*trafo_slice) if len(net.trafo) else np.zeros(0, dtype=int)
+        # ppc branch -> internal row (-1 where pandapower left the branch out)
+        in_service = np.asarray(internal["branch_is"], dtype=bool)
+        row_of = np.where(in_service, np.cumsum(in_service) - 1, -1)
+        line_slice, trafo_slice = net._pd2ppc_lookups["branch"]["line"], net._pd2ppc_lookups["branch"].get(
+            "trafo", (0, 0))
+        self.line_rows = row_of[np.arange(*line_slice)]
+        self.trafo_rows = row_of[np.arange(*trafo_slice)]
         self.line_i_max_ka = (net.line.max_i_ka * net.line.df * net.line.parallel).to_numpy()
         trafo = net.trafo
         self.trafo_i_rated_hv_ka = (trafo.sn_mva / (SQRT3 * trafo.vn_hv_kv) * trafo.parallel * trafo.df).to_numpy()
         self.trafo_i_rated_lv_ka = (trafo.sn_mva / (SQRT3 * trafo.vn_lv_kv) * trafo.parallel * trafo.df).to_numpy()
-        assert n_lines == len(self.line_rows)
         self.v = internal["V"][order].copy()
-        self.v[0] = net.ext_grid.vm_pu.iat[0]
         self._last_s: np.ndarray | None = None
         self._last_state: GridState | None = None
         self.grid = grid
+
+    def set_slack_voltage(self, vm_pu: float) -> None:
+        self.v[0] = vm_pu * self.v[0] / abs(self.v[0])
+        self._last_state = None
 
     def solve(self, p_kw: np.ndarray, q_kvar: np.ndarray) -> GridState:
         s_bus = -(self.incidence @ (p_kw + 1j * q_kvar))
@@ -243,7 +294,7 @@ class _DenseNewton:
             i_bus = y @ v
             mis = v * np.conj(i_bus) - s_bus
             f = np.r_[mis.real[1:], mis.imag[1:]]
-            if np.max(np.abs(f)) < tol:
+            if np.max(np.abs(f), initial=0.0) < tol:
                 return v
             v_norm = v / vm
             ds_dvm = v[:, None] * np.conj(y * v_norm[None, :])
@@ -271,16 +322,16 @@ class _DenseNewton:
         i_from_ka = np.abs(i_from) * self.i_base_ka[self.branch_from]
         i_to_ka = np.abs(i_to) * self.i_base_ka[self.branch_to]
         lines, trafos = self.line_rows, self.trafo_rows
-        line_loading = np.maximum(i_from_ka[lines], i_to_ka[lines]) / self.line_i_max_ka * 100.0
-        trafo_loading = np.maximum(i_from_ka[trafos] / self.trafo_i_rated_hv_ka,
-                                   i_to_ka[trafos] / self.trafo_i_rated_lv_ka) * 100.0
+        line_loading = np.where(lines >= 0, np.maximum(i_from_ka[lines], i_to_ka[lines]) / self.line_i_max_ka * 100.0, 0.0)
+        trafo_loading = np.where(trafos >= 0, np.maximum(i_from_ka[trafos] / self.trafo_i_rated_hv_ka,
+                                                         i_to_ka[trafos] / self.trafo_i_rated_lv_ka) * 100.0, 0.0)
         s_slack = v[0] * np.conj(self.y_bus[0] @ v) * self.base_mva
-        feeder_to = s_to[lines[0]]
+        feeder_to = s_to[lines[0]] if lines[0] >= 0 else 0j
         return GridState(
             p_import_kw=-feeder_to.real * 1000.0,
             q_import_kvar=-feeder_to.imag * 1000.0,
             p_slack_kw=s_slack.real * 1000.0,
-            v_pu=np.abs(v[self.bus_rows]),
+            v_pu=np.where(self.bus_rows >= 0, np.abs(v[self.bus_rows]), 0.0),
             line_loading_pct=line_loading,
             trafo_loading_pct=trafo_loading,
             losses_kw=float((s_from + s_to).real.sum()) * 1000.0,

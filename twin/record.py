@@ -46,10 +46,15 @@ ARRAY_FIELDS = {  # snapshot array field -> name list on the twin that labels it
 }
 
 
+NOT_RECORDED = {"comms_lost"}  # sets of names, not numbers; the events table has them
+
+
 def column_layout(twin: Twin) -> list[tuple[str, str | None, int]]:
     """(field, column-suffix or None for a scalar, width) for every snapshot field, in order."""
     layout = []
     for f in fields(Snapshot):
+        if f.name in NOT_RECORDED:
+            continue
         if f.name in ARRAY_FIELDS:
             names = ARRAY_FIELDS[f.name](twin)
             layout.append((f.name, ",".join(names), len(names)))

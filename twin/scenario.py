@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from twin.errors import ScenarioError
+from twin.faults import Fault, check_fault
 from twin.files import FrozenModel, read_toml, validate
 from twin.site import Site, VehicleClassName, load_site
 from twin.units import parse_duration_s
@@ -76,6 +77,7 @@ class ScenarioFile(FrozenModel):
     traffic: Traffic = Traffic()
     weather: Weather = Weather()
     compare: Compare | None = None
+    faults: tuple[Fault, ...] = ()
 
     @field_validator("duration_s", "step_s", mode="before")
     @classmethod
@@ -113,6 +115,7 @@ class Scenario(FrozenModel):
     traffic: Traffic
     weather: Weather
     compare: Compare | None = None
+    faults: tuple[Fault, ...] = ()
 
     @property
     def n_steps(self) -> int:
@@ -140,6 +143,8 @@ def _check_step(scenario: Scenario, field: str) -> None:
     if scenario.weather.model == "climate" and scenario.site.climate is None:
         raise ScenarioError(scenario.path, "weather.model", f"the climate model needs a [climate] table in the "
                             f"site file of '{scenario.site.name}'")
+    for i, fault in enumerate(scenario.faults):
+        check_fault(fault, scenario.site, scenario.path, f"faults[{i}]")
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -153,7 +158,7 @@ def load_scenario(path: str | Path) -> Scenario:
     scenario = Scenario(
         name=raw.name, description=raw.description, path=path, site_path=site_path, site=site,
         start=raw.start, duration_s=raw.duration_s, step_s=raw.step_s, seed=raw.seed,
-        controller=raw.controller, traffic=raw.traffic, weather=raw.weather, compare=raw.compare,
+        controller=raw.controller, traffic=raw.traffic, weather=raw.weather, compare=raw.compare, faults=raw.faults,
     )
     _check_step(scenario, "step")
     return scenario

@@ -22,6 +22,7 @@ Fraction = Annotated[float, Field(ge=0, le=1)]
 HourlyProfile = Annotated[tuple[Fraction, ...], Field(min_length=24, max_length=24)]
 
 VehicleClassName = Literal["car", "truck", "swap_truck"]
+FEEDER_LINE = "utility_feeder"  # the network name of the 10 kV feeder from the utility substation
 
 
 class Location(FrozenModel):

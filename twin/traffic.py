@@ -9,6 +9,7 @@ after its maximum wait (renege), and leaves at its target SoC or its dwell limit
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from itertools import count
 
@@ -51,20 +52,46 @@ class ServiceTotals:
 
 
 class ConnectorPool:
-    """The connectors that serve a set of vehicle classes, handed out fastest first."""
+    """The connectors that serve a set of vehicle classes, handed out fastest first.
+
+    A faulted connector is held out of the pool: taken out at once when it is free, or when
+    its vehicle leaves; it returns when the fault clears.
+    """
 
     def __init__(self, env: simpy.Environment, slots: ChargingSlots, members: list[int]) -> None:
         self.slots = slots
+        self.members = set(members)
         self.free = simpy.PriorityStore(env)
+        self.held: set[int] = set()
         for slot in members:
-            self.free.put(simpy.PriorityItem((-slots.p_max_kw[slot], slot), slot))
+            self.free.put(self._item(slot))
+
+    def _item(self, slot: int) -> simpy.PriorityItem:
+        return simpy.PriorityItem((-self.slots.p_max_kw[slot], slot), slot)
 
     @property
     def queue_len(self) -> int:
         return len(self.free.get_queue)
 
     def release(self, slot: int) -> None:
-        self.free.put(simpy.PriorityItem((-self.slots.p_max_kw[slot], slot), slot))
+        if self.slots.faulted[slot]:
+            self.held.add(slot)
+        else:
+            self.free.put(self._item(slot))
+
+    def hold(self, slot: int) -> None:
+        """Take a free connector out of service (a busy one is held when its vehicle leaves)."""
+        for i, item in enumerate(self.free.items):
+            if item.item == slot:
+                self.free.items.pop(i)
+                heapq.heapify(self.free.items)
+                self.held.add(slot)
+                return
+
+    def restore(self, slot: int) -> None:
+        if slot in self.held:
+            self.held.discard(slot)
+            self.free.put(self._item(slot))
 
 
 def hourly_rates_per_s(cls: VehicleClass, multiplier: float) -> np.ndarray:

@@ -51,6 +51,14 @@ class Battery:
         self.p_kw = p
         return p
 
+    def follow(self, p_kw: float, dt_s: float) -> float:
+        """Grid-forming (islanded): deliver what the island needs; SoC follows."""
+        energy_kwh = p_kw * dt_s / 3600.0
+        eta = self._eta if p_kw >= 0 else 1.0 / self._eta
+        self.soc_pct -= energy_kwh / eta / self.spec.e_kwh * 100.0
+        self.p_kw = p_kw
+        return p_kw
+
     @property
     def state(self) -> BessState:
         if self.p_derate_kw <= 0:
