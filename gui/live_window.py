@@ -76,12 +76,20 @@ class LiveWindow(TwinWindow):
     def ask_fault(self) -> None:
         from gui.fault_dialog import FaultDialog
 
-        dialog = FaultDialog(self.run.twin, self.sim_now_s, self)
+        dialog = FaultDialog(self.run.scenario.site, self.sim_now_s, self)
         if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
-            self.inject(dialog.fault())
+            from twin.errors import ScenarioError
+
+            try:
+                self.inject(dialog.fault())
+            except (ScenarioError, ValueError) as exc:
+                QtWidgets.QMessageBox.warning(self, "Fault not injected", str(exc))
 
     def inject(self, fault) -> None:
         """Queue the fault for the worker; it is logged (and recorded) at its exact sim time."""
+        from twin.faults import check_fault
+
+        check_fault(fault, self.run.scenario.site, None, "fault")  # refuse here, not inside the worker
         self.run.request(lambda twin: twin.schedule_fault(fault, source="gui"))
         self.statusBar().showMessage(f"fault queued: {fault.kind} {fault.device} at t={fault.start_s:.0f} s", 5000)
 
