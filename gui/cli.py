@@ -29,6 +29,7 @@ def gui(
     out: Annotated[Optional[Path], typer.Option(help="live: results folder (default results/<scenario>-<controller>-<time>)")] = None,
     start: Annotated[bool, typer.Option("--start/--no-start", help="live: start running at once")] = True,
     screenshot: Annotated[Optional[Path], typer.Option(help="render the view to this PNG and exit")] = None,
+    span: Annotated[Optional[str], typer.Option(help="replay: width of the view, e.g. 6h (default: the whole run)")] = None,
     at: Annotated[Optional[str], typer.Option(help="with --screenshot: simulated time to capture, e.g. 18h (live: run until then; replay: cursor there)")] = None,
 ) -> None:
     """Desktop GUI: run a scenario live, or replay a results folder, with time-aligned plots."""
@@ -46,6 +47,7 @@ def gui(
         if not (target / "run.json").exists():
             raise ScenarioError(target, "run.json", "not a results folder (no run.json)")
         window = replay_window(target)
+        window.set_span(span_option(span, "--span"))
     else:
         from twin.session import default_out_dir
 

@@ -31,7 +31,7 @@ class ReplayWindow(TwinWindow):
         self.slider.valueChanged.connect(self._slider_moved)
         self.span_box = QtWidgets.QComboBox()
         self.span_box.addItems([label for label, _ in SPANS])
-        self.span_box.currentIndexChanged.connect(lambda i: self.set_span(SPANS[i][1]))
+        self.span_box.currentIndexChanged.connect(lambda i: self.set_span(SPANS[i][1] if i < len(SPANS) else self.span_s))
         previous = QtGui.QAction("◀ previous fault", self)
         previous.triggered.connect(self.previous_fault)
         following = QtGui.QAction("next fault ▶", self)
@@ -73,6 +73,13 @@ class ReplayWindow(TwinWindow):
 
     def set_span(self, span_s: float | None) -> None:
         self.span_s = span_s
+        spans = [s for _, s in SPANS]
+        if span_s not in spans:
+            self.span_box.addItem(f"{span_s / 3600:g} h")
+            spans.append(span_s)
+        blocked = self.span_box.blockSignals(True)
+        self.span_box.setCurrentIndex(spans.index(span_s))
+        self.span_box.blockSignals(blocked)
         self._frame(self.panels.cursor_s)
 
     def _frame(self, t_s: float) -> None:
@@ -119,4 +126,5 @@ class ReplayWindow(TwinWindow):
         self.redraw()
         faults = self.panels.timeline.faults.starts_s
         self.set_time(at_s if at_s is not None else (min(faults) if faults else self.duration_s))
+        self._frame(self.panels.cursor_s)
         return True

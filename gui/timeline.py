@@ -51,7 +51,11 @@ class FaultPeriods:
             self._open.setdefault(event.device, []).append(regions)
             self._regions.append(regions)
             self.starts_s.append(event.t_s)
-            self.labels.append(f"{event.detail or 'fault'} {event.device}".strip())
+            label = f"{event.detail.split(' (')[0] or 'fault'} {event.device}".strip()
+            self.labels.append(label)
+            text = pg.TextItem(label, color="#d62728", anchor=(0, 0.5))
+            text.setPos(event.t_s, len(ROWS) - 1.5)  # between the fault and watchdog rows
+            self.plots[-1].addItem(text, ignoreBounds=True)
         elif event.kind == "fault_cleared" and self._open.get(event.device):
             for region in self._open[event.device].pop(0):
                 region.setRegion((region.getRegion()[0], event.t_s))
