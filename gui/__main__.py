@@ -5,6 +5,7 @@ import sys
 from gui.cli import register
 from twin import cli
 
-register(cli.app)
-sys.argv[1:1] = [] if sys.argv[1:2] == ["gui"] else ["gui"]
-cli.main()
+if __name__ == "__main__":  # a spawned worker process imports this module too: it must not start a GUI
+    register(cli.app)
+    sys.argv[1:1] = [] if sys.argv[1:2] == ["gui"] else ["gui"]
+    cli.main()

@@ -21,10 +21,6 @@ def qt_app(headless: bool):
     from PySide6 import QtWidgets
 
     pg.setConfigOptions(antialias=False, foreground="k", background="w")
-    # The twin's worker thread is CPU-bound; PySide releases the GIL around each Qt call and
-    # the GUI thread then waits up to a whole switch interval to get it back. 0.5 ms instead
-    # of 5 ms keeps redraws short while the twin runs flat out (measured with gui.bench).
-    sys.setswitchinterval(0.0005)
     return QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
 
 

@@ -3,12 +3,12 @@
 ``python -m gui.bench`` or ``satwin bench gui``. Three figures, each measured in the real
 window (offscreen when there is no display):
 
-* feed — a recorded 24 h run handed to the window through the same bounded buffer as a
-  live run, paced at ``speed`` by a ``WallClock``, so the GUI sees exactly the data rate of
-  a twin running at that speed and ends with the whole day on screen;
+* feed — a recorded 24 h run sent by a worker process through the same bounded queue and
+  batches as a live run, paced at ``speed`` by a ``WallClock``, so the GUI sees exactly the
+  data rate of a twin running at that speed and ends with the whole day on screen;
 * full day — redraws with all 86,400 points per curve on screen, each forced to paint;
-* twin — the real twin live at ``speed`` in the worker thread for a while, to show what
-  the simulation itself reaches next to the GUI (it shares the interpreter's lock).
+* twin — the real twin live at ``speed`` in its worker process for a while: what the
+  simulation itself reaches, and the redraws meanwhile.
 
 A redraw is the timer's work (drain, ``setData``, downsampling) plus the paint that follows.
 """
@@ -65,46 +65,57 @@ def _recorded_day(duration_s: float, folder: Path, echo) -> Path:
     return folder
 
 
-def bench_feed(app, results_dir: Path, speed: float, echo) -> dict[str, float]:
+def feed_main(results_dir: str, speed: float, out_queue) -> None:
+    """Worker process: send a recorded run's rows at ``speed``, batched as a live worker does."""
     from gui.replay import ReplaySource
-    from gui.store import RowBuffer
-    from gui.window import TwinWindow
+    from gui.worker import BatchSender
     from twin.run import WallClock
 
     source = ReplaySource(results_dir)
-    chunks = []
+    sender = BatchSender(out_queue, len(source.channels), threading.Event())
+    clock = WallClock(speed)
+    clock.start()
     while (chunk := source.read_next()) is not None:
-        chunks.append(chunk)
-    t_s = np.concatenate([c[0] for c in chunks])
-    rows = np.concatenate([c[1] for c in chunks], axis=1).T
-    buffer = RowBuffer(len(source.channels))
+        t_s, block = chunk
+        for k in range(len(t_s)):
+            sender.add(t_s[k], lambda row, k=k: row.__setitem__(slice(None), block[:, k]))
+            if k % 64 == 63:  # a sleep per row would pace the feeder below 3600 rows/s by itself
+                clock.wait_until(t_s[k])
+    sender.flush()
+    out_queue.put(("finished", "completed", None))
+
+
+def bench_feed(app, results_dir: Path, speed: float, echo) -> dict[str, float]:
+    import multiprocessing
+
+    from gui.live import QUEUE_BATCHES, BatchReader
+    from gui.replay import ReplaySource
+    from gui.window import TwinWindow
+
+    source = ReplaySource(results_dir)
+    context = multiprocessing.get_context("spawn")
+    rows = context.Queue(maxsize=QUEUE_BATCHES)
+    reader = BatchReader(rows)
 
     class FeedWindow(TwinWindow):
         def pull(self) -> bool:
-            return buffer.drain_into(self.store) > 0
+            return reader.drain_into(self.store) > 0
 
-    window = FeedWindow("satwin bench", source.channels.names, len(t_s), source.start_hour, source.limits(),
-                        source.duration_s)
-    window.store.events.extend(source.events())
+    window = FeedWindow("satwin bench", source.channels.names, source.total_rows, source.start_hour,
+                        source.limits(), source.duration_s)
     window.show()
-    done = threading.Event()
-
-    def feed() -> None:
-        clock = WallClock(speed)
-        clock.start()
-        for k in range(len(t_s)):
-            buffer.put(t_s[k], lambda row, k=k: row.__setitem__(slice(None), rows[k]))
-            clock.wait_until(t_s[k])
-        done.set()
-
+    feeder = context.Process(target=feed_main, args=(str(results_dir), speed, rows), daemon=True)
+    feeder.start()
+    _run_events(app, 0.2)
     started = time.perf_counter()
-    threading.Thread(target=feed, daemon=True).start()
-    _run_events(app, 10 * len(t_s) / speed + 30, until=done.is_set)
-    _run_events(app, 0.5)
+    _run_events(app, 10 * source.total_rows / speed + 60, until=lambda: reader.final is not None)
     fed_s = time.perf_counter() - started
+    _run_events(app, 0.5)
+    feeder.join(10)
     figures = _figures(window, started)
-    last_hour = _figures(window, started + (fed_s - 0.5) * 23 / 24)
-    echo(f"fed {len(t_s):,} rows in {fed_s:.1f} s ({len(t_s) / fed_s:,.0f} rows/s, asked {speed:g})")
+    last_hour = _figures(window, started + fed_s * 23 / 24)
+    n = window.store.n
+    echo(f"fed {n:,} rows in {fed_s:.1f} s ({n / fed_s:,.0f} rows/s, asked {speed:g}) from a worker process")
     echo(_line("  whole feed", figures))
     echo(_line("  last 1/24 (a full day on screen)", last_hour))
 
@@ -137,7 +148,7 @@ def bench_twin(app, speed: float, seconds: float, echo) -> dict[str, float]:
         figures["sim_speed"] = window.sim_now_s / elapsed
         window.close()
     echo(f"real twin live at {speed:g}x for {seconds:g} s wall: reached {figures['sim_speed']:,.0f}x real time")
-    echo(_line("  with the twin in the worker", figures))
+    echo(_line("  with the twin in its worker process", figures))
     return figures
 
 

@@ -1,41 +1,66 @@
-"""The live run: the twin steps in a worker thread, the GUI only reads what it hands over.
-
-The worker runs the same ``run_loop`` as ``satwin run`` (recorder included, so a live
-session leaves an ordinary results folder) with a pausable wall clock. Requests from the
-GUI (faults) are queued and applied by the worker between steps, the only moment the
-twin may be touched.
-"""
+"""The GUI's handle on a live run whose twin steps in a worker process (``gui.worker``)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import queue
-import threading
-import traceback
+import time
 from pathlib import Path
 
 from PySide6 import QtCore
 
-from gui.channels import Channels, SiteNames
-from gui.clock import ControlledClock
-from gui.store import RowBuffer
-from twin.controllers import make_controller
+from gui.channels import Channels
+from gui.store import SeriesStore
+from gui.worker import worker_main
 from twin.errors import SimulationError
-from twin.run import RunStats, builtin_control, run_loop
 from twin.scenario import Scenario
-from twin.session import finish_run, start_run
+
+QUEUE_BATCHES = 64  # the bound between worker and GUI: at most ~64 x 2048 rows in flight
+READY_TIMEOUT_S = 120.0  # spawning the worker imports the twin (pandapower) and builds the site
 
 
-class BufferSink:
-    """A run-loop sink that copies each step's channels into the bounded buffer."""
+class BatchReader:
+    """GUI side of the bounded queue: moves row batches and events into a ``SeriesStore``."""
 
-    def __init__(self, channels: Channels, buffer: RowBuffer) -> None:
-        self.channels, self.buffer = channels, buffer
+    def __init__(self, in_queue) -> None:
+        self.in_queue = in_queue
+        self.final: tuple[str, str | None] | None = None  # (status, error) once the worker has finished
 
-    def on_snapshot(self, snap) -> None:
-        self.buffer.put(snap.t_s, lambda row: self.channels.fill_row(row, snap))
+    def drain_into(self, store: SeriesStore, budget_s: float = 0.010) -> int:
+        """Take what is pending, but only for ``budget_s``, so a backlog never blocks a redraw."""
+        moved, until = 0, time.perf_counter() + budget_s
+        while time.perf_counter() < until:
+            try:
+                message = self.in_queue.get_nowait()
+            except queue.Empty:
+                break
+            if message[0] == "rows":
+                _, t_s, block, events = message
+                store.extend(t_s, block)
+                store.events.extend(events)
+                moved += len(t_s)
+            elif message[0] == "finished":
+                self.final = (message[1], message[2])
+        return moved
 
-    def on_events(self, events) -> None:
-        self.buffer.put_events(events)
+
+class RemoteClock:
+    """Pause and speed of the worker's clock, as the window sees and sets them."""
+
+    def __init__(self, commands, speed: float) -> None:
+        self.commands, self.speed, self.paused = commands, speed, False
+
+    def pause(self) -> None:
+        self.paused = True
+        self.commands.put(("pause", None))
+
+    def resume(self) -> None:
+        self.paused = False
+        self.commands.put(("resume", None))
+
+    def set_speed(self, speed: float) -> None:
+        self.speed = speed
+        self.commands.put(("speed", speed))
 
 
 class LiveRun(QtCore.QObject):
@@ -48,73 +73,55 @@ class LiveRun(QtCore.QObject):
         self.scenario = scenario
         self.out_dir = Path(out_dir)
         self.controller = controller or scenario.controller
-        self.twin, self.recorder = start_run(scenario, self.out_dir, f"{self.controller} (gui)")
-        self.channels = Channels(SiteNames.from_twin(self.twin))
-        self.buffer = RowBuffer(len(self.channels))
-        self.clock = ControlledClock(speed)
-        self.stop_event = threading.Event()
-        self.requests: queue.SimpleQueue = queue.SimpleQueue()
+        context = multiprocessing.get_context("spawn")  # never fork a process that has Qt loaded
+        self._rows = context.Queue(maxsize=QUEUE_BATCHES)
+        self._commands = context.Queue()
+        self._process = context.Process(target=worker_main, name="satwin-twin", daemon=True,
+                                        args=(scenario, str(self.out_dir), speed, self.controller, self._rows,
+                                              self._commands))
+        self._process.start()
+        message = self._rows.get(timeout=READY_TIMEOUT_S)
+        if message[0] != "ready":
+            self._process.join(5)
+            raise SimulationError(f"the twin could not start: {message[1]}")
+        self.channels = Channels(message[1])
+        self.buffer = BatchReader(self._rows)
+        self.clock = RemoteClock(self._commands, speed)
         self.status = "not started"
         self.error: str | None = None
-        self.stats = RunStats()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def started(self) -> bool:
-        return self._thread is not None
+        self.started = False
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self.started and self.buffer.final is None and self._process.is_alive()
 
     def start(self) -> None:
-        if self._thread is None:
-            self.status = "running"
-            self._thread = threading.Thread(target=self._work, name="satwin-twin", daemon=True)
-            self._thread.start()
+        if not self.started:
+            self.started, self.status = True, "running"
+            self._commands.put(("start", None))
 
-    def request(self, action) -> None:
-        """Queue ``action(twin)`` for the worker to run before its next step."""
-        self.requests.put(action)
+    def inject(self, fault) -> None:
+        """Hand a fault to the worker; it schedules it between two steps."""
+        self._commands.put(("fault", fault))
 
-    def _control(self):
-        decide = builtin_control(make_controller(self.controller, self.twin.site_info))
+    def poll(self, store: SeriesStore) -> int:
+        """Move new data into ``store``; emits ``finished`` once, when the worker reports its end."""
+        moved = self.buffer.drain_into(store)
+        if self.buffer.final is not None and self.status in ("running", "not started"):
+            self.status, self.error = self.buffer.final
+            self.finished.emit(self.status)
+        return moved
 
-        def control(snap):
-            while True:
-                try:
-                    action = self.requests.get_nowait()
-                except queue.Empty:
-                    break
-                action(self.twin)
-            return decide(snap)
-
-        return control
-
-    def _work(self) -> None:
-        status = "completed"
-        try:
-            self.stats = run_loop(self.twin, self._control(), [self.recorder, BufferSink(self.channels, self.buffer)],
-                                  clock=self.clock, stop=self.stop_event, record_lateness=True)
-            if self.stats.interrupted:
-                status = "interrupted"
-        except SimulationError as exc:
-            status, self.error = "failed", str(exc)
-        except Exception:  # a bug must still leave a finished, readable results folder
-            status, self.error = "failed", traceback.format_exc(limit=3)
-        extra = {"error": self.error} if self.error else {}
-        extra["lateness"] = self.stats.lateness_summary_ms(self.scenario.step_s / self.clock.speed)
-        finish_run(self.out_dir, self.recorder, self.stats, status, **extra)
-        self.status = status
-        self.finished.emit(status)
-
-    def stop(self, timeout_s: float = 60.0) -> None:
-        """Stop stepping and wait until the recording is finished (KPIs and report written)."""
-        self.stop_event.set()
-        self.buffer.close()
-        self.clock.resume()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-        elif self.status == "not started":  # an unstarted run still leaves a valid, empty folder
-            finish_run(self.out_dir, self.recorder, self.stats, "interrupted")
-            self.status = "interrupted"
+    def stop(self, store: SeriesStore | None = None, timeout_s: float = 120.0) -> None:
+        """Stop stepping and wait until the worker has finished the recording (KPIs, report)."""
+        if self.buffer.final is None and self._process.is_alive():
+            self._commands.put(("stop", None))
+        sink = store if store is not None else SeriesStore(self.channels.names, 1)
+        deadline = time.monotonic() + timeout_s
+        while self.buffer.final is None and self._process.is_alive() and time.monotonic() < deadline:
+            self.poll(sink)  # keep reading, or a worker blocked on the full queue never ends
+            time.sleep(0.01)
+        self.poll(sink)
+        self._process.join(max(1.0, deadline - time.monotonic()))
+        if self.status in ("running", "not started"):
+            self.status = self.buffer.final[0] if self.buffer.final else "interrupted"

@@ -90,7 +90,7 @@ class LiveWindow(TwinWindow):
         from twin.faults import check_fault
 
         check_fault(fault, self.run.scenario.site, None, "fault")  # refuse here, not inside the worker
-        self.run.request(lambda twin: twin.schedule_fault(fault, source="gui"))
+        self.run.inject(fault)
         self.statusBar().showMessage(f"fault queued: {fault.kind} {fault.device} at t={fault.start_s:.0f} s", 5000)
 
     # -- feeding the panels ---------------------------------------------------------------
@@ -99,7 +99,7 @@ class LiveWindow(TwinWindow):
         return float(self.store.t_s[self.store.n - 1]) if self.store.n else 0.0
 
     def pull(self) -> bool:
-        return self.run.buffer.drain_into(self.store) > 0
+        return self.run.poll(self.store) > 0
 
     def after_refresh(self) -> None:
         if self.follow and self.store.n:
@@ -140,7 +140,7 @@ class LiveWindow(TwinWindow):
             self.timer.stop()
             self.statusBar().showMessage("finishing the recording…")
             QtWidgets.QApplication.processEvents()
-            self.run.stop()
+            self.run.stop(self.store)
         super().closeEvent(event)
 
     def ready_for_screenshot(self, at_s: float | None) -> bool:

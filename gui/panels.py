@@ -114,6 +114,9 @@ class Panels(pg.GraphicsLayoutWidget):
         plot.setMenuEnabled(False)
         plot.enableAutoRange(axis=pg.ViewBox.XAxis, enable=False)
         plot.setAutoVisible(y=True)
+        # on the PlotItem: its addItem() imposes its own (default: off) settings on each curve
+        plot.setDownsampling(auto=True, mode="peak")
+        plot.setClipToView(True)
         if legend:
             plot.addLegend(offset=(5, 2), colCount=legend_columns, labelTextSize="7pt",
                            brush=pg.mkBrush(255, 255, 255, 200))
@@ -132,7 +135,9 @@ class Panels(pg.GraphicsLayoutWidget):
     def _curve(self, target, channel: str, label: str, pen, legend=None) -> None:
         if channel not in self.channels:
             return  # a results folder from a site without this element
-        curve = pg.PlotDataItem(pen=pen, name=None if legend else label)
+        # one min/max pair per pixel column (pyqtgraph's default keeps 5 samples a pixel, which
+        # with a day on screen paints ~5x the vertices for no visible difference)
+        curve = pg.PlotDataItem(pen=pen, name=None if legend else label, autoDownsampleFactor=1.0)
         curve.setDownsampling(auto=True, method="peak")
         curve.setClipToView(True)
         target.addItem(curve)

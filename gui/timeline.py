@@ -82,7 +82,7 @@ class Timeline:
         self._markers = []
         for row, (label, colour, _kinds) in enumerate(ROWS):
             marker = pg.PlotDataItem(pen=None, symbol="s" if label == "faults" else "t", symbolSize=7,
-                                     symbolBrush=colour, symbolPen=None)
+                                     symbolBrush=colour, symbolPen=None, autoDownsampleFactor=1.0)
             marker.setClipToView(True)
             marker.setDownsampling(auto=True, method="peak")
             plot.addItem(marker)
