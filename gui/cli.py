@@ -20,17 +20,21 @@ def register(app: typer.Typer) -> None:
 
 
 def gui(
-    target: Annotated[Optional[Path], typer.Argument(help="scenario file (.toml) to run live, or a results folder to replay")] = None,
+    target: Annotated[Optional[Path], typer.Argument(
+        help="scenario file (.toml) to run live, or a results folder to replay")] = None,
     attach: Annotated[Optional[str], typer.Option(help="watch a running `satwin serve` at HOST:PORT")] = None,
     speed: Annotated[float, typer.Option(help="live: simulated seconds per wall second")] = 60.0,
     controller: Annotated[Optional[str], typer.Option(help="live: controller (default: the scenario's)")] = None,
     duration: Annotated[Optional[str], typer.Option(help="live: simulated span, e.g. 2h")] = None,
     step: Annotated[Optional[str], typer.Option(help="live: step length, e.g. 1s")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="live: results folder (default results/<scenario>-<controller>-<time>)")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        help="live: results folder (default results/<scenario>-<controller>-<time>)")] = None,
     start: Annotated[bool, typer.Option("--start/--no-start", help="live: start running at once")] = True,
     screenshot: Annotated[Optional[Path], typer.Option(help="render the view to this PNG and exit")] = None,
-    span: Annotated[Optional[str], typer.Option(help="replay: width of the view, e.g. 6h (default: the whole run)")] = None,
-    at: Annotated[Optional[str], typer.Option(help="with --screenshot: simulated time to capture, e.g. 18h (live: run until then; replay: cursor there)")] = None,
+    span: Annotated[Optional[str], typer.Option(
+        help="replay: width of the view, e.g. 6h (default: the whole run)")] = None,
+    at: Annotated[Optional[str], typer.Option(
+        help="with --screenshot: simulated time to capture, e.g. 18h (live: run until then; replay: cursor there)")] = None,
 ) -> None:
     """Desktop GUI: run a scenario live, or replay a results folder, with time-aligned plots."""
     from gui.app import live_window, qt_app, replay_window, show

@@ -31,7 +31,8 @@ class ReplayWindow(TwinWindow):
         self.slider.valueChanged.connect(self._slider_moved)
         self.span_box = QtWidgets.QComboBox()
         self.span_box.addItems([label for label, _ in SPANS])
-        self.span_box.currentIndexChanged.connect(lambda i: self.set_span(SPANS[i][1] if i < len(SPANS) else self.span_s))
+        self.span_box.currentIndexChanged.connect(
+            lambda i: self.set_span(SPANS[i][1] if i < len(SPANS) else self.span_s))
         previous = QtGui.QAction("◀ previous fault", self)
         previous.triggered.connect(self.previous_fault)
         following = QtGui.QAction("next fault ▶", self)
