@@ -117,6 +117,7 @@ def run(
         if bar:
             bar.stop()
     print_kpis(result.kpis, f"{loaded.name} — {loaded.controller} ({result.status})")
+    print_verdicts([v.__dict__ for v in result.verdicts], "acceptance criteria")
     if result.comparison:
         print_comparison(result.comparison)
     console.print(f"results: {out_dir}  (report.md, plot.png, kpi.json, timeseries/, events/)")
@@ -124,6 +125,59 @@ def run(
         raise SimulationError(result.error or "run failed")
     if result.status == "interrupted":
         raise typer.Exit(130)
+
+
+def print_verdicts(verdicts, title: str) -> None:
+    if not verdicts:
+        return
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("criterion")
+    table.add_column("measured", justify="right")
+    table.add_column("verdict")
+    for v in verdicts:
+        table.add_row(v["criterion"], f"{v['measured']:.4g}", "[green]pass[/]" if v["passed"] else "[red]FAIL[/]")
+    console.print(table)
+
+
+@app.command("test")
+def test_suite(
+    paths: Annotated[list[Path], typer.Argument(help="scenario files or folders (scenarios with [criteria])")],
+    controller: Annotated[Optional[str], typer.Option(help=f"override every scenario's controller: {', '.join(CONTROLLERS)}")] = None,
+    controller_cmd: Annotated[Optional[str], typer.Option(
+        help="run each scenario over Modbus against this command, e.g. 'python my_ems.py --host {host} --port {port}'")] = None,
+    junit: Annotated[Optional[Path], typer.Option(help="write JUnit XML here")] = None,
+    jobs: Annotated[int, typer.Option(help="scenarios run in parallel processes")] = 1,
+    step: Annotated[Optional[str], typer.Option(help="override every scenario's step")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="suite results folder (default results/suite-<time>)")] = None,
+) -> None:
+    """Run a scenario suite headless and judge its criteria; exits 1 if any criterion fails."""
+    import datetime as dt
+
+    from twin.suite import run_suite, write_junit, write_summary
+
+    if controller is not None and controller not in CONTROLLERS:
+        raise ScenarioError(None, "--controller", f"unknown controller '{controller}' (choose from {', '.join(CONTROLLERS)})")
+    if jobs < 1:
+        raise ScenarioError(None, "--jobs", "must be at least 1")
+    out_dir = out or Path("results") / f"suite-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    overrides = {"controller": controller, "step_s": span_option(step, "--step")}
+    label = f"external: {controller_cmd}" if controller_cmd else (controller or "each scenario's own")
+
+    def done(outcome) -> None:
+        mark = "[green]PASS[/]" if outcome.passed else "[red]FAIL[/]"
+        err_console.print(f"{mark} {outcome.name} ({outcome.wall_s:.1f} s)" + (f": {outcome.error}" if outcome.error else ""))
+
+    outcomes = run_suite(paths, out_dir, jobs, overrides, controller_cmd, on_done=done)
+    for outcome in outcomes:
+        print_verdicts(outcome.verdicts, f"{outcome.name} — {'pass' if outcome.passed else 'FAIL'}")
+    summary = write_summary(outcomes, out_dir, label)
+    if junit:
+        write_junit(outcomes, junit)
+    passed = sum(o.passed for o in outcomes)
+    console.print(f"{passed} of {len(outcomes)} scenarios passed; summary: {summary}" + (f", JUnit: {junit}" if junit else ""))
+    if passed < len(outcomes):
+        raise typer.Exit(1)
 
 
 @app.command()

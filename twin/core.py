@@ -15,7 +15,7 @@ from itertools import count
 import numpy as np
 import simpy
 
-from twin.controllers.base import Setpoints, SiteInfo
+from twin.controllers.base import Measurements, Setpoints, SiteInfo
 from twin.devices.bess import Battery
 from twin.devices.charger import ChargingSlots
 from twin.devices.load import BuildingLoads
@@ -26,6 +26,7 @@ from twin.faults import Fault, FaultEffects, check_fault
 from twin.grid import Backend, Grid, injection_points
 from twin.profiles import local_times
 from twin.scenario import Scenario
+from twin.sensors import Sensors
 from twin.traffic import ConnectorPool, ServiceTotals, arrivals, charging_visit, hourly_rates_per_s
 from twin.weather import climate_weather
 
@@ -85,6 +86,7 @@ class Snapshot:
     islanded: bool
     fault_count: int
     comms_lost: frozenset[str]  # Modbus devices whose unit does not answer (not recorded: not a number)
+    measured: Measurements  # what a controller sees of this step: the truth through the sensor models
 
 
 class Twin:
@@ -137,6 +139,7 @@ class Twin:
         self._point_ranges()
         self.grid = Grid(site, self.points, backend=backend)
         self.faults = FaultEffects(self)
+        self.sensors = Sensors(scenario.sensors, scenario.seed, self.pv.names, site.bess.name if site.bess else None)
         for fault in scenario.faults:
             self.schedule_fault(fault, "scenario")
         self._p_kw = np.zeros(len(self.points))
@@ -323,15 +326,23 @@ class Twin:
     def _snapshot(self, t0, dt_s, grid, pv_available, pv_p, bess_p, charger_p, swap_p, load_p, load_shed_kw,
                   islanded) -> Snapshot:
         hour = (self._start_hour + t0 / 3600.0) % 24.0
+        tariff = float(self._tariff[int(hour)])
+        poc_v_pu = float(grid.v_pu[self._poc_index])
+        battery = self.battery
+        measured = self.sensors.measure(Measurements(
+            t_s=t0 + dt_s, hour_local=hour, grid_p_kw=grid.p_import_kw, grid_q_kvar=grid.q_import_kvar,
+            poc_v_pu=poc_v_pu, pv_p_kw=float(pv_p.sum()), pv_available_kw=float(pv_available.sum()),
+            bess_p_kw=bess_p, bess_soc_pct=battery.soc_pct if battery else 0.0,
+            ev_p_kw=float(charger_p.sum()) + swap_p, ev_cap_kw=self.ev_cap_kw, tariff_cny_per_kwh=tariff),
+            self.faults.comms_lost)
         totals = self.totals
         queues = np.array([self.swap.queue_len if c.name == "swap_truck" else self.pools[c.name].queue_len
                            for c in self.site.vehicles])
-        battery = self.battery
         return Snapshot(
             t_s=t0 + dt_s, dt_s=dt_s, hour_local=hour,
             grid_p_kw=grid.p_import_kw, grid_q_kvar=grid.q_import_kvar,
             slack_p_kw=0.0 if self.grid.islanded else grid.p_slack_kw,
-            poc_v_pu=float(grid.v_pu[self._poc_index]), losses_kw=grid.losses_kw, v_pu=grid.v_pu,
+            poc_v_pu=poc_v_pu, losses_kw=grid.losses_kw, v_pu=grid.v_pu,
             line_loading_pct=grid.line_loading_pct, trafo_loading_pct=grid.trafo_loading_pct,
             pv_available_kw=pv_available, pv_p_kw=pv_p, pv_limit_pct=self.pv.p_limit_pct.copy(),
             bess_p_kw=bess_p, bess_p_set_kw=battery.p_set_kw if battery else 0.0,
@@ -343,7 +354,7 @@ class Twin:
             queue_len=queues, arrived=totals.arrived, served=totals.served, balked=totals.balked,
             reneged=totals.reneged, delivered_kwh=totals.delivered_kwh, unserved_kwh=totals.unserved_kwh,
             contract_limit_kw=self.site.utility.contract_limit_kw,
-            tariff_cny_per_kwh=float(self._tariff[int(hour)]),
+            tariff_cny_per_kwh=tariff,
             load_shed_kw=load_shed_kw, islanded=islanded, fault_count=self.faults.count,
-            comms_lost=self.faults.comms_lost,
+            comms_lost=self.faults.comms_lost, measured=measured,
         )

@@ -13,42 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from twin.metrics import KPI_LABELS
 from twin.record import read_events, read_meta, read_timeseries
 
 DEMAND_WINDOW_S = 15 * 60  # utility demand is billed on 15-minute averages
 
-KPI_LABELS = {  # key -> (label, unit, format)
-    "peak_grid_import_kw": ("Peak grid import", "kW", ".0f"),
-    "peak_grid_import_at": ("  at", "", ""),
-    "peak_15min_demand_kw": ("Peak 15-min demand", "kW", ".0f"),
-    "contract_limit_kw": ("Contract limit", "kW", ".0f"),
-    "minutes_over_contract": ("Time over contract limit", "min", ".1f"),
-    "energy_imported_kwh": ("Energy imported", "kWh", ".0f"),
-    "energy_exported_kwh": ("Energy exported", "kWh", ".0f"),
-    "pv_energy_kwh": ("PV energy", "kWh", ".0f"),
-    "pv_self_consumption_pct": ("PV self-consumption", "%", ".1f"),
-    "self_sufficiency_pct": ("Site self-sufficiency", "%", ".1f"),
-    "bess_throughput_kwh": ("BESS throughput (discharged)", "kWh", ".0f"),
-    "bess_equivalent_cycles": ("BESS equivalent full cycles", "", ".2f"),
-    "bess_soc_min_pct": ("BESS SoC min", "%", ".1f"),
-    "ev_energy_delivered_kwh": ("EV energy delivered", "kWh", ".0f"),
-    "unserved_ev_energy_kwh": ("Unserved EV energy", "kWh", ".0f"),
-    "unserved_ev_energy_pct": ("Unserved EV energy", "%", ".1f"),
-    "vehicles_arrived": ("Vehicles arrived", "", "d"),
-    "vehicles_served": ("Vehicles served", "", "d"),
-    "vehicles_balked": ("Vehicles balked (queue too long)", "", "d"),
-    "vehicles_reneged": ("Vehicles reneged (waited too long)", "", "d"),
-    "queue_wait_min_mean": ("Queue wait, mean", "min", ".1f"),
-    "queue_wait_min_p95": ("Queue wait, p95", "min", ".1f"),
-    "bus_v_pu_min": ("Bus voltage min", "pu", ".3f"),
-    "bus_v_pu_max": ("Bus voltage max", "pu", ".3f"),
-    "max_trafo_loading_pct": ("Max transformer loading", "%", ".1f"),
-    "max_line_loading_pct": ("Max line/cable loading", "%", ".1f"),
-    "losses_kwh": ("Network losses", "kWh", ".0f"),
-    "energy_cost_cny": ("Energy cost (TOU)", "CNY", ".0f"),
-    "co2_emitted_kg": ("CO2 emitted (grid import)", "kg", ".0f"),
-    "co2_avoided_kg": ("CO2 avoided (PV)", "kg", ".0f"),
-}
 
 
 def _columns_with_prefix(table, prefix: str) -> np.ndarray:
@@ -114,6 +83,8 @@ def compute_kpis(results_dir: str | Path) -> dict[str, Any]:
         "max_trafo_loading_pct": float(_columns_with_prefix(ts, "trafo_loading_pct.").max(initial=0.0)),
         "max_line_loading_pct": float(_columns_with_prefix(ts, "line_loading_pct.").max(initial=0.0)),
         "losses_kwh": float((col["losses_kw"] * hours).sum()),
+        "load_shed_kwh": float((ts.column("load_shed_kw").to_numpy() * hours).sum()),
+        "minutes_islanded": float(col["dt_s"][ts.column("islanded").to_numpy() > 0].sum() / 60.0),
         "energy_cost_cny": float((imported * col["tariff_cny_per_kwh"]).sum() - exported.sum() * meta["export_cny_per_kwh"]),
         "co2_emitted_kg": float(imported.sum() * ef),
         "co2_avoided_kg": pv_kwh * ef,

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from twin.core import Snapshot, Twin
 from twin.events import EVENT_COLUMNS, Event
+from twin.sensors import MEASURED_FIELDS
 
 ARRAY_FIELDS = {  # snapshot array field -> name list on the twin that labels its columns
     "v_pu": lambda twin: twin.grid.bus_names,
@@ -43,6 +44,7 @@ ARRAY_FIELDS = {  # snapshot array field -> name list on the twin that labels it
     "charger_connected": lambda twin: twin.connector_names,
     "charger_ev_soc_pct": lambda twin: twin.connector_names,
     "queue_len": lambda twin: [c.name for c in twin.site.vehicles],
+    "measured": lambda twin: list(MEASURED_FIELDS),
 }
 
 
@@ -103,6 +105,8 @@ class Recorder:
         col = 0
         for field, _suffixes, width in self.layout:
             value = getattr(snap, field)
+            if field == "measured":
+                value = [getattr(value, name) for name in MEASURED_FIELDS]
             if width == 1 and _suffixes is None:
                 row[col] = value
             else:

@@ -71,7 +71,7 @@ def write_plot(results_dir: str | Path) -> Path:
     return path
 
 
-def write_report(results_dir: str | Path, kpis: dict[str, Any]) -> Path:
+def write_report(results_dir: str | Path, kpis: dict[str, Any], verdicts: list | None = None) -> Path:
     meta = read_meta(results_dir)
     events = read_events(results_dir)
     kinds = events.column("kind").to_pylist() if events.num_rows else []
@@ -100,6 +100,10 @@ def write_report(results_dir: str | Path, kpis: dict[str, Any]) -> Path:
         if key in kpis:
             label, text, unit = format_kpi(key, kpis[key])
             lines.append(f"| {label.strip()} | {text} | {unit} |")
+    if verdicts:
+        overall = "PASS" if all(v.passed for v in verdicts) else "FAIL"
+        lines += ["", f"## Acceptance criteria: {overall}", "", "| criterion | measured | verdict |", "|---|---:|---|"]
+        lines += [f"| `{v.criterion}` | {v.measured:.3f} | {'pass' if v.passed else '**FAIL**'} |" for v in verdicts]
     lines += ["", "## Events", "", "| kind | count |", "|---|---:|"]
     for kind in sorted(set(kinds)):
         lines.append(f"| {kind} | {kinds.count(kind)} |")

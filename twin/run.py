@@ -19,7 +19,6 @@ import numpy as np
 from twin.controllers.base import Controller, Setpoints
 from twin.core import Snapshot, Twin
 from twin.events import Event
-from twin.sensors import measure
 
 
 class Sink(Protocol):
@@ -79,7 +78,7 @@ def builtin_control(controller: Controller) -> SetpointSource:
     """The built-in controller as a setpoint source: it sees measurements, never the truth."""
 
     def decide(snap: Snapshot | None) -> Setpoints | None:
-        return None if snap is None else controller.decide(measure(snap))
+        return None if snap is None else controller.decide(snap.measured)
 
     return decide
 

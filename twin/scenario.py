@@ -13,8 +13,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from twin.criteria import parse_criterion
 from twin.errors import ScenarioError
 from twin.faults import Fault, check_fault
+from twin.sensors import SensorModel
 from twin.files import FrozenModel, read_toml, validate
 from twin.site import Site, VehicleClassName, load_site
 from twin.units import parse_duration_s
@@ -78,6 +80,8 @@ class ScenarioFile(FrozenModel):
     weather: Weather = Weather()
     compare: Compare | None = None
     faults: tuple[Fault, ...] = ()
+    sensors: tuple[SensorModel, ...] = ()
+    criteria: tuple[str, ...] = ()
 
     @field_validator("duration_s", "step_s", mode="before")
     @classmethod
@@ -89,6 +93,13 @@ class ScenarioFile(FrozenModel):
     def _aware(cls, value: dt.datetime) -> dt.datetime:
         if value.tzinfo is None:
             raise ValueError("start needs a UTC offset, e.g. 2026-10-01T00:00:00+08:00")
+        return value
+
+    @field_validator("criteria")
+    @classmethod
+    def _criteria(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for text in value:
+            parse_criterion(text)
         return value
 
     @field_validator("controller")
@@ -116,6 +127,8 @@ class Scenario(FrozenModel):
     weather: Weather
     compare: Compare | None = None
     faults: tuple[Fault, ...] = ()
+    sensors: tuple[SensorModel, ...] = ()
+    criteria: tuple[str, ...] = ()
 
     @property
     def n_steps(self) -> int:
@@ -158,7 +171,7 @@ def load_scenario(path: str | Path) -> Scenario:
     scenario = Scenario(
         name=raw.name, description=raw.description, path=path, site_path=site_path, site=site,
         start=raw.start, duration_s=raw.duration_s, step_s=raw.step_s, seed=raw.seed,
-        controller=raw.controller, traffic=raw.traffic, weather=raw.weather, compare=raw.compare, faults=raw.faults,
+        controller=raw.controller, traffic=raw.traffic, weather=raw.weather, compare=raw.compare, faults=raw.faults, sensors=raw.sensors, criteria=raw.criteria,
     )
     _check_step(scenario, "step")
     return scenario

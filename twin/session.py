@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from twin.controllers import make_controller
 from twin.core import Twin
 from twin.errors import SimulationError
 from twin.grid import Backend
+from twin.criteria import Verdict, judge, verdicts_as_dicts
 from twin.kpi import write_kpis
 from twin.record import Recorder
 from twin.report import write_plot, write_report
@@ -36,6 +38,11 @@ class RunResult:
     kpis: dict[str, Any]
     error: str | None = None
     comparison: list[Row] | None = None  # beside the published figures, when the scenario asks
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "completed" and all(v.passed for v in self.verdicts)
 
 
 def default_out_dir(scenario: Scenario, controller: str) -> Path:
@@ -68,14 +75,19 @@ def start_run(scenario: Scenario, out_dir: Path, controller_label: str, backend:
     return twin, Recorder(out_dir, twin, meta)
 
 
-def finish_run(out_dir: Path, recorder: Recorder, stats: RunStats, status: str, **extra: Any) -> dict[str, Any]:
-    """Flush and close the recording, then write ``kpi.json``, ``plot.png`` and ``report.md``."""
+def finish_run(out_dir: Path, recorder: Recorder, stats: RunStats, status: str,
+               criteria: tuple[str, ...] = (), **extra: Any) -> tuple[dict[str, Any], list[Verdict]]:
+    """Flush and close the recording, judge the criteria, write KPIs, verdicts, plot and report."""
     recorder.close(status, wall_s=round(stats.wall_s, 3), steps=stats.steps, **extra)
     kpis = write_kpis(out_dir)
+    verdicts = judge(criteria, kpis) if kpis.get("steps") else []
+    if status != "completed" and criteria:  # an unfinished run cannot pass
+        verdicts.append(Verdict(f"run completed (status: {status})", float("nan"), False))
+    (Path(out_dir) / "verdicts.json").write_text(json.dumps(verdicts_as_dicts(verdicts), indent=2))
     if kpis.get("steps"):
         write_plot(out_dir)
-        write_report(out_dir, kpis)
-    return kpis
+        write_report(out_dir, kpis, verdicts)
+    return kpis, verdicts
 
 
 def run_scenario(scenario: Scenario, out_dir: Path, controller: str | None = None, backend: Backend = "newton",
@@ -96,8 +108,9 @@ def run_scenario(scenario: Scenario, out_dir: Path, controller: str | None = Non
         status = "interrupted"
     except SimulationError as exc:
         status, error = "failed", str(exc)
-    kpis = finish_run(out_dir, recorder, stats, status, **({"error": error} if error else {}))
+    kpis, verdicts = finish_run(out_dir, recorder, stats, status, scenario.criteria,
+                                **({"error": error} if error else {}))
     comparison = None
     if scenario.compare is not None and status == "completed":
         comparison = compare_run(scenario, out_dir, kpis, backend)
-    return RunResult(out_dir, status, stats, kpis, error, comparison)
+    return RunResult(out_dir, status, stats, kpis, error, comparison, verdicts)

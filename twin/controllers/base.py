@@ -25,6 +25,7 @@ class Measurements:
     ev_p_kw: float  # chargers and swap station together
     ev_cap_kw: float  # the site-wide EV cap in force
     tariff_cny_per_kwh: float
+    stale: tuple[str, ...] = ()  # points whose sensor dropped out: the value is the last good one
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,138 @@
+"""``satwin serve``, ``satwin registers``, ``satwin controller`` and ``satwin bench hil``.
+
+Registered into the ``satwin`` app through the ``satwin.commands`` entry point
+(``register(app)``). A user mistake (unknown scenario file, port in use, bad host) prints
+one line and exits with code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from twin.errors import ScenarioError
+from twin.scenario import Scenario, load_scenario
+from twin.units import parse_duration_s
+
+FORMATS = ("json", "csv", "md")
+
+
+def _fail(message: str) -> typer.Exit:
+    print(f"error: {message}", file=sys.stderr)
+    return typer.Exit(2)
+
+
+def _span(value: Optional[str], option: str) -> Optional[float]:
+    if value is None:
+        return None
+    try:
+        return parse_duration_s(value)
+    except ValueError as exc:
+        raise ScenarioError(None, option, str(exc)) from None
+
+
+def _load(scenario: Path, site: Optional[Path], step: Optional[str] = None,
+          duration: Optional[str] = None) -> Scenario:
+    return load_scenario(scenario).with_options(site_path=site.resolve() if site else None,
+                                                step_s=_span(step, "--step"), duration_s=_span(duration, "--duration"))
+
+
+def _check_host(host: str) -> None:
+    try:
+        socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ScenarioError(None, "--host", f"cannot resolve '{host}' ({exc})") from None
+
+
+def serve_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file")],
+    site: Annotated[Optional[Path], typer.Option(help="Use this site file instead of the scenario's")] = None,
+    host: Annotated[str, typer.Option(help="Address to bind; loopback unless you mean otherwise")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (0 picks a free one)")] = 5020,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second")] = 1.0,
+    step: Annotated[Optional[str], typer.Option(help="Step, e.g. 1s")] = None,
+    duration: Annotated[Optional[str], typer.Option(help="Override the scenario duration, e.g. 2h")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Results folder")] = None,
+    read_only: Annotated[bool, typer.Option("--read-only", help="Reject every write (exception 01)")] = False,
+    allow: Annotated[Optional[list[str]], typer.Option(help="Client IP allowed to connect (repeatable)")] = None,
+) -> None:
+    """Run the twin paced to the wall clock and serve every device over Modbus TCP."""
+    from hil.serve import serve
+
+    try:
+        loaded = _load(scenario, site, step, duration)
+        _check_host(host)
+        if speed <= 0:
+            raise ScenarioError(None, "--speed", "must be positive")
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out_dir = out or Path("results") / f"{loaded.name}-modbus-{stamp}"
+        result = serve(loaded, out_dir, host=host, port=port, speed=speed, read_only=read_only,
+                       allow=set(allow) if allow else None)
+    except ScenarioError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+    late = result.lateness_ms
+    stats = result.stats
+    print(f"{result.status}: {stats.steps} steps in {stats.wall_s:.1f} s wall; results in {result.out_dir}")
+    if late:
+        print(f"step lateness p50 {late['p50_ms']:.2f} ms, p99 {late['p99_ms']:.2f} ms, max {late['max_ms']:.2f} ms, "
+              f"overruns {late['overruns']}")
+
+
+def registers_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file")],
+    format: Annotated[str, typer.Option("--format", help="json, csv or md")] = "md",
+    out: Annotated[Optional[Path], typer.Option(help="Write here instead of stdout")] = None,
+    site: Annotated[Optional[Path], typer.Option(help="Use this site file instead of the scenario's")] = None,
+) -> None:
+    """Export the Modbus register map of a scenario's site."""
+    from hil.registers import export, register_map_of
+
+    if format not in FORMATS:
+        raise _fail(f"--format: choose from {', '.join(FORMATS)}")
+    try:
+        loaded = _load(scenario, site)
+    except ScenarioError as exc:
+        raise _fail(str(exc)) from None
+    text = export(register_map_of(loaded), format, f"{loaded.site.name} ({loaded.name})")
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
+
+
+def controller_command(
+    host: Annotated[str, typer.Option(help="Server address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Server port")] = 5020,
+    unit_map: Annotated[Optional[Path], typer.Option(help="JSON from `satwin registers --format json`; "
+                                                          "without it, devices are discovered")] = None,
+) -> None:
+    """The reference peak-shaving controller, talking to `satwin serve` over Modbus only."""
+    from hil.controller import run_controller
+
+    if unit_map is not None and not unit_map.exists():
+        raise _fail(f"--unit-map: {unit_map} not found")
+    try:
+        result = run_controller(host, port, unit_map)
+    except ConnectionError as exc:
+        raise _fail(str(exc)) from None
+    print(f"controller stopped after {result.cycles} cycles at sim time {result.last_sim_t_s:g} s: {result.reason}")
+
+
+def bench_hil() -> None:
+    """Modbus round trip with 10 clients polling the plain map at 10 Hz, and step lateness meanwhile."""
+    from hil.bench import bench_hil as run_bench
+
+    run_bench()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_command)
+    app.command("registers")(registers_command)
+    app.command("controller")(controller_command)

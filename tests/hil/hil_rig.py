@@ -1,0 +1,56 @@
+"""A served twin stepped by hand: the test decides when a step happens, the socket is real."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from twin.core import Snapshot, Twin
+from twin.events import Event
+from twin.scenario import load_scenario
+
+from hil.bridge import Bridge
+from hil.registers import RegisterMap, build_register_map
+from hil.server import ModbusServer
+
+REPO = Path(__file__).resolve().parents[2]
+REFERENCE_SCENARIO = REPO / "scenarios" / "holiday-peak-freight.toml"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def evening_scenario(duration_s: float = 3600.0, step_s: float = 1.0):
+    return load_scenario(REFERENCE_SCENARIO).with_options(
+        start=dt.datetime.fromisoformat("2026-10-01T18:00:00+08:00"), duration_s=duration_s, step_s=step_s)
+
+
+@dataclass
+class Rig:
+    twin: Twin
+    reg_map: RegisterMap
+    bridge: Bridge
+    port: int
+    audit_path: Path
+    snap: Snapshot | None = None
+    events: list[Event] = field(default_factory=list)
+
+    def step(self, n: int = 1) -> Snapshot:
+        """What run_loop does, one step at a time: setpoints from Modbus, step, images."""
+        for _ in range(n):
+            setpoints = self.bridge(self.snap)
+            if setpoints is not None:
+                self.twin.apply(setpoints)
+            self.snap = self.twin.step(self.twin.scenario.step_s)
+            self.events += self.twin.log.drain()
+            self.bridge.on_snapshot(self.snap)
+        return self.snap
+
+
+def make_rig(tmp_path: Path, read_only: bool = False, allow: set[str] | None = None):
+    twin = Twin(evening_scenario())
+    reg_map = build_register_map(twin)
+    audit = tmp_path / "audit.jsonl"
+    bridge = Bridge(twin, reg_map, audit, read_only=read_only)
+    server = ModbusServer(bridge, "127.0.0.1", 0, allow)
+    port = server.start()
+    return Rig(twin, reg_map, bridge, port, audit), server
