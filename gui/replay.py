@@ -56,6 +56,11 @@ class ReplaySource:
         rows = table.select(list(Event._fields)).to_pylist()
         return sorted((Event(**row) for row in rows), key=lambda e: e.t_s)
 
+    def verdicts(self) -> list[dict]:
+        """The scenario's criteria as judged at the end of the run (``verdicts.json``; may be absent)."""
+        path = self.results_dir / "verdicts.json"
+        return json.loads(path.read_text()) if path.exists() else []
+
     @property
     def duration_s(self) -> float:
         return float(self.meta.get("duration_s") or 0.0)

@@ -13,6 +13,19 @@ SPANS = (("whole run", None), ("24 h", 86400.0), ("6 h", 21600.0), ("1 h", 3600.
 SLIDER_STEPS = 10_000  # the slider is a fraction of the run; fine enough for a year at 1 h
 
 
+def verdict_summary(verdicts: list[dict]) -> str:
+    if not verdicts:
+        return ""
+    passed = sum(v["passed"] for v in verdicts)
+    colour = "#2ca02c" if passed == len(verdicts) else "#d62728"
+    return f"  <b style='color:{colour}'>criteria {passed}/{len(verdicts)} passed</b>"
+
+
+def verdict_details(verdicts: list[dict]) -> str:
+    return "\n".join(f"{'PASS' if v['passed'] else 'FAIL'}  {v['criterion']}  (measured {v['measured']:.4g})"
+                     for v in verdicts)
+
+
 class ReplayWindow(TwinWindow):
     def __init__(self, results_dir: str | Path) -> None:
         self.source = ReplaySource(results_dir)
@@ -44,6 +57,9 @@ class ReplayWindow(TwinWindow):
         self.add_export_action()
         self.controls.addWidget(QtWidgets.QLabel("time"))
         self.controls.addWidget(self.slider, stretch=1)
+        self.verdicts = QtWidgets.QLabel(verdict_summary(self.source.verdicts()))
+        self.verdicts.setToolTip(verdict_details(self.source.verdicts()))
+        self.toolbar.addWidget(self.verdicts)
         self.loading = QtWidgets.QLabel()
         self.statusBar().addPermanentWidget(self.loading)
         self.panels.cursorMoved.connect(self._cursor_moved)

@@ -141,5 +141,5 @@ def worker_main(scenario, out_dir: str, speed: float, controller: str, out_queue
     extra = {"error": error} if error else {}
     if stats.lateness_s:
         extra["lateness"] = stats.lateness_summary_ms(scenario.step_s / clock.speed)
-    finish_run(Path(out_dir), recorder, stats, status, **extra)
+    finish_run(Path(out_dir), recorder, stats, status, scenario.criteria, **extra)
     out_queue.put(("finished", status, error))

@@ -41,7 +41,8 @@ def recorded_fault_run(tmp_path_factory):
     from twin.session import run_scenario
 
     scenario = load_scenario(HOLIDAY).with_options(duration_s=1800.0)
-    scenario = scenario.model_copy(update={"faults": (
+    scenario = scenario.model_copy(update={"criteria": ("bus_v_pu.min >= 0.95", "unserved_ev_energy_pct <= 3"),
+                                           "faults": (
         Fault(kind="transformer_outage", device="T_truck", start_s=600.0, duration_s=300.0),
         Fault(kind="bess_trip", device="bess", start_s=1200.0, duration_s=120.0),
     )})

@@ -54,3 +54,11 @@ def test_export_png_writes_the_view(replay, tmp_path):
     replay.load_all()
     path = replay.export_png(tmp_path / "view.png")
     assert path.stat().st_size > 10_000
+
+
+def test_criteria_verdicts_show_in_the_toolbar(replay):
+    verdicts = replay.source.verdicts()
+    assert len(verdicts) == 2
+    passed = sum(v["passed"] for v in verdicts)
+    assert f"criteria {passed}/2 passed" in replay.verdicts.text()
+    assert "bus_v_pu.min >= 0.95" in replay.verdicts.toolTip()
