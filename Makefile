@@ -13,7 +13,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(PIP) install --upgrade pip 2>&1 | grep -v "is ignored" || true
-	$(PIP) install -e ".[test]" 2>&1 | grep -v "is ignored" || true
+	$(PIP) install -e ".[test,gui]" 2>&1 | grep -v "is ignored" || true
 	$(BIN)/python -c "import twin, hil, pandapower, simpy, pymodbus" 
 	touch $@
 

@@ -1,0 +1,187 @@
+"""The stacked, time-aligned panels: one x range, one cursor, curves drawn from a ``SeriesStore``.
+
+Every curve keeps pyqtgraph's own peak downsampling and clip-to-view on, and each redraw
+only hands it views of the store's preallocated arrays, so a day of 1 s data costs a
+redraw of about one screen width of points per curve (the pyqtgraph examples' recipe).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from gui.axes import ClockAxis, right_axis
+from gui.store import SeriesStore
+from gui.timeline import Timeline
+
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf")
+LIMIT_PEN = pg.mkPen("#d62728", width=1, style=QtCore.Qt.PenStyle.DashLine)  # straight lines only
+CACHED = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
+CONTRACT_PEN = pg.mkPen("#d62728", width=1)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Horizontal reference lines: what the site engineer checks the curves against."""
+
+    v_min_pu: float = 0.95
+    v_max_pu: float = 1.05
+    max_loading_pct: float = 100.0
+
+
+def _pen(i: int, faint: bool = False):
+    """Curves are always 1 px and solid: on Qt's raster engine a 2 px or dashed pen made a
+    day-long curve's paint 3-10x slower (measured); a faint colour marks a reference curve."""
+    colour = pg.mkColor(PALETTE[i % len(PALETTE)])
+    if faint:
+        colour.setAlpha(150)
+    return pg.mkPen(colour, width=1)
+
+
+class Panels(pg.GraphicsLayoutWidget):
+    """All panels; ``refresh(store)`` redraws them, ``cursorMoved`` reports the shared cursor."""
+
+    cursorMoved = QtCore.Signal(float)
+
+    def __init__(self, channel_names: list[str], start_hour: float, limits: Limits) -> None:
+        super().__init__()
+        self.setBackground("w")
+        self.channels = set(channel_names)
+        self.curves: list[tuple[pg.PlotDataItem, str]] = []
+        self.plots: list[pg.PlotItem] = []
+        self.cursors: list[pg.InfiniteLine] = []
+        self._moving_cursor = False
+        self._start_hour = start_hour
+        self.paint_log: deque[tuple[float, float]] = deque(maxlen=100_000)  # (end, duration) of each paint
+
+        grid = self._panel("Grid import", "kW")
+        self._curve(grid, "grid_p_kw", "import", _pen(0))
+        self._curve(grid, "contract_limit_kw", "contract limit", CONTRACT_PEN)
+
+        pv = self._panel("PV", "kW")
+        self._curve(pv, "pv_available_kw", "available", _pen(8, faint=True))
+        self._curve(pv, "pv_p_kw", "produced", _pen(1))
+
+        bess = self._panel("BESS", "kW")
+        self._curve(bess, "bess_p_kw", "power (+ discharge)", _pen(2))
+        self._curve(bess, "bess_p_set_kw", "setpoint", _pen(7, faint=True))
+        soc = right_axis(bess, "SoC %")
+        self._curve(soc, "bess_soc_pct", "SoC %", _pen(4), legend=bess.legend)
+
+        ev = self._panel("EV charging", "kW")
+        self._curve(ev, "ev_p_kw", "power", _pen(0))
+        self._curve(ev, "ev_cap_kw", "cap", _pen(7, faint=True))
+        counts = right_axis(ev, "vehicles")
+        self._curve(counts, "charger_connected", "connected", _pen(2), legend=ev.legend)
+        queues = sorted(n for n in channel_names if n.startswith("queue_len."))
+        for i, name in enumerate(queues):
+            self._curve(counts, name, "queue " + name.split(".", 1)[1], _pen(3 + i, faint=True),
+                        legend=ev.legend)
+
+        volts = self._panel("Bus voltage", "pu", legend_columns=5)
+        for i, name in enumerate(n for n in channel_names if n.startswith("v_pu.")):
+            self._curve(volts, name, name.split(".", 1)[1], _pen(i))
+        for level in (limits.v_min_pu, limits.v_max_pu):
+            volts.addItem(pg.InfiniteLine(level, angle=0, pen=LIMIT_PEN))
+
+        trafo = self._panel("Transformer loading", "%", legend_columns=4)
+        for i, name in enumerate(n for n in channel_names if n.startswith("trafo_loading_pct.")):
+            self._curve(trafo, name, name.split(".", 1)[1], _pen(i))
+        trafo.addItem(pg.InfiniteLine(limits.max_loading_pct, angle=0, pen=LIMIT_PEN))
+
+        timeline_plot = self._panel("Events", "", legend=False)
+        self.timeline = Timeline(timeline_plot, self.plots)
+        self.ci.layout.setRowStretchFactor(len(self.plots) - 1, 1)
+        for row in range(len(self.plots) - 1):
+            self.ci.layout.setRowStretchFactor(row, 2)
+        for plot in self.plots[:-1]:
+            plot.getAxis("bottom").setStyle(showValues=False)
+        self.scene().sigMouseClicked.connect(self._clicked)
+
+    # -- building -------------------------------------------------------------------------
+    def _panel(self, title: str, unit: str, legend: bool = True, legend_columns: int = 3) -> pg.PlotItem:
+        plot = self.addPlot(row=len(self.plots), col=0, axisItems={"bottom": ClockAxis(self._start_hour)})
+        plot.getAxis("left").setWidth(80)
+        plot.getAxis("left").enableAutoSIPrefix(False)  # "(x0.001)" on an all-zero night of PV misleads
+        plot.getAxis("left").setLabel(f"{title} ({unit})" if unit else title)
+        # no grid: pyqtgraph's alpha-blended grid lines cost ~40-60 ms a paint offscreen (measured),
+        # more than every curve together; the limit lines are the references that matter
+        plot.setMenuEnabled(False)
+        plot.enableAutoRange(axis=pg.ViewBox.XAxis, enable=False)
+        plot.setAutoVisible(y=True)
+        # on the PlotItem: its addItem() imposes its own (default: off) settings on each curve
+        plot.setDownsampling(auto=True, mode="peak")
+        plot.setClipToView(True)
+        if legend:
+            plot.addLegend(offset=(5, 2), colCount=legend_columns, labelTextSize="7pt",
+                           brush=pg.mkBrush(255, 255, 255, 200))
+            plot.legend.setCacheMode(CACHED)
+        for side in ("left", "bottom"):
+            plot.getAxis(side).setCacheMode(CACHED)  # axes change only with the range: paint them from a pixmap
+        if self.plots:
+            plot.setXLink(self.plots[0])
+        cursor = pg.InfiniteLine(0.0, angle=90, movable=True, pen=pg.mkPen("#444444", width=1))
+        cursor.sigPositionChanged.connect(self._cursor_dragged)
+        plot.addItem(cursor, ignoreBounds=True)
+        self.cursors.append(cursor)
+        self.plots.append(plot)
+        return plot
+
+    def _curve(self, target, channel: str, label: str, pen, legend=None) -> None:
+        if channel not in self.channels:
+            return  # a results folder from a site without this element
+        # one min/max pair per pixel column (pyqtgraph's default keeps 5 samples a pixel, which
+        # with a day on screen paints ~5x the vertices for no visible difference)
+        curve = pg.PlotDataItem(pen=pen, name=None if legend else label, autoDownsampleFactor=1.0)
+        curve.setDownsampling(auto=True, method="peak")
+        curve.setClipToView(True)
+        target.addItem(curve)
+        if legend is not None:
+            legend.addItem(curve, label)
+        self.curves.append((curve, channel))
+
+    # -- drawing --------------------------------------------------------------------------
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        """Timed, because path building and rasterising happen here, after ``setData``."""
+        started = time.perf_counter()
+        super().paintEvent(event)
+        ended = time.perf_counter()
+        self.paint_log.append((ended, ended - started))
+
+    def refresh(self, store: SeriesStore) -> None:
+        t_s = store.time()
+        for curve, channel in self.curves:
+            curve.setData(t_s, store.series(channel), skipFiniteCheck=True)
+        self.timeline.refresh(store)
+
+    def set_x_range(self, start_s: float, end_s: float) -> None:
+        self.plots[0].setXRange(start_s, end_s, padding=0.0)
+
+    # -- the shared cursor ----------------------------------------------------------------
+    @property
+    def cursor_s(self) -> float:
+        return float(self.cursors[0].value())
+
+    def set_cursor(self, t_s: float) -> None:
+        self._moving_cursor = True
+        try:
+            for cursor in self.cursors:
+                cursor.setValue(t_s)
+        finally:
+            self._moving_cursor = False
+        self.cursorMoved.emit(t_s)
+
+    def _cursor_dragged(self, line: pg.InfiniteLine) -> None:
+        if not self._moving_cursor:
+            self.set_cursor(float(line.value()))
+
+    def _clicked(self, event) -> None:
+        for plot in self.plots:
+            if plot.vb.sceneBoundingRect().contains(event.scenePos()):
+                self.set_cursor(float(plot.vb.mapSceneToView(event.scenePos()).x()))
+                return
