@@ -18,12 +18,14 @@ def holiday():
     return load_scenario(HOLIDAY)
 
 
-def run_twin(scenario, controller: str | None = None, steps: int | None = None):
-    """Step a twin with a built-in controller; returns (twin, snapshots)."""
+def run_twin(scenario, controller: str | None = None, steps: int | None = None, faults=()):
+    """Step a twin with a built-in controller (and extra faults); returns (twin, snapshots)."""
     from twin.controllers import make_controller
     from twin.core import Twin
     from twin.run import builtin_control
 
+    if faults:
+        scenario = scenario.model_copy(update={"faults": scenario.faults + tuple(faults)})
     twin = Twin(scenario)
     control = builtin_control(make_controller(controller or scenario.controller, twin.site_info))
     snaps, snap = [], None

@@ -27,7 +27,7 @@ from pydantic import Field, field_validator
 from twin.errors import ScenarioError
 from twin.files import FrozenModel
 from twin.site import FEEDER_LINE
-from twin.units import parse_duration_s
+from twin.units import parse_offset_s
 
 if TYPE_CHECKING:
     from twin.core import Twin
@@ -49,12 +49,7 @@ class Fault(FrozenModel):
     @field_validator("start_s", "duration_s", mode="before")
     @classmethod
     def _span(cls, value: object) -> float:
-        if isinstance(value, (int, float)) and value == 0:
-            return 0.0
-        try:
-            return parse_duration_s(value)  # type: ignore[arg-type]
-        except ValueError as exc:
-            raise ValueError(str(exc)) from None
+        return parse_offset_s(value)  # type: ignore[arg-type]
 
     @property
     def label(self) -> str:

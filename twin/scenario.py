@@ -19,16 +19,9 @@ from twin.faults import Fault, check_fault
 from twin.sensors import SensorModel
 from twin.files import FrozenModel, read_toml, validate
 from twin.site import Site, VehicleClassName, load_site
-from twin.units import parse_duration_s
+from twin.units import parse_duration_s, parse_offset_s
 
 CONTROLLERS = ("none", "peak-shaving")
-
-
-def _span_s(value: object) -> float:
-    try:
-        return parse_duration_s(value)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise ValueError(str(exc)) from None
 
 
 class Traffic(FrozenModel):
@@ -45,9 +38,7 @@ class CloudEvent(FrozenModel):
     @field_validator("start_s", "duration_s", mode="before")
     @classmethod
     def _span(cls, value: object) -> float:
-        if isinstance(value, (int, float)) and value == 0:
-            return 0.0
-        return _span_s(value)
+        return parse_offset_s(value)  # type: ignore[arg-type]
 
 
 class Weather(FrozenModel):
@@ -86,7 +77,7 @@ class ScenarioFile(FrozenModel):
     @field_validator("duration_s", "step_s", mode="before")
     @classmethod
     def _span(cls, value: object) -> float:
-        return _span_s(value)
+        return parse_duration_s(value)  # type: ignore[arg-type]
 
     @field_validator("start")
     @classmethod

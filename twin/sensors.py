@@ -22,19 +22,10 @@ from pydantic import Field, field_validator
 
 from twin.controllers.base import Measurements
 from twin.files import FrozenModel
-from twin.units import parse_duration_s
+from twin.units import parse_offset_s
 
 MeasuredPoint = Literal["grid_p_kw", "grid_q_kvar", "poc_v_pu", "pv_p_kw", "pv_available_kw", "bess_p_kw",
                         "bess_soc_pct", "ev_p_kw", "ev_cap_kw"]
-
-
-def _span_or_zero(value: object) -> float:
-    if isinstance(value, (int, float)) and value == 0:
-        return 0.0
-    try:
-        return parse_duration_s(value)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise ValueError(str(exc)) from None
 
 
 class SensorModel(FrozenModel):
@@ -55,7 +46,7 @@ class SensorModel(FrozenModel):
                      "dropout_duration_s", mode="before")
     @classmethod
     def _span(cls, value: object) -> float | None:
-        return None if value is None else _span_or_zero(value)
+        return None if value is None else parse_offset_s(value)  # type: ignore[arg-type]
 
 
 def _inside(t_s: float, start_s: float | None, duration_s: float) -> bool:

@@ -30,6 +30,13 @@ def parse_duration_s(text: str | int | float) -> float:
     return seconds
 
 
+def parse_offset_s(text: str | int | float) -> float:
+    """Like ``parse_duration_s`` but 0 is allowed: a moment counted from the scenario start."""
+    if isinstance(text, (int, float)) and text == 0:
+        return 0.0
+    return parse_duration_s(text)
+
+
 def format_duration(seconds: float) -> str:
     """The shortest exact human form of a span (86400 -> "24h", 90 -> "90s")."""
     for unit, factor in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):

@@ -6,11 +6,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import run_twin
-from twin.core import Twin
 from twin.errors import ScenarioError
 from twin.faults import Fault
-from twin.run import builtin_control
-from twin.controllers import make_controller
 
 
 @pytest.fixture()
@@ -20,16 +17,7 @@ def midday(holiday):
 
 
 def _run_with(scenario, faults, until_s, controller="peak-shaving"):
-    twin = Twin(scenario.model_copy(update={"faults": tuple(faults)}))
-    control = builtin_control(make_controller(controller, twin.site_info))
-    snaps, snap = [], None
-    while twin.env.now < until_s:
-        setpoints = control(snap)
-        if setpoints is not None:
-            twin.apply(setpoints)
-        snap = twin.step(scenario.step_s)
-        snaps.append(snap)
-    return twin, snaps
+    return run_twin(scenario, controller, steps=int(round(until_s / scenario.step_s)), faults=faults)
 
 
 def _at(snaps, t_s):
