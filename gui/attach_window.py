@@ -24,7 +24,7 @@ UNAVAILABLE_PANELS = {
 
 
 class AttachWindow(TwinWindow):
-    """Watches a served twin; the x axis grows with the run (``span_s``: a trailing window instead)."""
+    """Watches a served twin; the x axis spans first sample to now (``span_s``: a trailing window instead)."""
 
     def __init__(self, poller: Poller, span_s: float | None = None) -> None:
         from gui.attach import NO_ELEMENTS
@@ -80,8 +80,9 @@ class AttachWindow(TwinWindow):
         now = self.sim_now_s
         if self.span_s:
             self.panels.set_x_range(max(0.0, now - self.span_s), max(now, self.span_s))
-        else:
-            self.panels.set_x_range(0.0, max(MIN_VIEW_S, now * 1.02))
+        elif self.store.n:  # from the first sample seen: attaching late does not waste the view on the past
+            first = float(self.store.t_s[0])
+            self.panels.set_x_range(first, max(first + MIN_VIEW_S, now + 0.02 * (now - first)))
         if self.follow and self.store.n:
             self.panels.set_cursor(now)
         self._update_status()
@@ -115,12 +116,10 @@ class AttachWindow(TwinWindow):
         return self.poller.status if self.poller.gave_up else None
 
     def ready_for_screenshot(self, at_s: float | None) -> bool:
-        """After a few polls with data (or once sim time reaches ``at_s``), or when the poller gave up."""
+        """After a few polls and two samples (and, with ``at_s``, once sim time reaches it), or when the poller gave up."""
         self.redraw()
         if self.poller.gave_up:
             return True
-        if not self.store.n:
-            return False
-        if at_s is not None:
-            return self.sim_now_s >= at_s
-        return self.poller.polls >= SCREENSHOT_POLLS
+        if self.store.n < 2 or self.poller.polls < SCREENSHOT_POLLS:
+            return False  # one sample draws no line
+        return at_s is None or self.sim_now_s >= at_s

@@ -136,10 +136,16 @@ class Panels(pg.GraphicsLayoutWidget):
         return plot
 
     def add_note(self, title: str, text: str) -> None:
-        """A grey note in the top-left corner of a panel, fixed in pixels (it does not scroll)."""
-        note = pg.TextItem(text, color="#666666", anchor=(0, 0))
-        note.setParentItem(self.by_title[title].vb)
-        note.setPos(8, 4)
+        """A grey note in the top-right corner of a panel (the legend is top-left), fixed in pixels."""
+        box = self.by_title[title].vb
+        note = pg.TextItem(text, color="#666666", anchor=(1, 0))
+        note.setParentItem(box)
+
+        def place() -> None:
+            note.setPos(box.width() - 8, 4)
+
+        box.sigResized.connect(place)
+        place()
         self.notes[title] = text
 
     def set_start_hour(self, start_hour: float) -> None:
