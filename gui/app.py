@@ -37,6 +37,13 @@ def replay_window(results_dir: Path):
     return ReplayWindow(results_dir)
 
 
+def attach_window(host: str, port: int, span_s: float | None = None):
+    from gui.attach import Poller
+    from gui.attach_window import AttachWindow
+
+    return AttachWindow(Poller(host, port), span_s)
+
+
 def show(window, start: bool, screenshot: Path | None, screenshot_at_s: float | None) -> int:
     """Run the event loop; with ``screenshot``, render once the moment is reached, then close."""
     from PySide6 import QtCore, QtWidgets
@@ -52,8 +59,13 @@ def show(window, start: bool, screenshot: Path | None, screenshot_at_s: float | 
 
         def check() -> None:
             if window.ready_for_screenshot(screenshot_at_s):
-                window.export_png(screenshot)
-                print(f"wrote {screenshot}")
+                failure = getattr(window, "failure", None)
+                if failure:  # an attach that lost its server for good
+                    print(f"screenshot: {failure}", file=sys.stderr)
+                    outcome["code"] = 1
+                else:
+                    window.export_png(screenshot)
+                    print(f"wrote {screenshot}")
             elif deadline.elapsed() < SCREENSHOT_WALL_LIMIT_S * 1e3:
                 return
             else:

@@ -32,18 +32,25 @@ def gui(
     start: Annotated[bool, typer.Option("--start/--no-start", help="live: start running at once")] = True,
     screenshot: Annotated[Optional[Path], typer.Option(help="render the view to this PNG and exit")] = None,
     span: Annotated[Optional[str], typer.Option(
-        help="replay: width of the view, e.g. 6h (default: the whole run)")] = None,
+        help="replay/attach: width of the view, e.g. 6h (default: the whole run)")] = None,
     at: Annotated[Optional[str], typer.Option(
         help="with --screenshot: simulated time to capture, e.g. 18h (live: run until then; replay: cursor there)")] = None,
 ) -> None:
     """Desktop GUI: run a scenario live, or replay a results folder, with time-aligned plots."""
-    from gui.app import live_window, qt_app, replay_window, show
+    from gui.app import attach_window, live_window, qt_app, replay_window, show
     from twin.cli import load_with_options, span_option
 
     at_s = span_option(at, "--at")
     if attach is not None:
-        raise ScenarioError(None, "--attach", "watching a `satwin serve` needs the hil package's register map, "
-                            "which is not merged yet; replay its results folder instead")
+        if target is not None:
+            raise ScenarioError(None, "--attach", "give either TARGET or --attach HOST:PORT, not both")
+        host, port = _attach_address(attach)
+        qt_app(headless=screenshot is not None)
+        window = attach_window(host, port, span_option(span, "--span"))
+        code = show(window, True, screenshot, at_s)
+        if code:
+            raise typer.Exit(code)
+        return
     if target is None:
         raise ScenarioError(None, "TARGET", "give a scenario file to run live or a results folder to replay")
     qt_app(headless=screenshot is not None)
@@ -61,6 +68,22 @@ def gui(
     code = show(window, start or screenshot is not None, screenshot, at_s)
     if code:
         raise typer.Exit(code)
+
+
+def _attach_address(text: str) -> tuple[str, int]:
+    """HOST:PORT checked, and a server answering there (one line and exit 2 otherwise)."""
+    from gui.attach import AttachError, connect, parse_address
+
+    try:
+        host, port = parse_address(text)
+    except AttachError as exc:
+        raise ScenarioError(None, "--attach", str(exc)) from None
+    try:
+        connect(host, port).close()
+    except ConnectionError:
+        raise ScenarioError(None, "--attach", f"no Modbus server answers at {host}:{port} "
+                            "(is `satwin serve` running there?)") from None
+    return host, port
 
 
 def bench_gui(

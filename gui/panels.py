@@ -54,6 +54,8 @@ class Panels(pg.GraphicsLayoutWidget):
         self.channels = set(channel_names)
         self.curves: list[tuple[pg.PlotDataItem, str]] = []
         self.plots: list[pg.PlotItem] = []
+        self.by_title: dict[str, pg.PlotItem] = {}
+        self.notes: dict[str, str] = {}  # panel title -> note shown on it (e.g. "not available over Modbus")
         self.cursors: list[pg.InfiniteLine] = []
         self._moving_cursor = False
         self._start_hour = start_hour
@@ -130,7 +132,29 @@ class Panels(pg.GraphicsLayoutWidget):
         plot.addItem(cursor, ignoreBounds=True)
         self.cursors.append(cursor)
         self.plots.append(plot)
+        self.by_title[title] = plot
         return plot
+
+    def add_note(self, title: str, text: str) -> None:
+        """A grey note in the top-right corner of a panel (the legend is top-left), fixed in pixels."""
+        box = self.by_title[title].vb
+        note = pg.TextItem(text, color="#666666", anchor=(1, 0))
+        note.setParentItem(box)
+
+        def place() -> None:
+            note.setPos(box.width() - 8, 4)
+
+        box.sigResized.connect(place)
+        place()
+        self.notes[title] = text
+
+    def set_start_hour(self, start_hour: float) -> None:
+        """Clock labels for a run whose start is learnt late (attach reads it from the server)."""
+        for plot in self.plots:
+            axis = plot.getAxis("bottom")
+            axis.start_s = start_hour * 3600.0
+            axis.picture = None
+            axis.update()
 
     def _curve(self, target, channel: str, label: str, pen, legend=None) -> None:
         if channel not in self.channels:

@@ -55,9 +55,9 @@ def map_from_json(path: Path) -> dict[str, DeviceMap]:
 class SiteClient:
     """Reads whole plain maps and writes points by name over one Modbus TCP connection."""
 
-    def __init__(self, host: str, port: int, timeout_s: float = 2.0) -> None:
+    def __init__(self, host: str, port: int, timeout_s: float = 2.0, attempts: int = CONNECT_ATTEMPTS) -> None:
         self.client = ModbusTcpClient(host, port=port, timeout=timeout_s, retries=1)
-        for _ in range(CONNECT_ATTEMPTS):
+        for _ in range(max(1, attempts)):
             if self.client.connect():
                 return
             time.sleep(CONNECT_RETRY_S)
