@@ -154,6 +154,10 @@ PLAIN_SPECS: dict[str, list[PlainSpec]] = {
            lambda d, m, s: d.info.ev_p_max_kw),
         _r("ev_p_kw", "float32", "kW", "EV charging power now, all connectors and the swap station (measured)",
            lambda d, m, s: m.ev_p_kw),
+        _r("fault_count", "uint16", "", "Faults active now, scheduled or injected (alarm: non-zero)",
+           lambda d, m, s: s.fault_count),
+        _r("islanded", "uint16", "", "1 while the utility is lost and the battery forms the grid",
+           lambda d, m, s: int(s.islanded)),
         _rw("heartbeat", "uint16", "", "Write any value at least once per watchdog timeout; reads back the last "
             "value written", None, "heartbeat", lambda d, twin: (0, HEARTBEAT_MAX)),
     ],

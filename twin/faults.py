@@ -127,18 +127,24 @@ class FaultEffects:
             twin.pv.tripped[twin.pv.names.index(device)] = active
         elif kind in ("bess_trip", "bess_derate"):
             self._bess_limit()
+            self._refresh_topology()  # a tripped battery cannot hold an island
         elif kind == "charger_fault":
             for slot in twin.connector_slots(device):
                 twin.set_connector_fault(slot, active)
         elif kind in ("transformer_outage", "feeder_outage", "utility_outage"):
-            opened = frozenset(label.split(":", 1)[1] for label, count in self.active.items()
-                               if count > 0 and label.split(":", 1)[0] in ("transformer_outage", "feeder_outage"))
-            twin.grid.set_topology(opened, islanded=self.active["utility_outage"] > 0)
+            self._refresh_topology()
         elif kind == "voltage_sag":
             twin.grid.set_source_voltage(fault.sag_pu if active else twin.site.utility.vm_pu)
         elif kind == "comms_loss":
             self.comms_lost = frozenset(label.split(":", 1)[1] for label, count in self.active.items()
                                         if count > 0 and label.startswith("comms_loss:"))
+
+    def _refresh_topology(self) -> None:
+        opened = frozenset(label.split(":", 1)[1] for label, count in self.active.items()
+                           if count > 0 and label.split(":", 1)[0] in ("transformer_outage", "feeder_outage"))
+        battery = self.twin.battery
+        battery_ok = battery is not None and self.active[f"bess_trip:{battery.spec.name}"] <= 0
+        self.twin.grid.set_topology(opened, islanded=self.active["utility_outage"] > 0, island_source=battery_ok)
 
     def _bess_limit(self) -> None:
         battery = self.twin.battery

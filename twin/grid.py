@@ -117,23 +117,27 @@ class Grid:
         self._newton: _DenseNewton | None = None
         self.solves = 0
         self.islanded = False
+        self._island_source = True
         self.out_of_service: frozenset[str] = frozenset()
         self.energized = np.ones(len(points), dtype=bool)  # injection points that have a source
         self._rebuild()
 
     # -- topology (faults) ---------------------------------------------------------------
-    def set_topology(self, out_of_service: frozenset[str], islanded: bool) -> None:
-        """Open lines/transformers by name and/or lose the utility; rebuilds the fast solver."""
-        if out_of_service == self.out_of_service and islanded == self.islanded:
+    def set_topology(self, out_of_service: frozenset[str], islanded: bool, island_source: bool = True) -> None:
+        """Open lines/transformers by name and/or lose the utility; rebuilds the fast solver.
+
+        ``island_source``: whether the battery can form the grid when the utility is lost.
+        """
+        if (out_of_service, islanded, island_source) == (self.out_of_service, self.islanded, self._island_source):
             return
-        self.out_of_service, self.islanded = out_of_service, islanded
+        self.out_of_service, self.islanded, self._island_source = out_of_service, islanded, island_source
         # losing the utility opens the point-of-connection breaker: the island keeps no dead feeder
         opened = out_of_service | {FEEDER_LINE} if islanded else out_of_service
         for table in ("line", "trafo"):
             self.net[table]["in_service"] = ~self.net[table].name.isin(opened)
         grid_source = self.net.ext_grid.name == "utility"
         self.net.ext_grid.loc[grid_source, "in_service"] = not islanded
-        self.net.ext_grid.loc[~grid_source, "in_service"] = islanded
+        self.net.ext_grid.loc[~grid_source, "in_service"] = islanded and island_source
         self._rebuild()
 
     def set_source_voltage(self, vm_pu: float) -> None:

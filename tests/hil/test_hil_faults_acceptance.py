@@ -43,6 +43,24 @@ def test_comms_loss_silences_one_unit_only(rig):
     assert rig.snap.measured.stale == ()
 
 
+def test_a_fault_shows_in_the_site_alarm_registers(rig):
+    site = next(d for d in rig.reg_map.devices if d.name == "site")
+    bess = next(d for d in rig.reg_map.devices if d.kind == "bess")
+    points = {p.point: p for p in rig.reg_map.plain(site.unit_id)}
+    state = next(p for p in rig.reg_map.plain(bess.unit_id) if p.point == "state")
+    rig.twin.schedule_fault(Fault(kind="bess_trip", device="bess", start_s=rig.twin.env.now + 1, duration_s=600))
+    rig.twin.schedule_fault(Fault(kind="utility_outage", start_s=rig.twin.env.now + 1, duration_s=600))
+    rig.step(3)
+    with ModbusTcpClient("127.0.0.1", port=rig.port, timeout=2) as client:
+        def read(unit_id, point):
+            return client.read_holding_registers(point.address, count=1, device_id=unit_id).registers[0]
+
+        assert read(site.unit_id, points["fault_count"]) == 2
+        assert read(site.unit_id, points["islanded"]) == 0  # a tripped battery cannot form the island
+        assert read(bess.unit_id, state) == 3  # FAULT
+    assert rig.snap.v_pu.max() == 0.0  # nothing left to supply the site: a blackout
+
+
 def _short_peak(tmp_path: Path):
     return load_scenario(DATA / "evening-peak.toml").with_options(duration_s=3600.0).model_copy(
         update={"criteria": ("grid_import_kw.max_15min <= 4000",)})

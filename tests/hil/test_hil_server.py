@@ -36,6 +36,7 @@ def expected_values(rig) -> dict[tuple[str, str], float]:
               ("site", "tariff_cny_per_kwh"): m.tariff_cny_per_kwh,
               ("site", "valley_tariff_cny_per_kwh"): info.valley_cny_per_kwh,
               ("site", "ev_p_max_kw"): info.ev_p_max_kw, ("site", "heartbeat"): 0, ("site", "ev_p_kw"): m.ev_p_kw,
+              ("site", "fault_count"): snap.fault_count, ("site", "islanded"): int(snap.islanded),
               ("swap", "p_kw"): snap.swap_p_kw, ("swap", "full_packs"): snap.swap_full_packs}
     for i, name in enumerate(twin.pv.names):
         device = name if name.startswith("pv") else f"pv_{name}"
