@@ -145,7 +145,11 @@ def test_addresses_parse():
 
 # -- the command line, against ``hil.serve.serve`` in a thread -----------------------------
 def _served(tmp_path, speed: float = 600.0):
-    """``serve`` of an hour of the evening in a thread on a free port; (port, stop, thread)."""
+    """``serve`` of the evening in a thread on a free port; (port, stop, thread).
+
+    Eight simulated hours (48 s at 600x) outlast a GUI start-up on a loaded CI machine; the
+    test stops the server itself when it is done.
+    """
     from hil.serve import serve
 
     listening, stop, box = threading.Event(), threading.Event(), {}
@@ -155,7 +159,8 @@ def _served(tmp_path, speed: float = 600.0):
         listening.set()
 
     thread = threading.Thread(target=serve, daemon=True, kwargs=dict(
-        scenario=_hil_rig().evening_scenario(), out_dir=tmp_path / "served", port=0, speed=speed,
+        scenario=_hil_rig().evening_scenario(duration_s=8 * 3600.0), out_dir=tmp_path / "served", port=0,
+        speed=speed,
         echo=lambda _line: None, stop=stop, on_listening=on_listening))
     thread.start()
     assert listening.wait(60)
