@@ -265,6 +265,7 @@ class _DenseNewton:
         self.trafo_i_rated_hv_ka = (trafo.sn_mva / (SQRT3 * trafo.vn_hv_kv) * trafo.parallel * trafo.df).to_numpy()
         self.trafo_i_rated_lv_ka = (trafo.sn_mva / (SQRT3 * trafo.vn_lv_kv) * trafo.parallel * trafo.df).to_numpy()
         self.v = internal["V"][order].copy()
+        self._diag = np.diag_indices(n)  # the Jacobian's diagonal, indexed every iteration
         self._last_s: np.ndarray | None = None
         self._last_state: GridState | None = None
         self.grid = grid
@@ -297,14 +298,15 @@ class _DenseNewton:
         for _ in range(max_iter):
             i_bus = y @ v
             mis = v * np.conj(i_bus) - s_bus
-            f = np.r_[mis.real[1:], mis.imag[1:]]
+            f = np.concatenate((mis.real[1:], mis.imag[1:]))
             if np.max(np.abs(f), initial=0.0) < tol:
                 return v
             v_norm = v / vm
+            diag = self._diag
             ds_dvm = v[:, None] * np.conj(y * v_norm[None, :])
-            ds_dvm[np.diag_indices_from(ds_dvm)] += np.conj(i_bus) * v_norm
+            ds_dvm[diag] += np.conj(i_bus) * v_norm
             ds_dva = -1j * v[:, None] * np.conj(y * v[None, :])
-            ds_dva[np.diag_indices_from(ds_dva)] += 1j * v * np.conj(i_bus)
+            ds_dva[diag] += 1j * v * np.conj(i_bus)
             jac = np.empty((2 * m, 2 * m))
             jac[:m, :m] = ds_dva.real[1:, 1:]
             jac[:m, m:] = ds_dvm.real[1:, 1:]

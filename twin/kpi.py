@@ -17,6 +17,10 @@ from twin.metrics import KPI_LABELS
 from twin.record import read_events, read_meta, read_timeseries
 
 DEMAND_WINDOW_S = 15 * 60  # utility demand is billed on 15-minute averages
+KPI_COLUMNS = ("t_s", "dt_s", "grid_p_kw", "bess_p_kw", "bess_soc_pct", "ev_p_kw", "load_p_kw", "losses_kw",
+               "tariff_cny_per_kwh", "contract_limit_kw", "delivered_kwh", "unserved_kwh", "arrived", "served",
+               "balked", "reneged", "load_shed_kw", "islanded", "pv_p_kw.", "v_pu.", "trafo_loading_pct.",
+               "line_loading_pct.")
 
 
 
@@ -29,13 +33,10 @@ def _columns_with_prefix(table, prefix: str) -> np.ndarray:
 
 def compute_kpis(results_dir: str | Path) -> dict[str, Any]:
     meta = read_meta(results_dir)
-    ts = read_timeseries(results_dir)
+    ts = read_timeseries(results_dir, KPI_COLUMNS)
     if ts.num_rows == 0:
         return {"steps": 0}
-    col = {name: ts.column(name).to_numpy() for name in
-           ("t_s", "dt_s", "grid_p_kw", "bess_p_kw", "bess_soc_pct", "ev_p_kw", "load_p_kw", "losses_kw",
-            "tariff_cny_per_kwh", "contract_limit_kw", "delivered_kwh", "unserved_kwh", "arrived", "served",
-            "balked", "reneged")}
+    col = {name: ts.column(name).to_numpy() for name in KPI_COLUMNS if not name.endswith(".")}
     hours = col["dt_s"] / 3600.0
     grid = col["grid_p_kw"]
     pv = _columns_with_prefix(ts, "pv_p_kw.").sum(axis=1)
@@ -83,8 +84,8 @@ def compute_kpis(results_dir: str | Path) -> dict[str, Any]:
         "max_trafo_loading_pct": float(_columns_with_prefix(ts, "trafo_loading_pct.").max(initial=0.0)),
         "max_line_loading_pct": float(_columns_with_prefix(ts, "line_loading_pct.").max(initial=0.0)),
         "losses_kwh": float((col["losses_kw"] * hours).sum()),
-        "load_shed_kwh": float((ts.column("load_shed_kw").to_numpy() * hours).sum()),
-        "minutes_islanded": float(col["dt_s"][ts.column("islanded").to_numpy() > 0].sum() / 60.0),
+        "load_shed_kwh": float((col["load_shed_kw"] * hours).sum()),
+        "minutes_islanded": float(col["dt_s"][col["islanded"] > 0].sum() / 60.0),
         "energy_cost_cny": float((imported * col["tariff_cny_per_kwh"]).sum() - exported.sum() * meta["export_cny_per_kwh"]),
         "co2_emitted_kg": float(imported.sum() * ef),
         "co2_avoided_kg": pv_kwh * ef,

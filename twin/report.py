@@ -15,13 +15,17 @@ from twin.kpi import KPI_LABELS, format_kpi
 from twin.record import read_events, read_meta, read_timeseries
 
 
+PLOT_COLUMNS = ("t_s", "grid_p_kw", "contract_limit_kw", "pv_available_kw.", "pv_p_kw.", "bess_p_kw", "bess_soc_pct",
+                "ev_p_kw", "ev_cap_kw", "load_p_kw", "queue_len.")
+
+
 def _sum_prefix(ts, prefix: str) -> np.ndarray:
     names = [n for n in ts.column_names if n.startswith(prefix)]
     return np.sum([ts.column(n).to_numpy() for n in names], axis=0) if names else np.zeros(ts.num_rows)
 
 
 def write_plot(results_dir: str | Path) -> Path:
-    ts = read_timeseries(results_dir)
+    ts = read_timeseries(results_dir, PLOT_COLUMNS)
     meta = read_meta(results_dir)
     hours = ts.column("t_s").to_numpy() / 3600.0
     fig, axes = plt.subplots(5, 1, figsize=(11, 12), sharex=True, constrained_layout=True)
