@@ -35,11 +35,3 @@ def parse_offset_s(text: str | int | float) -> float:
     if isinstance(text, (int, float)) and text == 0:
         return 0.0
     return parse_duration_s(text)
-
-
-def format_duration(seconds: float) -> str:
-    """The shortest exact human form of a span (86400 -> "24h", 90 -> "90s")."""
-    for unit, factor in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
-        if seconds >= factor and seconds % factor == 0 and not (unit == "d" and seconds < 2 * 86400):
-            return f"{seconds / factor:g}{unit}"
-    return f"{seconds:g}s"
