@@ -221,6 +221,22 @@ def validate(files: Annotated[list[Path], typer.Argument(help="site or scenario 
             console.print(f"--  {path} (neither a site nor a scenario file; not checked)")
 
 
+@app.command()
+def normals(
+    station_csv: Annotated[Path, typer.Argument(help="a CDSRD station file (daily GHI), e.g. 57083.csv")],
+    years: Annotated[str, typer.Option(help="first-last year of the normal period")] = "1991-2017",
+) -> None:
+    """Monthly GHI normals of a station, as the [climate] lines of a site file."""
+    from twin.climate_normals import monthly_normals
+
+    first, _, last = years.partition("-")
+    if not (first.isdigit() and last.isdigit() and int(first) <= int(last)):
+        raise ScenarioError(None, "--years", f"expected FIRST-LAST, e.g. 1991-2017; got '{years}'")
+    found = monthly_normals(station_csv, int(first), int(last))
+    typer.echo(found.toml(station_csv))  # plain text to paste into a site file: no wrapping, no markup
+    typer.echo(f"# years per month: {', '.join(map(str, found.years_per_month))}")
+
+
 @bench_app.callback(invoke_without_command=True)
 def bench(ctx: typer.Context) -> None:
     """Twin speed: 24 h at 1 s and 1 min steps, and the ratio against a plain pandapower runpp loop."""

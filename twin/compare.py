@@ -2,13 +2,19 @@
 
 The run's own KPIs give the PV yield, self-consumption and grid import; savings and CO2
 avoided come from a second run of the same scenario (same seed, so the same traffic) on
-the site without PV and storage. Every simulated figure is computed from physics and the
-site file: a published figure is shown beside it with its gap, never used to adjust it.
+the site without PV and storage. The two runs are independent, so the baseline runs in a
+second process beside the main run. Every simulated figure is computed from physics and
+the site file: a published figure is shown beside it with its gap, never used to adjust it.
+
+A figure published as an average over the plant's operating life (``life_years`` in the
+published file) is compared with the first-year yield times the site's module
+degradation over that many years (``[pv_degradation]``); the table says so.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -16,10 +22,13 @@ from typing import Any
 from twin.errors import ScenarioError
 from twin.files import read_toml
 from twin.scenario import Scenario
+from twin.site import PvDegradation
 
 METRICS = {  # metric -> (label, unit, format)
     "pv_yield_mwh": ("Annual PV yield", "MWh", ".0f"),
     "pv_specific_kwh_per_kwp": ("Specific PV yield", "kWh/kWp", ".0f"),
+    "pv_yield_lifetime_mwh": ("Annual PV yield, lifetime average", "MWh", ".0f"),
+    "pv_specific_lifetime_kwh_per_kwp": ("Specific PV yield, lifetime average", "kWh/kWp", ".0f"),
     "pv_self_consumption_pct": ("PV self-consumption", "%", ".1f"),
     "self_sufficiency_pct": ("Self-sufficiency (hourly)", "%", ".1f"),
     "grid_import_mwh": ("Grid import", "MWh", ".0f"),
@@ -73,6 +82,22 @@ def simulated_figures(kpis: dict[str, Any], baseline: dict[str, Any], kwp: float
     }
 
 
+LIFETIME_OF = {"pv_yield_lifetime_mwh": "pv_yield_mwh",  # lifetime metric -> its first-year metric
+               "pv_specific_lifetime_kwh_per_kwp": "pv_specific_kwh_per_kwp"}
+
+
+def with_lifetime_figures(simulated: dict[str, float], published: dict[str, dict[str, Any]],
+                          degradation: PvDegradation) -> dict[str, float]:
+    """Add the lifetime averages the published figures ask for, each after its first-year figure."""
+    out: dict[str, float] = {}
+    for metric, value in simulated.items():
+        out[metric] = value
+        for lifetime, first_year in LIFETIME_OF.items():
+            if first_year == metric and lifetime in published:
+                out[lifetime] = value * degradation.lifetime_factor(int(published[lifetime]["life_years"]))
+    return out
+
+
 def published_figures(scenario: Scenario) -> dict[str, dict[str, Any]]:
     """The published figures the scenario's ``[compare]`` table names, by metric."""
     ref = scenario.compare
@@ -88,6 +113,11 @@ def published_figures(scenario: Scenario) -> dict[str, dict[str, Any]]:
         if figure.get("metric") not in METRICS:
             raise ScenarioError(path, f"{ref.key}.figures[{i}].metric",
                                 f"unknown metric '{figure.get('metric')}' (choose from {', '.join(METRICS)})")
+        life_years = figure.get("life_years")
+        if figure["metric"] in LIFETIME_OF and not (isinstance(life_years, int) and life_years >= 1):
+            raise ScenarioError(path, f"{ref.key}.figures[{i}].life_years",
+                                f"a lifetime average needs the number of years it covers (a whole number >= 1), "
+                                f"got {life_years!r}")
         figures[figure["metric"]] = figure
     return figures
 
@@ -113,28 +143,69 @@ def baseline_scenario(scenario: Scenario) -> Scenario:
                                        "compare": None})
 
 
-def compare_run(scenario: Scenario, out_dir: Path, kpis: dict[str, Any], backend: str = "newton") -> list[Row]:
-    """Run the baseline into ``out_dir/baseline``, then write ``compare.json`` and the report section."""
+def _baseline_kpis(scenario: Scenario, out_dir: Path, backend: str) -> dict[str, Any]:
     from twin.session import run_scenario  # the session imports this module
 
+    return run_scenario(baseline_scenario(scenario), out_dir / "baseline", backend=backend).kpis
+
+
+class Baseline:
+    """The no-PV/no-storage run, started before the main run and collected after it.
+
+    It runs in a second process when it can (the two runs share nothing), and in this
+    process, after the main run, where child processes are not allowed (inside a suite's
+    worker pool).
+    """
+
+    def __init__(self, scenario: Scenario, out_dir: Path, backend: str = "newton"):
+        self.args = (scenario, Path(out_dir), backend)
+        self._pool = None
+        self._pending = None
+        if not multiprocessing.current_process().daemon:
+            self._pool = multiprocessing.get_context("spawn").Pool(1)
+            self._pending = self._pool.apply_async(_baseline_kpis, self.args)
+
+    def kpis(self) -> dict[str, Any]:
+        if self._pending is None:
+            return _baseline_kpis(*self.args)
+        try:
+            return self._pending.get()
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Stop the baseline process (the main run ended early or has been collected)."""
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+
+def compare_run(scenario: Scenario, out_dir: Path, kpis: dict[str, Any], baseline: Baseline) -> list[Row]:
+    """Collect the baseline (``out_dir/baseline``), then write ``compare.json`` and the report section."""
     published = published_figures(scenario)
-    baseline = run_scenario(baseline_scenario(scenario), out_dir / "baseline", backend=backend)
+    base_kpis = baseline.kpis()
     site = scenario.site
-    simulated = simulated_figures(kpis, baseline.kpis, sum(a.p_peak_kwp for a in site.pv),
+    simulated = simulated_figures(kpis, base_kpis, sum(a.p_peak_kwp for a in site.pv),
                                   site.emissions.grid_kg_co2_per_kwh)
-    rows = comparison_rows(simulated, published)
+    rows = comparison_rows(with_lifetime_figures(simulated, published, site.pv_degradation), published)
     (out_dir / "compare.json").write_text(json.dumps([asdict(r) for r in rows], indent=2))
-    append_report_section(out_dir / "report.md", rows, scenario)
+    append_report_section(out_dir / "report.md", rows, scenario, published)
     return rows
 
 
-def append_report_section(report: Path, rows: list[Row], scenario: Scenario) -> None:
+def append_report_section(report: Path, rows: list[Row], scenario: Scenario,
+                          published: dict[str, dict[str, Any]]) -> None:
     site = scenario.site
+    lifetime = [f"{METRICS[m][0]}: first-year figure x {site.pv_degradation.lifetime_factor(int(f['life_years'])):.3f}, "
+                f"the mean output over {f['life_years']} years ({site.pv_degradation.source})"
+                for m, f in published.items() if m in LIFETIME_OF]
     lines = ["", "## Compared with the real site", "",
              f"Simulated from capacity, location and climate normals ({site.climate.source if site.climate else 'clear sky'}); "
              f"savings and CO2 avoided against the same run without PV and storage (`baseline/`), "
              f"tariff: {site.tariff.source}; grid emission factor {site.emissions.grid_kg_co2_per_kwh} kg/kWh "
              f"({site.emissions.source}). No simulated figure is adjusted to a published one.", "",
+             *[f"- {line}" for line in lifetime], *([""] if lifetime else []),
              "| " + " | ".join(HEADER) + " |", "|---|---:|---:|---|---:|---|---|"]
     lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
     text = report.read_text() if report.exists() else ""

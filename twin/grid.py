@@ -148,11 +148,12 @@ class Grid:
 
     @property
     def has_source(self) -> bool:
-        return bool(self.net.ext_grid.in_service.any())
+        return self._has_source  # read every step: cached at each topology change, not asked of pandas
 
     def _rebuild(self) -> None:
         """Find what is energized and, for the fast path, take pandapower's matrices again."""
         zeros = np.zeros(len(self.points))
+        self._has_source = bool(self.net.ext_grid.in_service.any())
         if not self.has_source:
             self.energized[:] = False
             self._newton = None

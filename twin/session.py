@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from twin import __version__
-from twin.compare import Row, compare_run
+from twin.compare import Baseline, Row, compare_run
 from twin.controllers import make_controller
 from twin.core import Twin
 from twin.errors import SimulationError
@@ -104,19 +104,24 @@ def run_scenario(scenario: Scenario, out_dir: Path, controller: str | None = Non
     controller = controller or scenario.controller
     twin, recorder = start_run(scenario, out_dir, controller, backend)
     control = control or builtin_control(make_controller(controller, twin.site_info))
+    baseline = Baseline(scenario, Path(out_dir), backend) if scenario.compare is not None else None
     stats = RunStats()
     status, error = "completed", None
-    try:
-        stats = run_loop(twin, control, [recorder, *sinks], clock=clock, progress=progress, stop=stop)
-        if stats.interrupted:
-            status = "interrupted"
-    except KeyboardInterrupt:
-        status = "interrupted"
-    except SimulationError as exc:
-        status, error = "failed", str(exc)
-    kpis, verdicts = finish_run(out_dir, recorder, stats, status, scenario.criteria,
-                                **({"error": error} if error else {}))
     comparison = None
-    if scenario.compare is not None and status == "completed":
-        comparison = compare_run(scenario, out_dir, kpis, backend)
+    try:
+        try:
+            stats = run_loop(twin, control, [recorder, *sinks], clock=clock, progress=progress, stop=stop)
+            if stats.interrupted:
+                status = "interrupted"
+        except KeyboardInterrupt:
+            status = "interrupted"
+        except SimulationError as exc:
+            status, error = "failed", str(exc)
+        kpis, verdicts = finish_run(out_dir, recorder, stats, status, scenario.criteria,
+                                    **({"error": error} if error else {}))
+        if baseline is not None and status == "completed":
+            comparison = compare_run(scenario, out_dir, kpis, baseline)
+    finally:
+        if baseline is not None:
+            baseline.cancel()
     return RunResult(out_dir, status, stats, kpis, error, comparison, verdicts)

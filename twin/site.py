@@ -204,6 +204,33 @@ class Climate(FrozenModel):
         return value
 
 
+class PvDegradation(FrozenModel):
+    """How PV modules lose output with age, for figures published as lifetime averages.
+
+    The twin simulates a plant at nameplate; a published "average over the operating
+    life" is compared with the first-year yield times ``lifetime_factor``. The defaults
+    are the usual crystalline-silicon warranty curve (at most 2 % in the first year, then
+    0.55 % a year, as in China's PV industry roadmap for p-type PERC modules).
+    """
+
+    first_year_pct: Annotated[float, Field(ge=0, le=20)] = 2.0
+    per_year_pct: Annotated[float, Field(ge=0, le=5)] = 0.55
+    source: str = "[A] crystalline-silicon warranty curve: <= 2 % in year 1, then 0.55 %/year (CPIA roadmap, PERC)"
+
+    def lifetime_factor(self, years: int) -> float:
+        """Mean output over the first ``years`` years relative to nameplate (linear warranty curve).
+
+        Output falls linearly within each year, so a year's mean is its mid-year value:
+        year 1 loses half of ``first_year_pct``; year k > 1 loses ``first_year_pct`` plus
+        ``per_year_pct`` for the k - 1.5 years since the end of year 1 ... mid-year k.
+        """
+        if years < 1:
+            raise ValueError("years must be at least 1")
+        losses_pct = [self.first_year_pct / 2] + [self.first_year_pct + self.per_year_pct * (k - 1.5)
+                                                  for k in range(2, years + 1)]
+        return 1.0 - sum(losses_pct) / years / 100.0
+
+
 class Limits(FrozenModel):
     v_min_pu: float = 0.95
     v_max_pu: float = 1.05
@@ -233,6 +260,7 @@ class Site(FrozenModel):
     tariff: Tariff
     emissions: Emissions
     climate: Climate | None = None
+    pv_degradation: PvDegradation = PvDegradation()
     limits: Limits = Limits()
     watchdog: Watchdog = Watchdog()
 

@@ -2,8 +2,10 @@
 
 Only the PV chain runs (weather, transposition, temperature, losses, clipping) over the
 year scenario's span, so the test is quick; the full runs give the same PV energy because
-the controllers here never curtail PV. Sites whose published yield the model misses by
-more than 10 % are expected failures with the reason; nothing is scaled to fit.
+the controllers here never curtail PV. The irradiation normals are station records (CDSRD,
+see the site files); the Hengqin figure is a lifetime average, so it is compared with the
+first-year yield times the mean module output over the 29 years it covers. Nothing is
+scaled to fit: the published value enters only the assertion.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import SCENARIOS
-from twin.compare import published_figures
+from twin.compare import published_figures, with_lifetime_figures
 from twin.core import profile_grid_s
 from twin.devices.pv import PvPlant
 from twin.profiles import local_times
@@ -23,6 +25,7 @@ TOLERANCE_PCT = 10.0
 
 
 def annual_pv_mwh(name: str) -> tuple[float, float]:
+    """(simulated, published) annual PV yield; a lifetime average is compared as the year run does."""
     scenario = load_scenario(SCENARIOS / f"year-{name}.toml")
     site = scenario.site
     grid_s = profile_grid_s(scenario.step_s)
@@ -30,20 +33,14 @@ def annual_pv_mwh(name: str) -> tuple[float, float]:
     seed = np.random.SeedSequence(scenario.seed).spawn(len(site.vehicles) + 1)[-1]  # as the twin draws it
     weather = climate_weather(site.climate, site.location, times, np.random.default_rng(seed))
     pv = PvPlant(site.pv, site.location, times, grid_s, scenario.weather.clouds, weather)
-    simulated = pv.powers(0.0, scenario.duration_s)[0].sum() * scenario.duration_s / 3600 / 1000
-    return simulated, float(published_figures(scenario)["pv_yield_mwh"]["value"])
+    first_year = pv.powers(0.0, scenario.duration_s)[0].sum() * scenario.duration_s / 3600 / 1000
+    simulated = with_lifetime_figures({"pv_yield_mwh": first_year}, published_figures(scenario), site.pv_degradation)
+    published = published_figures(scenario)
+    metric = next(m for m in ("pv_yield_lifetime_mwh", "pv_yield_mwh") if m in published)
+    return simulated[metric], float(published[metric]["value"])
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param("hengqin", marks=pytest.mark.xfail(strict=True, reason=(
-        "simulated ~7.9 GWh (~1,100 kWh/kWp) vs published 'over 6.55 GWh' (~913 kWh/kWp), +21 %: the published "
-        "figure is a lifetime average with degradation, and the corridor arrays' real orientation and shading "
-        "(slopes, sound barriers) are not published; the typed Nanning normals are approximate"))),
-    pytest.param("henan", marks=pytest.mark.xfail(strict=True, reason=(
-        "simulated ~22.8 GWh (~1,230 kWh/kWp) vs published 19.42 GWh (~1,050 kWh/kWp), +17 %: the NASA-POWER-like "
-        "Zhengzhou normals (~1,420 kWh/m2) are above CMA station measurements (~1,300), array tilt and "
-        "orientation are assumptions, and the seed does not say which year or whether all 18.46 MWp ran all year"))),
-])
+@pytest.mark.parametrize("name", ["hengqin", "henan"])
 def test_annual_pv_within_ten_percent_of_published(name):
     simulated, published = annual_pv_mwh(name)
     assert abs(simulated / published - 1) * 100 <= TOLERANCE_PCT, f"{simulated:.0f} MWh vs {published:.0f} MWh"

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 
 from tests.conftest import SCENARIOS
-from twin.compare import baseline_scenario, comparison_rows, simulated_figures
+from twin.compare import (baseline_scenario, comparison_rows, published_figures, simulated_figures,
+                          with_lifetime_figures)
+from twin.errors import ScenarioError
 from twin.scenario import load_scenario
 from twin.session import run_scenario
+from twin.site import PvDegradation
 
 
 def test_gap_is_relative_to_the_published_figure():
@@ -50,3 +55,44 @@ def test_a_short_run_writes_the_table(tmp_path):
     assert base["pv_energy_kwh"] == 0
     assert json.loads((tmp_path / "compare.json").read_text())[0]["metric"] == "pv_yield_mwh"
     assert "## Compared with the real site" in (tmp_path / "report.md").read_text()
+
+
+def test_lifetime_factor_is_the_mean_of_a_linear_warranty_curve():
+    ageing = PvDegradation(first_year_pct=2.0, per_year_pct=0.5)
+    assert ageing.lifetime_factor(1) == pytest.approx(0.99)  # half the first-year loss, on average
+    # mid-year losses: year 1: 1 %, year 2: 2 + 0.5 * 0.5 = 2.25 %, year 3: 2 + 0.5 * 1.5 = 2.75 %
+    assert ageing.lifetime_factor(3) == pytest.approx(1 - (1 + 2.25 + 2.75) / 3 / 100)
+    assert PvDegradation(first_year_pct=0, per_year_pct=0).lifetime_factor(30) == 1.0
+    with pytest.raises(ValueError):
+        ageing.lifetime_factor(0)
+
+
+def test_a_lifetime_figure_follows_its_first_year_figure():
+    published = {"pv_yield_lifetime_mwh": {"value": 90, "life_years": 3}}
+    ageing = PvDegradation(first_year_pct=2.0, per_year_pct=0.5)
+    figures = with_lifetime_figures({"pv_yield_mwh": 100.0, "grid_import_mwh": 5.0}, published, ageing)
+    assert list(figures) == ["pv_yield_mwh", "pv_yield_lifetime_mwh", "grid_import_mwh"]
+    assert figures["pv_yield_lifetime_mwh"] == pytest.approx(100.0 * ageing.lifetime_factor(3))
+    assert "pv_specific_lifetime_kwh_per_kwp" not in with_lifetime_figures({"pv_specific_kwh_per_kwp": 1.0},
+                                                                         published, ageing)
+
+
+def test_a_lifetime_figure_without_its_years_names_the_field(tmp_path):
+    (tmp_path / "published.toml").write_text('[x]\nsite = "s"\n[[x.figures]]\nmetric = "pv_yield_lifetime_mwh"\n'
+                                             'value = 6550\n')
+    scenario = load_scenario(SCENARIOS / "year-hengqin.toml")
+    ref = scenario.compare.model_copy(update={"published": str(tmp_path / "published.toml"), "key": "x"})
+    with pytest.raises(ScenarioError, match=r"x\.figures\[0\]\.life_years: a lifetime average needs"):
+        published_figures(scenario.model_copy(update={"compare": ref}))
+
+
+def test_an_interrupted_run_stops_its_baseline(tmp_path):
+    scenario = load_scenario(SCENARIOS / "year-xianshan.toml")  # its baseline alone takes ~15 s or more
+    stop = threading.Event()
+    stop.set()  # interrupted before the first step
+    started = time.perf_counter()
+    result = run_scenario(scenario, tmp_path, stop=stop)
+    assert result.status == "interrupted" and result.comparison is None
+    assert time.perf_counter() - started < 12  # the year-long baseline was not waited for ...
+    assert not (tmp_path / "baseline" / "kpi.json").exists()  # ... and did not finish behind our back
+    assert not (tmp_path / "compare.json").exists()
