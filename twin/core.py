@@ -220,8 +220,8 @@ class Twin:
         if setpoints.ev_cap_kw is not None:
             self._command("ev_cap_kw", float(np.clip(setpoints.ev_cap_kw, 0.0, self.ev_p_max_kw)),
                           self.charger_latency_s, source)
-        if setpoints.pv_limit_pct is not None:
-            self._command("pv_limit_pct", float(np.clip(setpoints.pv_limit_pct, 0.0, 100.0)), 0.0, source)
+        for array, limit_pct in setpoints.pv_limit_pct.items():
+            self._command(f"pv_limit_pct:{array}", float(np.clip(limit_pct, 0.0, 100.0)), 0.0, source)
         for slot, limit_kw in setpoints.charger_limit_kw.items():
             value = float(np.clip(limit_kw, 0.0, self.chargers.p_max_kw[slot]))
             self._command(f"charger_limit_kw:{slot}", value, self.charger_latency_s, source)
@@ -243,14 +243,15 @@ class Twin:
         self._set(key, value)
 
     def _set(self, key: str, value: float) -> None:
-        if key == "bess_p_set_kw":
+        name, _, index = key.partition(":")  # per-device commands name the device's index
+        if name == "bess_p_set_kw":
             self.battery.p_set_kw = value
-        elif key == "ev_cap_kw":
+        elif name == "ev_cap_kw":
             self.ev_cap_kw = value
-        elif key == "pv_limit_pct":
-            self.pv.p_limit_pct[:] = value
+        elif name == "pv_limit_pct":
+            self.pv.p_limit_pct[int(index)] = value
         else:
-            self.chargers.p_limit_kw[int(key.split(":")[1])] = value
+            self.chargers.p_limit_kw[int(index)] = value
 
     # -- the step ------------------------------------------------------------------------
     def step(self, dt_s: float) -> Snapshot:

@@ -43,12 +43,12 @@ class SiteInfo:
 
 @dataclass(frozen=True, slots=True)
 class Setpoints:
-    """Commands; ``None`` leaves a value as it is."""
+    """Commands; ``None`` (or a device left out) leaves a value as it is."""
 
     bess_p_set_kw: float | None = None
     ev_cap_kw: float | None = None
-    pv_limit_pct: float | None = None
-    charger_limit_kw: dict[int, float] = field(default_factory=dict)
+    pv_limit_pct: dict[int, float] = field(default_factory=dict)  # PV array (site order) -> % of its inverter
+    charger_limit_kw: dict[int, float] = field(default_factory=dict)  # connector slot -> kW
 
 
 class Controller(Protocol):
