@@ -70,9 +70,7 @@ class Bridge:
         self.silent_units: frozenset[int] = frozenset()  # comms_loss faults: these units do not answer
         self.accepted_writes = 0
         # the twin's name of each unit's device, as faults (comms_loss) name them
-        self._twin_names = {d.unit_id: (twin.connector_names[d.index] if d.kind == "charger" else
-                                        twin.pv.names[d.index] if d.kind == "pv" else d.name)
-                            for d in reg_map.devices}
+        self._twin_names = {d.unit_id: d.twin_name for d in reg_map.devices}
         self.connections = 0  # clients that connected (and passed the allow-list)
         self.heartbeat_timeout_s = twin.site.watchdog.heartbeat_timeout_s
         self.safe_setpoints = Setpoints(bess_p_set_kw=0.0, ev_cap_kw=safe_ev_cap_kw(twin),

@@ -111,7 +111,7 @@ class Twin:
 
         groups = site.chargers
         self.connector_group = np.repeat(np.arange(len(groups)), [g.count for g in groups]).astype(int)
-        self.connector_names = [f"{g.name}_{i + 1}" for g in groups for i in range(g.count)]
+        self.connector_names = site.connector_names
         spec = [groups[g] for g in self.connector_group]
         self.chargers = ChargingSlots(env, np.array([g.p_max_kw for g in spec]),
                                       np.array([g.efficiency_pct for g in spec]),
@@ -139,7 +139,7 @@ class Twin:
         self._point_ranges()
         self.grid = Grid(site, self.points, backend=backend)
         self.faults = FaultEffects(self)
-        self.sensors = Sensors(scenario.sensors, scenario.seed, self.pv.names, site.bess.name if site.bess else None)
+        self.sensors = Sensors(scenario.sensors, scenario.seed, site)
         for fault in scenario.faults:
             self.schedule_fault(fault, "scenario")
         self._p_kw = np.zeros(len(self.points))
@@ -335,7 +335,8 @@ class Twin:
             poc_v_pu=poc_v_pu, pv_p_kw=float(pv_p.sum()), pv_available_kw=float(pv_available.sum()),
             bess_p_kw=bess_p, bess_soc_pct=battery.soc_pct if battery else 0.0,
             ev_p_kw=float(charger_p.sum()) + swap_p, ev_cap_kw=self.ev_cap_kw, tariff_cny_per_kwh=tariff),
-            self.faults.comms_lost)
+            self.faults.comms_lost, {"pv_p_kw": pv_p, "pv_available_kw": pv_available, "charger_p_kw": charger_p,
+                                     "charger_ev_soc_pct": self.chargers.soc_pct, "swap_p_kw": swap_p})
         totals = self.totals
         queues = np.array([self.swap.queue_len if c.name == "swap_truck" else self.pools[c.name].queue_len
                            for c in self.site.vehicles])
