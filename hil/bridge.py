@@ -70,13 +70,11 @@ class Bridge:
         self.silent_units: frozenset[int] = frozenset()  # comms_loss faults: these units do not answer
         self.accepted_writes = 0
         # the twin's name of each unit's device, as faults (comms_loss) name them
-        self._twin_names = {d.unit_id: (twin.connector_names[d.index] if d.kind == "charger" else
-                                        twin.pv.names[d.index] if d.kind == "pv" else d.name)
-                            for d in reg_map.devices}
+        self._twin_names = {d.unit_id: d.twin_name for d in reg_map.devices}
         self.connections = 0  # clients that connected (and passed the allow-list)
         self.heartbeat_timeout_s = twin.site.watchdog.heartbeat_timeout_s
         self.safe_setpoints = Setpoints(bess_p_set_kw=0.0, ev_cap_kw=safe_ev_cap_kw(twin),
-                                        pv_limit_pct=SAFE_PV_LIMIT_PCT)
+                                        pv_limit_pct=dict.fromkeys(range(len(twin.pv.names)), SAFE_PV_LIMIT_PCT))
         self.tripped = False
         self._lock = threading.Lock()  # guards what the server thread hands to the run loop
         self._pending: dict[str, float] = {}
@@ -210,15 +208,18 @@ class Bridge:
             safe = self.safe_setpoints
             self.twin.log("watchdog", "site", value=silent_s,
                           detail=f"no heartbeat for {silent_s:g} s: safe state bess {safe.bess_p_set_kw:g} kW, "
-                                 f"EV cap {safe.ev_cap_kw:g} kW, PV {safe.pv_limit_pct:g} %")
+                                 f"EV cap {safe.ev_cap_kw:g} kW, every PV array {SAFE_PV_LIMIT_PCT:g} %")
             return safe
         return _setpoints(pending) if pending else None
 
 
 def _setpoints(commands: dict[str, float]) -> Setpoints:
-    """Setpoints from command keys; the twin has one PV limit for all arrays (see docs)."""
-    chargers = {int(key.split(":")[1]): value for key, value in commands.items()
-                if key.startswith("charger_limit_kw:")}
-    pv = [value for key, value in commands.items() if key.startswith("pv_limit_pct:")]
+    """Setpoints from command keys (``Setpoints`` field, and ``:index`` for a per-device one)."""
     return Setpoints(bess_p_set_kw=commands.get("bess_p_set_kw"), ev_cap_kw=commands.get("ev_cap_kw"),
-                     pv_limit_pct=pv[-1] if pv else None, charger_limit_kw=chargers)
+                     pv_limit_pct=_per_device(commands, "pv_limit_pct"),
+                     charger_limit_kw=_per_device(commands, "charger_limit_kw"))
+
+
+def _per_device(commands: dict[str, float], name: str) -> dict[int, float]:
+    prefix = f"{name}:"
+    return {int(key.removeprefix(prefix)): value for key, value in commands.items() if key.startswith(prefix)}

@@ -70,6 +70,7 @@ class Device:
     info: SiteInfo  # nameplate data some points publish
     index: int = 0  # position in the twin's name list (pv arrays, connectors)
     rating_kw: float = 0.0
+    twin_name: str = ""  # as the site file, faults and sensor models name it (``mcs_1`` is ``charger_mcs_1``)
 
 
 @dataclass(frozen=True)
@@ -103,16 +104,16 @@ def charger_device_name(connector: str) -> str:
 
 def _devices(twin: Twin) -> list[Device]:
     site, info = twin.site, twin.site_info
-    devices = [Device("site", SITE_UNIT, "site", info),
-               Device("meter", METER_UNIT, "meter", info, rating_kw=site.utility.contract_limit_kw)]
+    devices = [Device("site", SITE_UNIT, "site", info, twin_name="site"),
+               Device("meter", METER_UNIT, "meter", info, rating_kw=site.utility.contract_limit_kw, twin_name="meter")]
     if site.bess:
-        devices.append(Device("bess", BESS_UNIT, "bess", info, rating_kw=site.bess.p_max_kw))
+        devices.append(Device("bess", BESS_UNIT, "bess", info, rating_kw=site.bess.p_max_kw, twin_name=site.bess.name))
     if site.swap:
-        devices.append(Device("swap", SWAP_UNIT, "swap", info))
-    devices += [Device(pv_device_name(a.name), PV_FIRST_UNIT + i, "pv", info, i, a.inverter_kw)
+        devices.append(Device("swap", SWAP_UNIT, "swap", info, twin_name=site.swap.name))
+    devices += [Device(pv_device_name(a.name), PV_FIRST_UNIT + i, "pv", info, i, a.inverter_kw, a.name)
                 for i, a in enumerate(site.pv)]
     devices += [Device(charger_device_name(name), CHARGER_FIRST_UNIT + i, "charger", info, i,
-                       float(twin.chargers.p_max_kw[i])) for i, name in enumerate(twin.connector_names)]
+                       float(twin.chargers.p_max_kw[i]), name) for i, name in enumerate(twin.connector_names)]
     if devices[-1].unit_id > MAX_UNIT:
         raise ValueError(f"{len(twin.connector_names)} connectors do not fit in Modbus unit ids "
                          f"{CHARGER_FIRST_UNIT}..{MAX_UNIT}")
@@ -212,6 +213,16 @@ def plain_layout(kind: str) -> dict[str, tuple[int, str]]:
     return layout
 
 
+def point_reader(device: Device, point: str, twin: Twin) -> Callable[[Measurements, Snapshot], float] | None:
+    """What a device's plain point shows after a step: its sensor model's output when the scenario
+    has one for it (``twin.sensors``), else the value its spec reads."""
+    sensed = f"{device.twin_name}.{point}"
+    if sensed in twin.sensors.device_point_names:
+        return lambda m, s: m.devices[sensed]
+    spec = next(spec for spec in PLAIN_SPECS[device.kind] if spec.point == point)
+    return functools.partial(spec.read, device) if spec.read else None
+
+
 def _plain_points(device: Device, twin: Twin) -> list[Point]:
     points = []
     layout = plain_layout(device.kind)
@@ -225,7 +236,7 @@ def _plain_points(device: Device, twin: Twin) -> list[Point]:
         address, kind = layout[spec.point]
         points.append(Point(device.name, device.unit_id, spec.point, "holding", address, kind, TYPE_COUNT[kind], 1.0,
                             spec.units, "RW" if command else "R", description, low, high, command,
-                            functools.partial(spec.read, device) if spec.read else None))
+                            point_reader(device, spec.point, twin)))
     return points
 
 

@@ -18,7 +18,7 @@ from twin import __version__
 from twin.controllers.base import Measurements
 from twin.core import Snapshot, Twin
 
-from hil.registers import SUNSPEC_BASE, Device, Point
+from hil.registers import SUNSPEC_BASE, Device, Point, point_reader
 
 SUNS_MARKER = [0x5375, 0x6E53]  # "SunS"
 END_MARKER = [0xFFFF, 0x0000]
@@ -86,9 +86,9 @@ def _bess_state(m: Measurements) -> int:
 # point -> value from the step (engineering units; the block applies the SF)
 LiveValue = Callable[["SunSpecDevice", Measurements, Snapshot], float]
 LIVE: dict[str, dict[tuple[int, str], LiveValue]] = {
-    "pv": {
-        (103, "W"): lambda b, m, s: s.pv_p_kw[b.device.index] * 1e3,
-        (103, "St"): lambda b, m, s: ST_MPPT if s.pv_p_kw[b.device.index] > 0 else ST_SLEEPING,
+    "pv": {  # as the plain map's p_kw shows it: a sensor model on the array acts on both
+        (103, "W"): lambda b, m, s: b.p_kw(m, s) * 1e3,
+        (103, "St"): lambda b, m, s: ST_MPPT if b.p_kw(m, s) > 0 else ST_SLEEPING,
     },
     "bess": {
         (103, "W"): lambda b, m, s: m.bess_p_kw * 1e3,
@@ -134,6 +134,7 @@ class SunSpecDevice:
         self.models = [ssdev.Model(model_id=model_id) for model_id in SUNSPEC_KINDS[device.kind]]
         self.by_id = {model.model_id: model for model in self.models}
         self.v_ph_nominal = twin.site.utility.vn_kv * 1e3 / math.sqrt(3.0)
+        self.p_kw = point_reader(device, "p_kw", twin)
         self._set(_static_values(device, twin))
         self.model_address: dict[int, int] = {}
         address = SUNSPEC_BASE + len(SUNS_MARKER)

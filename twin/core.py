@@ -114,7 +114,7 @@ class Twin:
 
         groups = site.chargers
         self.connector_group = np.repeat(np.arange(len(groups)), [g.count for g in groups]).astype(int)
-        self.connector_names = [f"{g.name}_{i + 1}" for g in groups for i in range(g.count)]
+        self.connector_names = site.connector_names
         spec = [groups[g] for g in self.connector_group]
         self.chargers = ChargingSlots(env, np.array([g.p_max_kw for g in spec]),
                                       np.array([g.efficiency_pct for g in spec]),
@@ -142,7 +142,7 @@ class Twin:
         self._point_ranges()
         self.grid = Grid(site, self.points, backend=backend)
         self.faults = FaultEffects(self)
-        self.sensors = Sensors(scenario.sensors, scenario.seed, self.pv.names, site.bess.name if site.bess else None)
+        self.sensors = Sensors(scenario.sensors, scenario.seed, site)
         for fault in scenario.faults:
             self.schedule_fault(fault, "scenario")
         self._p_kw = np.zeros(len(self.points))
@@ -223,8 +223,8 @@ class Twin:
         if setpoints.ev_cap_kw is not None:
             self._command("ev_cap_kw", float(np.clip(setpoints.ev_cap_kw, 0.0, self.ev_p_max_kw)),
                           self.charger_latency_s, source)
-        if setpoints.pv_limit_pct is not None:
-            self._command("pv_limit_pct", float(np.clip(setpoints.pv_limit_pct, 0.0, 100.0)), 0.0, source)
+        for array, limit_pct in setpoints.pv_limit_pct.items():
+            self._command(f"pv_limit_pct:{array}", float(np.clip(limit_pct, 0.0, 100.0)), 0.0, source)
         for slot, limit_kw in setpoints.charger_limit_kw.items():
             value = float(np.clip(limit_kw, 0.0, self.chargers.p_max_kw[slot]))
             self._command(f"charger_limit_kw:{slot}", value, self.charger_latency_s, source)
@@ -246,14 +246,15 @@ class Twin:
         self._set(key, value)
 
     def _set(self, key: str, value: float) -> None:
-        if key == "bess_p_set_kw":
+        name, _, index = key.partition(":")  # per-device commands name the device's index
+        if name == "bess_p_set_kw":
             self.battery.p_set_kw = value
-        elif key == "ev_cap_kw":
+        elif name == "ev_cap_kw":
             self.ev_cap_kw = value
-        elif key == "pv_limit_pct":
-            self.pv.p_limit_pct[:] = value
+        elif name == "pv_limit_pct":
+            self.pv.p_limit_pct[int(index)] = value
         else:
-            self.chargers.p_limit_kw[int(key.split(":")[1])] = value
+            self.chargers.p_limit_kw[int(index)] = value
 
     # -- the step ------------------------------------------------------------------------
     def step(self, dt_s: float) -> Snapshot:
@@ -354,7 +355,8 @@ class Twin:
             poc_v_pu=poc_v_pu, pv_p_kw=float(pv_p.sum()), pv_available_kw=float(pv_available.sum()),
             bess_p_kw=bess_p, bess_soc_pct=battery.soc_pct if battery else 0.0,
             ev_p_kw=float(charger_p.sum()) + swap_p, ev_cap_kw=self.ev_cap_kw, tariff_cny_per_kwh=tariff),
-            self.faults.comms_lost)
+            self.faults.comms_lost, {"pv_p_kw": pv_p, "pv_available_kw": pv_available, "charger_p_kw": charger_p,
+                                     "charger_ev_soc_pct": self.chargers.soc_pct, "swap_p_kw": swap_p})
         totals = self.totals
         queues = np.array([self.swap.queue_len if c.name == "swap_truck" else self.pools[c.name].queue_len
                            for c in self.site.vehicles])

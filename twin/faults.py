@@ -61,19 +61,18 @@ def modbus_device_names(site: Site) -> list[str]:
     names = ["site", "meter"] + [a.name for a in site.pv]
     if site.bess:
         names.append(site.bess.name)
-    names += [f"{g.name}_{i + 1}" for g in site.chargers for i in range(g.count)]
+    names += site.connector_names
     if site.swap:
         names.append(site.swap.name)
     return names
 
 
 def valid_devices(site: Site, kind: str) -> list[str]:
-    connectors = [f"{g.name}_{i + 1}" for g in site.chargers for i in range(g.count)]
     return {
         "pv_trip": [a.name for a in site.pv],
         "bess_trip": [site.bess.name] if site.bess else [],
         "bess_derate": [site.bess.name] if site.bess else [],
-        "charger_fault": connectors + [g.name for g in site.chargers],
+        "charger_fault": site.connector_names + [g.name for g in site.chargers],
         "transformer_outage": [t.name for t in site.transformers],
         "feeder_outage": [FEEDER_LINE] + [ln.name for ln in site.lines],
         "utility_outage": [""],

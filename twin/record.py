@@ -44,7 +44,7 @@ ARRAY_FIELDS = {  # snapshot array field -> name list on the twin that labels it
     "charger_connected": lambda twin: twin.connector_names,
     "charger_ev_soc_pct": lambda twin: twin.connector_names,
     "queue_len": lambda twin: [c.name for c in twin.site.vehicles],
-    "measured": lambda twin: list(MEASURED_FIELDS),
+    "measured": lambda twin: [*MEASURED_FIELDS, *twin.sensors.device_point_names],  # site points, then devices
 }
 
 
@@ -106,7 +106,7 @@ class Recorder:
         for field, _suffixes, width in self.layout:
             value = getattr(snap, field)
             if field == "measured":
-                value = [getattr(value, name) for name in MEASURED_FIELDS]
+                value = [*(getattr(value, name) for name in MEASURED_FIELDS), *value.devices.values()]
             if width == 1 and _suffixes is None:
                 row[col] = value
             else:

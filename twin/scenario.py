@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 from twin.criteria import parse_criterion
 from twin.errors import ScenarioError
 from twin.faults import Fault, check_fault
-from twin.sensors import SensorModel
+from twin.sensors import SensorModel, check_sensors
 from twin.files import FrozenModel, read_toml, validate
 from twin.site import Site, VehicleClassName, load_site
 from twin.units import parse_duration_s, parse_offset_s
@@ -149,6 +149,7 @@ def _check_step(scenario: Scenario, field: str) -> None:
                             f"site file of '{scenario.site.name}'")
     for i, fault in enumerate(scenario.faults):
         check_fault(fault, scenario.site, scenario.path, f"faults[{i}]")
+    check_sensors(scenario.sensors, scenario.site, scenario.path)
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -8,30 +8,47 @@ Modbus registers both read those, never the truth, so a sensor effect is the sam
 Per point, in this order: delay (fixed + uniform jitter), bias, gaussian noise,
 quantisation, stuck-at (the value freezes at the window's start) and dropout (the last good
 value is held and the point is flagged stale, so a controller can see the quality).
+
+A point is a site point (``grid_p_kw`` ...; the fields of ``Measurements``) or a point of
+one device, ``DEVICE.POINT`` with the device named as in the site file, as faults name it
+(``pv_canopy.p_kw``, ``mcs_1.p_kw``). A device point's measured value is in
+``Measurements.devices`` and its Modbus register serves it; device points without a sensor
+model are the truth, as in the snapshot.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import fields, replace
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Literal, get_args
 
 import numpy as np
 from pydantic import Field, field_validator
 
 from twin.controllers.base import Measurements
+from twin.errors import ScenarioError
 from twin.files import FrozenModel
+from twin.site import Site
 from twin.units import parse_offset_s
 
-MeasuredPoint = Literal["grid_p_kw", "grid_q_kvar", "poc_v_pu", "pv_p_kw", "pv_available_kw", "bess_p_kw",
-                        "bess_soc_pct", "ev_p_kw", "ev_cap_kw"]
+SitePoint = Literal["grid_p_kw", "grid_q_kvar", "poc_v_pu", "pv_p_kw", "pv_available_kw", "bess_p_kw",
+                    "bess_soc_pct", "ev_p_kw", "ev_cap_kw"]
+SITE_POINTS: tuple[str, ...] = get_args(SitePoint)
+# device kind -> its points a sensor may act on (named as in its Modbus plain map) -> the snapshot field of the truth
+DEVICE_POINTS = {
+    "pv": {"p_kw": "pv_p_kw", "p_available_kw": "pv_available_kw"},
+    "charger": {"p_kw": "charger_p_kw", "ev_soc_pct": "charger_ev_soc_pct"},
+    "swap": {"p_kw": "swap_p_kw"},
+}
 
 
 class SensorModel(FrozenModel):
     """How one measured point differs from the truth (all effects optional)."""
 
-    point: MeasuredPoint
+    point: str  # a site point, or DEVICE.POINT (checked against the site by ``check_sensors``)
     delay_s: float = 0.0
     jitter_s: float = 0.0
     bias: float = 0.0
@@ -47,6 +64,46 @@ class SensorModel(FrozenModel):
     @classmethod
     def _span(cls, value: object) -> float | None:
         return None if value is None else parse_offset_s(value)  # type: ignore[arg-type]
+
+    @field_validator("point")
+    @classmethod
+    def _known_point(cls, value: str) -> str:
+        if value not in SITE_POINTS and not all(value.rpartition(".")):
+            raise ValueError(f"unknown point '{value}': name a site point ({', '.join(SITE_POINTS)}) or a device "
+                             f"point DEVICE.POINT (see docs/scenarios.md)")
+        return value
+
+
+def device_sensor_points(site: Site) -> dict[str, tuple[str, int | None]]:
+    """Device points a sensor model may act on: ``"DEVICE.POINT"`` -> (snapshot field, index in it,
+    or None for a single device's scalar)."""
+    devices = {"pv": [(array.name, i) for i, array in enumerate(site.pv)],
+               "charger": [(name, slot) for slot, name in enumerate(site.connector_names)],
+               "swap": [(site.swap.name, None)] if site.swap else []}
+    return {f"{device}.{point}": (field, index) for kind, named in devices.items() for device, index in named
+            for point, field in DEVICE_POINTS[kind].items()}
+
+
+def check_sensors(models: tuple[SensorModel, ...], site: Site, path: Path | None) -> None:
+    """Each point is on this site and has at most one sensor model."""
+    targets = device_sensor_points(site)
+    seen: set[str] = set()
+    for i, model in enumerate(models):
+        field, point = f"sensors[{i}].point", model.point
+        if point in seen:
+            raise ScenarioError(path, field, f"'{point}' already has a sensor model (one per point)")
+        seen.add(point)
+        if point in SITE_POINTS or point in targets:
+            continue
+        device, bess_name = point.rpartition(".")[0], site.bess.name if site.bess else None
+        if device in ("meter", "site", bess_name):
+            site_points = ("ev_p_kw", "ev_cap_kw") if device == "site" else device_points(device, [], bess_name)
+            raise ScenarioError(path, field, f"'{device}' is measured by site points: name "
+                                f"{' or '.join(site_points)} instead")
+        choices = [target for target in targets if target.rpartition(".")[0] == device] or list(targets)
+        shown = ", ".join(choices[:12]) + (" …" if len(choices) > 12 else "")
+        raise ScenarioError(path, field, f"'{point}' is not a device point on site '{site.name}' "
+                            f"(choose from: {shown or 'none on this site'})")
 
 
 def _inside(t_s: float, start_s: float | None, duration_s: float) -> bool:
@@ -86,7 +143,7 @@ class _PointSensor:
         return value, False
 
 
-MEASURED_FIELDS = tuple(f.name for f in fields(Measurements) if f.name not in ("stale",))
+MEASURED_FIELDS = tuple(f.name for f in fields(Measurements) if f.name not in ("stale", "devices"))
 
 
 def device_points(device: str, pv_names: list[str], bess_name: str | None) -> tuple[str, ...]:
@@ -105,15 +162,26 @@ def device_points(device: str, pv_names: list[str], bess_name: str | None) -> tu
 class Sensors:
     """All sensor models of a run; ``measure`` is called once per step, in time order."""
 
-    def __init__(self, models: tuple[SensorModel, ...], seed: int, pv_names: list[str] | None = None,
-                 bess_name: str | None = None) -> None:
-        self._points = {m.point: _PointSensor(m, seed) for m in models}
-        self._pv_names, self._bess_name = pv_names or [], bess_name
+    def __init__(self, models: tuple[SensorModel, ...], seed: int, site: Site | None = None) -> None:
+        self._points = {m.point: _PointSensor(m, seed) for m in models if m.point in SITE_POINTS}
+        targets = device_sensor_points(site) if site else {}
+        # device point -> (device, snapshot field, index, sensor)
+        self._device_points = {m.point: (m.point.rpartition(".")[0], *targets[m.point], _PointSensor(m, seed))
+                               for m in models if m.point not in SITE_POINTS}
+        self._pv_names = [a.name for a in site.pv] if site else []
+        self._bess_name = site.bess.name if site and site.bess else None
         self._last: Measurements | None = None
 
-    def measure(self, truth: Measurements, comms_lost: frozenset[str] = frozenset()) -> Measurements:
+    @property
+    def device_point_names(self) -> list[str]:
+        """Device points with a sensor model, in the order of ``Measurements.devices``."""
+        return list(self._device_points)
+
+    def measure(self, truth: Measurements, comms_lost: frozenset[str] = frozenset(),
+                device_truth: Mapping[str, np.ndarray | float] | None = None) -> Measurements:
+        """``device_truth``: snapshot field -> per-device values, needed when a device point has a sensor."""
         measured = truth
-        if self._points:
+        if self._points or self._device_points:
             changes: dict[str, float] = {}
             stale = []
             for point, sensor in self._points.items():
@@ -121,10 +189,20 @@ class Sensors:
                 changes[point] = value
                 if is_stale:
                     stale.append(point)
-            measured = replace(truth, stale=tuple(stale), **changes)
+            devices = {}
+            for point, (_device, field, index, sensor) in self._device_points.items():
+                values = device_truth[field]
+                devices[point], is_stale = sensor.read(truth.t_s, float(values if index is None else values[index]))
+                if is_stale:
+                    stale.append(point)
+            measured = replace(truth, stale=tuple(stale), devices=devices, **changes)
         if comms_lost and self._last is not None:  # a silent device: its last values, flagged
             silent = {p for device in comms_lost for p in device_points(device, self._pv_names, self._bess_name)}
             held = {p: getattr(self._last, p) for p in silent}
-            measured = replace(measured, stale=tuple(sorted(set(measured.stale) | silent)), **held)
+            silent_devices = {p for p, (device, *_) in self._device_points.items() if device in comms_lost}
+            if silent_devices:
+                held["devices"] = {p: self._last.devices[p] if p in silent_devices else value
+                                   for p, value in measured.devices.items()}
+            measured = replace(measured, stale=tuple(sorted(set(measured.stale) | silent | silent_devices)), **held)
         self._last = measured
         return measured

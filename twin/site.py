@@ -268,6 +268,11 @@ class Site(FrozenModel):
     def bus_kv(self) -> dict[str, float]:
         return {bus.name: bus.vn_kv for bus in self.buses}
 
+    @property
+    def connector_names(self) -> list[str]:
+        """Every charging connector, group by group: ``car_dc_1``, ``car_dc_2``, ..."""
+        return [f"{g.name}_{i + 1}" for g in self.chargers for i in range(g.count)]
+
 
 def load_site(path: str | Path) -> Site:
     """Read and validate a site file; a mistake raises ``ScenarioError`` naming file and field."""

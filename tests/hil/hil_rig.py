@@ -6,12 +6,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pymodbus.client import ModbusTcpClient
+
 from twin.core import Snapshot, Twin
 from twin.events import Event
 from twin.scenario import load_scenario
 
 from hil.bridge import Bridge
-from hil.registers import RegisterMap, build_register_map
+from hil.registers import Point, RegisterMap, build_register_map, decode
 from hil.server import ModbusServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,9 +21,10 @@ REFERENCE_SCENARIO = REPO / "scenarios" / "holiday-peak-freight.toml"
 DATA = Path(__file__).resolve().parent / "data"
 
 
-def evening_scenario(duration_s: float = 3600.0, step_s: float = 1.0):
+def evening_scenario(duration_s: float = 3600.0, step_s: float = 1.0, hour: int = 18):
+    """The reference scenario from ``hour`` (the evening peak by default; noon for PV)."""
     return load_scenario(REFERENCE_SCENARIO).with_options(
-        start=dt.datetime.fromisoformat("2026-10-01T18:00:00+08:00"), duration_s=duration_s, step_s=step_s)
+        start=dt.datetime.fromisoformat(f"2026-10-01T{hour:02d}:00:00+08:00"), duration_s=duration_s, step_s=step_s)
 
 
 @dataclass
@@ -46,11 +49,28 @@ class Rig:
         return self.snap
 
 
-def make_rig(tmp_path: Path, read_only: bool = False, allow: set[str] | None = None):
-    twin = Twin(evening_scenario())
+def make_rig(tmp_path: Path, read_only: bool = False, allow: set[str] | None = None, scenario=None):
+    twin = Twin(scenario or evening_scenario())
     reg_map = build_register_map(twin)
     audit = tmp_path / "audit.jsonl"
     bridge = Bridge(twin, reg_map, audit, read_only=read_only)
     server = ModbusServer(bridge, "127.0.0.1", 0, allow)
     port = server.start()
     return Rig(twin, reg_map, bridge, port, audit), server
+
+
+def client_for(port: int) -> ModbusTcpClient:
+    client = ModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0)
+    assert client.connect()
+    return client
+
+
+def f32(client: ModbusTcpClient, value: float) -> list[int]:
+    return client.convert_to_registers(value, client.DATATYPE.FLOAT32)
+
+
+def read_point(client: ModbusTcpClient, point: Point) -> float:
+    """A point's engineering value over the socket (SunSpec points: raw x the map's scale)."""
+    response = client.read_holding_registers(point.address, count=point.count, device_id=point.unit_id)
+    assert not response.isError(), (point.device, point.point)
+    return decode(point.type, response.registers) * point.scale

@@ -10,7 +10,7 @@ from hil_rig import REFERENCE_SCENARIO, REPO
 
 from twin.scenario import load_scenario
 
-from hil.registers import JSON_KEYS, SUNSPEC_BASE, export, register_map_of
+from hil.registers import JSON_KEYS, PLAIN_SPECS, SUNSPEC_BASE, export, register_map_of
 
 
 def reference_map():
@@ -68,3 +68,10 @@ def test_sunspec_blocks_only_on_pv_bess_and_meter():
     _, reg_map = reference_map()
     with_sunspec = {p.device for p in reg_map.points if p.address >= SUNSPEC_BASE}
     assert with_sunspec == {"meter", "bess", "pv_canopy", "pv_roof"}
+
+
+def test_device_points_a_sensor_may_act_on_are_plain_map_points():
+    from twin.sensors import DEVICE_POINTS
+
+    for kind, points in DEVICE_POINTS.items():
+        assert set(points) <= {spec.point for spec in PLAIN_SPECS[kind] if spec.command is None}, kind

@@ -6,20 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from hil_rig import client_for, f32
 from pymodbus.client import ModbusTcpClient
 
-
 from hil.registers import SUNSPEC_BASE, decode
-
-
-def client_for(port: int) -> ModbusTcpClient:
-    client = ModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0)
-    assert client.connect()
-    return client
-
-
-def f32(client: ModbusTcpClient, value: float) -> list[int]:
-    return client.convert_to_registers(value, client.DATATYPE.FLOAT32)
 
 
 def expected_values(rig) -> dict[tuple[str, str], float]:

@@ -84,3 +84,17 @@ def test_an_hour_step_charges_like_its_parts(holiday):
     # the hourly mean of the shorter steps is what the hour step reports
     fine_hourly_kw = np.array([s.ev_p_kw for s in fine]).reshape(12, parts).mean(axis=1)
     assert np.allclose([s.ev_p_kw for s in hourly], fine_hourly_kw, rtol=1e-6)
+
+
+def test_a_pv_limit_curtails_only_the_array_it_names(holiday):
+    noon = holiday.with_options(start=holiday.start.replace(hour=12), step_s=10.0, duration_s=600.0)
+    twin, _ = run_twin(noon, "none", steps=1)
+    canopy, roof = twin.site.pv
+    twin.apply(twin_setpoints(pv_limit_pct={1: 20.0}))
+    s = twin.step(10.0)
+    assert s.pv_limit_pct.tolist() == [100.0, 20.0]
+    assert s.pv_p_kw[1] == pytest.approx(0.2 * roof.inverter_kw)
+    assert s.pv_available_kw[1] > 0.2 * roof.inverter_kw
+    assert s.pv_p_kw[0] == s.pv_available_kw[0] > 0.2 * canopy.inverter_kw
+    twin.apply(twin_setpoints(pv_limit_pct={0: 150.0}))  # clipped to 100 %; the other array keeps its limit
+    assert twin.step(10.0).pv_limit_pct.tolist() == [100.0, 20.0]

@@ -85,3 +85,16 @@ def test_sigint_on_the_cli_finishes_the_folder(tmp_path):
     assert "Traceback" not in stderr
     assert read_meta(out)["status"] == "interrupted"
     assert (out / "kpi.json").exists()
+
+
+def test_a_device_point_sensor_and_each_arrays_limit_are_columns(holiday, tmp_path):
+    from twin.sensors import SensorModel
+
+    sensed = holiday.model_copy(update={"sensors": (SensorModel(point="pv_canopy.p_kw", bias=12.5),)})
+    result = run_scenario(sensed.with_options(step_s=900.0, duration_s=24 * 3600.0), tmp_path / "run")
+    ts = read_timeseries(result.out_dir)
+    truth = ts.column("pv_p_kw.pv_canopy").to_numpy()
+    assert truth.max() > 0
+    assert list(ts.column("measured.pv_canopy.p_kw").to_numpy()) == list(truth + 12.5)
+    assert {"pv_limit_pct.pv_canopy", "pv_limit_pct.pv_roof"} <= set(ts.column_names)
+    assert (result.out_dir / "report.md").exists() and read_meta(result.out_dir)["status"] == "completed"

@@ -7,6 +7,7 @@ an in-process controller or from Modbus writes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -26,6 +27,7 @@ class Measurements:
     ev_cap_kw: float  # the site-wide EV cap in force
     tariff_cny_per_kwh: float
     stale: tuple[str, ...] = ()  # points whose sensor dropped out: the value is the last good one
+    devices: Mapping[str, float] = field(default_factory=dict)  # device points with a sensor model ("mcs_1.p_kw")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +45,12 @@ class SiteInfo:
 
 @dataclass(frozen=True, slots=True)
 class Setpoints:
-    """Commands; ``None`` leaves a value as it is."""
+    """Commands; ``None`` (or a device left out) leaves a value as it is."""
 
     bess_p_set_kw: float | None = None
     ev_cap_kw: float | None = None
-    pv_limit_pct: float | None = None
-    charger_limit_kw: dict[int, float] = field(default_factory=dict)
+    pv_limit_pct: dict[int, float] = field(default_factory=dict)  # PV array (site order) -> % of its inverter
+    charger_limit_kw: dict[int, float] = field(default_factory=dict)  # connector slot -> kW
 
 
 class Controller(Protocol):
