@@ -1,8 +1,9 @@
 """The stacked, time-aligned panels: one x range, one cursor, curves drawn from a ``SeriesStore``.
 
-Every curve keeps pyqtgraph's own peak downsampling and clip-to-view on, and each redraw
-only hands it views of the store's preallocated arrays, so a day of 1 s data costs a
-redraw of about one screen width of points per curve (the pyqtgraph examples' recipe).
+Each redraw hands every curve what one screen width shows: the store's samples when
+they are fewer than two a pixel column, else a (max, min) pair per bin from a
+``PeakEnvelope`` that reduces only newly completed bins. pyqtgraph's own downsampling and
+clip-to-view are off for these curves: they re-read the whole visible day on each redraw.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from gui.axes import ClockAxis, right_axis
+from gui.envelope import PeakEnvelope
 from gui.store import SeriesStore
 from gui.timeline import Timeline
 
@@ -47,6 +50,7 @@ class Panels(pg.GraphicsLayoutWidget):
     """All panels; ``refresh(store)`` redraws them, ``cursorMoved`` reports the shared cursor."""
 
     cursorMoved = QtCore.Signal(float)
+    viewChanged = QtCore.Signal()  # x range or plot width: what is drawn must be recomputed
 
     def __init__(self, channel_names: list[str], start_hour: float, limits: Limits) -> None:
         super().__init__()
@@ -60,6 +64,7 @@ class Panels(pg.GraphicsLayoutWidget):
         self._moving_cursor = False
         self._start_hour = start_hour
         self.paint_log: deque[tuple[float, float]] = deque(maxlen=100_000)  # (end, duration) of each paint
+        self.envelope = PeakEnvelope()
 
         grid = self._panel("Grid import", "kW")
         self._curve(grid, "grid_p_kw", "import", _pen(0))
@@ -104,6 +109,8 @@ class Panels(pg.GraphicsLayoutWidget):
         for plot in self.plots[:-1]:
             plot.getAxis("bottom").setStyle(showValues=False)
         self.scene().sigMouseClicked.connect(self._clicked)
+        self.plots[0].vb.sigXRangeChanged.connect(lambda *_: self.viewChanged.emit())  # all panels x-link to it
+        self.plots[0].vb.sigResized.connect(lambda *_: self.viewChanged.emit())
 
     # -- building -------------------------------------------------------------------------
     def _panel(self, title: str, unit: str, legend: bool = True, legend_columns: int = 3) -> pg.PlotItem:
@@ -116,9 +123,6 @@ class Panels(pg.GraphicsLayoutWidget):
         plot.setMenuEnabled(False)
         plot.enableAutoRange(axis=pg.ViewBox.XAxis, enable=False)
         plot.setAutoVisible(y=True)
-        # on the PlotItem: its addItem() imposes its own (default: off) settings on each curve
-        plot.setDownsampling(auto=True, mode="peak")
-        plot.setClipToView(True)
         if legend:
             plot.addLegend(offset=(5, 2), colCount=legend_columns, labelTextSize="7pt",
                            brush=pg.mkBrush(255, 255, 255, 200))
@@ -159,12 +163,14 @@ class Panels(pg.GraphicsLayoutWidget):
     def _curve(self, target, channel: str, label: str, pen, legend=None) -> None:
         if channel not in self.channels:
             return  # a results folder from a site without this element
-        # one min/max pair per pixel column (pyqtgraph's default keeps 5 samples a pixel, which
-        # with a day on screen paints ~5x the vertices for no visible difference)
-        curve = pg.PlotDataItem(pen=pen, name=None if legend else label, autoDownsampleFactor=1.0)
-        curve.setDownsampling(auto=True, method="peak")
-        curve.setClipToView(True)
+        curve = pg.PlotDataItem(pen=pen, name=None if legend else label)
         target.addItem(curve)
+        # after addItem, which imposes the PlotItem's settings: the data is already reduced and
+        # clipped (refresh), and the dynamic range limit would scan every array for its bounds on
+        # each setData and redo setData on every y-range change
+        curve.setDownsampling(ds=1, auto=False)
+        curve.setClipToView(False)
+        curve.setDynamicRangeLimit(None)
         if legend is not None:
             legend.addItem(curve, label)
         self.curves.append((curve, channel))
@@ -178,9 +184,14 @@ class Panels(pg.GraphicsLayoutWidget):
         self.paint_log.append((ended, ended - started))
 
     def refresh(self, store: SeriesStore) -> None:
-        t_s = store.time()
+        box = self.plots[0].vb
+        x0_s, x1_s = box.viewRange()[0]
+        t_s, columns = self.envelope.view(store, x0_s, x1_s, box.width())
         for curve, channel in self.curves:
-            curve.setData(t_s, store.series(channel), skipFiniteCheck=True)
+            y = columns[store.index[channel]]
+            # "all" builds the path straight from the arrays; "finite" only where a gap must show
+            connect = "all" if np.isfinite(y).all() else "finite"
+            curve.setData(t_s, y, connect=connect, skipFiniteCheck=connect == "all")
         self.timeline.refresh(store)
 
     def set_x_range(self, start_s: float, end_s: float) -> None:
