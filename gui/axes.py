@@ -44,8 +44,7 @@ def right_axis(plot: pg.PlotItem, label: str) -> pg.ViewBox:
     plot.getAxis("right").setLabel(label)
     plot.getAxis("right").enableAutoSIPrefix(False)
     box.setXLink(plot)
-    box.enableAutoRange(axis=pg.ViewBox.YAxis)
-    box.enableAutoRange(axis=pg.ViewBox.XAxis, enable=False)  # x comes from the link; clip-to-view needs this off
+    box.enableAutoRange(axis=pg.ViewBox.XAxis, enable=False)  # x comes from the link; y is fitted (gui.yrange)
 
     def follow_geometry() -> None:
         box.setGeometry(plot.vb.sceneBoundingRect())

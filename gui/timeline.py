@@ -83,9 +83,9 @@ class Timeline:
         for row, (label, colour, _kinds) in enumerate(ROWS):
             marker = pg.PlotDataItem(pen=None, symbol="s" if label == "faults" else "t", symbolSize=7,
                                      symbolBrush=colour, symbolPen=None, autoDownsampleFactor=1.0)
-            marker.setClipToView(True)
-            marker.setDownsampling(auto=True, method="peak")
             plot.addItem(marker)
+            marker.setClipToView(True)  # after addItem, which imposes the PlotItem's (off) settings
+            marker.setDownsampling(auto=True, method="peak")
             self._markers.append(marker)
         plot.getAxis("left").setTicks([[(len(ROWS) - 1 - row, label) for row, (label, _c, _k) in enumerate(ROWS)]])
         plot.setYRange(-0.7, len(ROWS) - 0.3, padding=0)

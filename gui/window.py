@@ -40,6 +40,7 @@ class TwinWindow(QtWidgets.QMainWindow):
         self.duration_s = duration_s
         self.panels.set_x_range(0.0, duration_s)
         self.panels.cursorMoved.connect(self._show_readout)
+        self.panels.viewChanged.connect(self.mark_dirty)  # zoom, pan, resize: redraw at the next tick
         self.readout = QtWidgets.QLabel()
         self.readout.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.toolbar = self.addToolBar("run")
