@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from twin import __version__
-from twin.compare import Baseline, Row, compare_run
+from twin.compare import Baseline, Row, compare_run, published_figures
 from twin.controllers import make_controller
 from twin.core import Twin
 from twin.errors import SimulationError
@@ -102,6 +102,8 @@ def run_scenario(scenario: Scenario, out_dir: Path, controller: str | None = Non
                  stop: threading.Event | None = None) -> RunResult:
     """Run ``scenario`` to its end (or until interrupted) and finish its results folder."""
     controller = controller or scenario.controller
+    if scenario.compare is not None:
+        published_figures(scenario)  # a mistake in the published file is reported now, not after a year's run
     twin, recorder = start_run(scenario, out_dir, controller, backend)
     control = control or builtin_control(make_controller(controller, twin.site_info))
     baseline = Baseline(scenario, Path(out_dir), backend) if scenario.compare is not None else None

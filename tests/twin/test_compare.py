@@ -77,13 +77,18 @@ def test_a_lifetime_figure_follows_its_first_year_figure():
                                                                          published, ageing)
 
 
-def test_a_lifetime_figure_without_its_years_names_the_field(tmp_path):
-    (tmp_path / "published.toml").write_text('[x]\nsite = "s"\n[[x.figures]]\nmetric = "pv_yield_lifetime_mwh"\n'
-                                             'value = 6550\n')
+def with_published_figure(tmp_path, figure_toml: str):
+    """The Hengqin year scenario set beside one figure written to a published file of its own."""
+    (tmp_path / "published.toml").write_text(f'[x]\nsite = "s"\n[[x.figures]]\n{figure_toml}')
     scenario = load_scenario(SCENARIOS / "year-hengqin.toml")
     ref = scenario.compare.model_copy(update={"published": str(tmp_path / "published.toml"), "key": "x"})
+    return scenario.model_copy(update={"compare": ref})
+
+
+def test_a_lifetime_figure_without_its_years_names_the_field(tmp_path):
+    scenario = with_published_figure(tmp_path, 'metric = "pv_yield_lifetime_mwh"\nvalue = 6550\n')
     with pytest.raises(ScenarioError, match=r"x\.figures\[0\]\.life_years: a lifetime average needs"):
-        published_figures(scenario.model_copy(update={"compare": ref}))
+        published_figures(scenario)
 
 
 def test_an_interrupted_run_stops_its_baseline(tmp_path):
@@ -96,3 +101,10 @@ def test_an_interrupted_run_stops_its_baseline(tmp_path):
     assert time.perf_counter() - started < 12  # the year-long baseline was not waited for ...
     assert not (tmp_path / "baseline" / "kpi.json").exists()  # ... and did not finish behind our back
     assert not (tmp_path / "compare.json").exists()
+
+
+def test_a_broken_published_file_stops_the_run_before_it_starts(tmp_path):
+    scenario = with_published_figure(tmp_path, 'metric = "pv_yeild_mwh"\nvalue = 1\n')
+    with pytest.raises(ScenarioError, match=r"x\.figures\[0\]\.metric: unknown metric 'pv_yeild_mwh'"):
+        run_scenario(scenario, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nothing was run or recorded
