@@ -38,6 +38,8 @@ LONG_STEP_GRID_S = 300.0
 def profile_grid_s(step_s: float) -> float:
     """Profile sampling for a run: each minute, or every 5 min for runs stepping 15 min or more."""
     return LONG_STEP_GRID_S if step_s >= LONG_STEP_S else PROFILE_GRID_S
+
+
 # Charging within a longer step is integrated in parts this long (see step). 15 min keeps a
 # year at 1 h steps fast; against 5-min parts it changes unserved EV energy by < 0.1 point.
 CHARGING_SUBSTEP_S = 900.0
