@@ -60,10 +60,11 @@ def print_kpis(kpis: dict, title: str) -> None:
     console.print(table)
 
 
-def print_comparison(rows: list) -> None:
+def print_comparison(rows: list, covers_a_year: bool = True) -> None:
     from twin.compare import HEADER
 
-    table = Table(title="Compared with the real site", show_header=True, header_style="bold")
+    caption = None if covers_a_year else "not a year: the published yearly figures are not set beside this run"
+    table = Table(title="Compared with the real site", caption=caption, show_header=True, header_style="bold")
     for name in HEADER[:-1]:
         table.add_column(name, justify="right" if name in ("simulated", "published", "difference") else "left")
     for row in rows:
@@ -119,7 +120,9 @@ def run(
     print_kpis(result.kpis, f"{loaded.name} — {loaded.controller} ({result.status})")
     print_verdicts([v.__dict__ for v in result.verdicts], "acceptance criteria")
     if result.comparison:
-        print_comparison(result.comparison)
+        from twin.compare import covers_a_year
+
+        print_comparison(result.comparison, covers_a_year(loaded))
     console.print(f"results: {out_dir}  (report.md, plot.png, kpi.json, timeseries/, events/)")
     if result.status == "failed":
         raise SimulationError(result.error or "run failed")
@@ -141,7 +144,7 @@ def print_verdicts(verdicts, title: str) -> None:
 
 @app.command("test")
 def test_suite(
-    paths: Annotated[list[Path], typer.Argument(help="scenario files or folders (scenarios with [criteria])")],
+    paths: Annotated[list[Path], typer.Argument(help="scenario files or folders (scenarios with criteria)")],
     controller: Annotated[Optional[str], typer.Option(help=f"override every scenario's controller: {', '.join(CONTROLLERS)}")] = None,
     controller_cmd: Annotated[Optional[str], typer.Option(
         help="run each scenario over Modbus against this command, e.g. 'python my_ems.py --host {host} --port {port}'")] = None,
@@ -212,7 +215,11 @@ def validate(files: Annotated[list[Path], typer.Argument(help="site or scenario 
     for path in files:
         data = read_toml(path)
         if "site" in data:
-            load_scenario(path)
+            loaded = load_scenario(path)
+            if loaded.compare is not None:
+                from twin.compare import published_figures
+
+                published_figures(loaded)
             console.print(f"ok  {path} (scenario)")
         elif "buses" in data:
             load_site(path)
@@ -226,7 +233,7 @@ def normals(
     station_csv: Annotated[Path, typer.Argument(help="a CDSRD station file (daily GHI), e.g. 57083.csv")],
     years: Annotated[str, typer.Option(help="first-last year of the normal period")] = "1991-2017",
 ) -> None:
-    """Monthly GHI normals of a station, as the [climate] lines of a site file."""
+    """Monthly GHI normals of a station, as lines for the \\[climate] table of a site file."""
     from twin.climate_normals import monthly_normals
 
     first, _, last = years.partition("-")

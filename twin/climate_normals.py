@@ -56,23 +56,30 @@ def read_station(path: Path) -> pd.DataFrame:
     """A CDSRD station file, with a clear error for anything else."""
     try:
         frame = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ScenarioError(path, "file", f"cannot read a station CSV: {exc}") from None
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ScenarioError(path, "file", f"cannot read a station CSV: {str(exc).strip()}") from None
     if len(frame.columns) != len(COLUMNS):
         raise ScenarioError(path, "header", f"expected {len(COLUMNS)} columns ({', '.join(COLUMNS)}), "
                                              f"found {len(frame.columns)}: {', '.join(map(str, frame.columns))}")
     frame.columns = list(COLUMNS)
     for column in ("year", "month", "day", "ghi_mj_m2"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    if frame.year.isna().all():
+        raise ScenarioError(path, "year", "no rows with a numeric year")
+    bad_month = ~frame.month.between(1, 12)
+    if bad_month.any():
+        row = int(bad_month.idxmax()) + 2  # 1-based, after the header line
+        raise ScenarioError(path, f"line {row}", f"month must be 1-12, got {frame.month[bad_month].iloc[0]:g}")
     return frame
 
 
 def monthly_normals(path: Path, first_year: int, last_year: int) -> StationNormals:
     frame = read_station(path)
+    covered = (int(frame.year.min()), int(frame.year.max()))
+    if first_year < covered[0] or last_year > covered[1]:
+        raise ScenarioError(path, "year", f"{first_year}-{last_year} is not inside the record "
+                                           f"(the file covers {covered[0]}-{covered[1]})")
     span = frame[(frame.year >= first_year) & (frame.year <= last_year)]
-    if span.empty:
-        raise ScenarioError(path, "year", f"no days between {first_year} and {last_year} "
-                                           f"(the file covers {frame.year.min():.0f}-{frame.year.max():.0f})")
     valid = span[(span.ghi_mj_m2 >= 0) & span.ghi_mj_m2.notna()]
     per_month = valid.groupby(["year", "month"]).ghi_mj_m2.agg(["mean", "size"])
     days_in_month = [pd.Period(year=int(y), month=int(m), freq="M").days_in_month for y, m in per_month.index]

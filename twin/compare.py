@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from twin.errors import ScenarioError
+from twin.faults import check_fault
 from twin.files import read_toml
 from twin.scenario import Scenario
+from twin.sensors import check_sensors
 from twin.site import PvDegradation
 
 METRICS = {  # metric -> (label, unit, format)
@@ -108,18 +110,33 @@ def published_figures(scenario: Scenario) -> dict[str, dict[str, Any]]:
     table = read_toml(path)
     if ref.key not in table:
         raise ScenarioError(path, ref.key, f"no published figures under '{ref.key}' (keys: {', '.join(table)})")
-    figures = {}
-    for i, figure in enumerate(table[ref.key].get("figures", [])):
+    figures: dict[str, dict[str, Any]] = {}
+    listed = table[ref.key].get("figures", []) if isinstance(table[ref.key], dict) else None
+    if not isinstance(listed, list):
+        raise ScenarioError(path, f"{ref.key}.figures", "expected a list of figures, written [[KEY.figures]]")
+    for i, figure in enumerate(listed):
+        field = f"{ref.key}.figures[{i}]"
+        if not isinstance(figure, dict):
+            raise ScenarioError(path, field, "expected a table with metric, value, source and note")
         if figure.get("metric") not in METRICS:
-            raise ScenarioError(path, f"{ref.key}.figures[{i}].metric",
+            raise ScenarioError(path, f"{field}.metric",
                                 f"unknown metric '{figure.get('metric')}' (choose from {', '.join(METRICS)})")
+        if figure["metric"] in figures:
+            raise ScenarioError(path, f"{field}.metric", f"'{figure['metric']}' is already given by an earlier figure")
+        if not _is_number(figure.get("value")):
+            raise ScenarioError(path, f"{field}.value", f"expected a number, got {figure.get('value')!r}")
         life_years = figure.get("life_years")
-        if figure["metric"] in LIFETIME_OF and not (isinstance(life_years, int) and life_years >= 1):
-            raise ScenarioError(path, f"{ref.key}.figures[{i}].life_years",
+        if figure["metric"] in LIFETIME_OF and not (_is_number(life_years) and float(life_years).is_integer()
+                                                    and life_years >= 1):
+            raise ScenarioError(path, f"{field}.life_years",
                                 f"a lifetime average needs the number of years it covers (a whole number >= 1), "
                                 f"got {life_years!r}")
         figures[figure["metric"]] = figure
     return figures
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def comparison_rows(simulated: dict[str, float], published: dict[str, dict[str, Any]]) -> list[Row]:
@@ -137,10 +154,32 @@ def comparison_rows(simulated: dict[str, float], published: dict[str, dict[str, 
 
 
 def baseline_scenario(scenario: Scenario) -> Scenario:
-    """The same scenario on the site without PV and storage (same seed: same traffic)."""
+    """The same scenario on the site without PV and storage (same seed: same traffic).
+
+    Faults and sensor models on the PV arrays or the battery have nothing to act on there
+    and are left out; the others (a feeder outage, a meter delay) stay.
+    """
     site = scenario.site.model_copy(update={"pv": (), "bess": None})
-    return scenario.model_copy(update={"site": site, "name": f"{scenario.name}-baseline",
-                                       "compare": None})
+    faults = tuple(f for f in scenario.faults if _still_valid(lambda: check_fault(f, site, None, "fault")))
+    sensors = tuple(m for m in scenario.sensors if _still_valid(lambda: check_sensors((m,), site, None)))
+    return scenario.model_copy(update={"site": site, "name": f"{scenario.name}-baseline", "compare": None,
+                                       "faults": faults, "sensors": sensors})
+
+
+def _still_valid(check) -> bool:
+    try:
+        check()
+    except ScenarioError:
+        return False
+    return True
+
+
+YEAR_S = 365 * 86400.0
+
+
+def covers_a_year(scenario: Scenario) -> bool:
+    """Published figures are yearly: only a run of one year (a day either way) is set beside them."""
+    return abs(scenario.duration_s - YEAR_S) <= 86400.0
 
 
 def _baseline_kpis(scenario: Scenario, out_dir: Path, backend: str) -> dict[str, Any]:
@@ -183,7 +222,7 @@ class Baseline:
 
 def compare_run(scenario: Scenario, out_dir: Path, kpis: dict[str, Any], baseline: Baseline) -> list[Row]:
     """Collect the baseline (``out_dir/baseline``), then write ``compare.json`` and the report section."""
-    published = published_figures(scenario)
+    published = published_figures(scenario) if covers_a_year(scenario) else {}
     base_kpis = baseline.kpis()
     site = scenario.site
     simulated = simulated_figures(kpis, base_kpis, sum(a.p_peak_kwp for a in site.pv),
@@ -205,6 +244,9 @@ def append_report_section(report: Path, rows: list[Row], scenario: Scenario,
              f"savings and CO2 avoided against the same run without PV and storage (`baseline/`), "
              f"tariff: {site.tariff.source}; grid emission factor {site.emissions.grid_kg_co2_per_kwh} kg/kWh "
              f"({site.emissions.source}). No simulated figure is adjusted to a published one.", "",
+             *([] if covers_a_year(scenario) else [
+                 f"**This run covers {scenario.duration_s / 86400:g} days, not a year: its figures are for that "
+                 f"span and are not set beside the published yearly ones.**", ""]),
              *[f"- {line}" for line in lifetime], *([""] if lifetime else []),
              "| " + " | ".join(HEADER) + " |", "|---|---:|---:|---|---:|---|---|"]
     lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]

@@ -23,6 +23,9 @@ class ScenarioError(ValueError):
             where = f"{where}: {field}"
         super().__init__(f"{where}: {message}")
 
+    def __reduce__(self):  # rebuilt from its three parts when it crosses a process boundary
+        return type(self), (self.file, self.field, self.message)
+
 
 class SimulationError(RuntimeError):
     """A failure inside a running simulation (not the user's input)."""

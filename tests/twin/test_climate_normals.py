@@ -53,8 +53,22 @@ def test_a_month_with_too_few_valid_days_does_not_count(tmp_path):
 
 def test_mistakes_name_the_file_and_what_is_wrong(tmp_path):
     path = station_file(tmp_path / "s.csv", (2000,), lambda d: 10.0)
-    with pytest.raises(ScenarioError, match=r"s\.csv: year: no days between 2010 and 2012 \(the file covers 2000-2000\)"):
+    with pytest.raises(ScenarioError, match=r"s\.csv: year: 2010-2012 is not inside the record \(the file covers 2000-2000\)"):
         monthly_normals(path, 2010, 2012)
+    with pytest.raises(ScenarioError, match=r"1999-2000 is not inside the record"):  # partly outside: refused too
+        monthly_normals(path, 1999, 2000)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ScenarioError, match=r"empty\.csv: file: cannot read a station CSV"):
+        monthly_normals(empty, 2000, 2000)
+    header_only = tmp_path / "header.csv"
+    header_only.write_text(HEADER + "\n")
+    with pytest.raises(ScenarioError, match=r"header\.csv: year: no rows with a numeric year"):
+        monthly_normals(header_only, 2000, 2000)
+    month_13 = tmp_path / "m13.csv"
+    month_13.write_text(HEADER + "\n59446,22.4,109.3,67.8,2000,13,1,10.0,1.0\n")
+    with pytest.raises(ScenarioError, match=r"m13\.csv: line 2: month must be 1-12, got 13"):
+        monthly_normals(month_13, 2000, 2000)
     other = tmp_path / "other.csv"
     other.write_text("a,b\n1,2\n")
     with pytest.raises(ScenarioError, match=r"other\.csv: header: expected 9 columns"):

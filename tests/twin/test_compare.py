@@ -12,7 +12,9 @@ from tests.conftest import SCENARIOS
 from twin.compare import (baseline_scenario, comparison_rows, published_figures, simulated_figures,
                           with_lifetime_figures)
 from twin.errors import ScenarioError
+from twin.faults import Fault
 from twin.scenario import load_scenario
+from twin.sensors import SensorModel
 from twin.session import run_scenario
 from twin.site import PvDegradation
 
@@ -50,7 +52,7 @@ def test_a_short_run_writes_the_table(tmp_path):
     base = json.loads((tmp_path / "baseline" / "kpi.json").read_text())
     rows = {row.metric: row for row in result.comparison}
     assert rows["savings_cny"].simulated == pytest.approx(base["energy_cost_cny"] - kpis["energy_cost_cny"])
-    assert rows["savings_cny"].gap_pct == pytest.approx(100 * (rows["savings_cny"].simulated - 370000) / 370000)
+    assert rows["savings_cny"].published is None  # two days are not set beside a yearly figure
     assert rows["pv_yield_mwh"].simulated == pytest.approx(kpis["pv_energy_kwh"] / 1000)
     assert base["pv_energy_kwh"] == 0
     assert json.loads((tmp_path / "compare.json").read_text())[0]["metric"] == "pv_yield_mwh"
@@ -108,3 +110,41 @@ def test_a_broken_published_file_stops_the_run_before_it_starts(tmp_path):
     with pytest.raises(ScenarioError, match=r"x\.figures\[0\]\.metric: unknown metric 'pv_yeild_mwh'"):
         run_scenario(scenario, tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nothing was run or recorded
+
+
+@pytest.mark.parametrize("figure_toml, message", [
+    ('metric = "pv_yield_mwh"\n', r"figures\[0\]\.value: expected a number, got None"),
+    ('metric = "pv_yield_mwh"\nvalue = "6,550"\n', r"figures\[0\]\.value: expected a number, got '6,550'"),
+    ('metric = "pv_yield_lifetime_mwh"\nvalue = 1\nlife_years = true\n', r"figures\[0\]\.life_years: .* got True"),
+    ('metric = "pv_yield_mwh"\nvalue = 1\n[[x.figures]]\nmetric = "pv_yield_mwh"\nvalue = 2\n',
+     r"figures\[1\]\.metric: 'pv_yield_mwh' is already given"),
+])
+def test_malformed_published_figures_name_the_field(tmp_path, figure_toml, message):
+    with pytest.raises(ScenarioError, match=message):
+        published_figures(with_published_figure(tmp_path, figure_toml))
+
+
+def test_figures_written_as_a_table_not_a_list_are_refused(tmp_path):
+    scenario = with_published_figure(tmp_path, "")
+    (tmp_path / "published.toml").write_text('[x]\nsite = "s"\n[x.figures]\nmetric = "pv_yield_mwh"\n')
+    with pytest.raises(ScenarioError, match=r"x\.figures: expected a list of figures"):
+        published_figures(scenario)
+
+
+def test_baseline_leaves_out_faults_and_sensors_on_pv_and_storage():
+    scenario = load_scenario(SCENARIOS / "year-hengqin.toml")
+    site = scenario.site
+    faults = (Fault(kind="pv_trip", device=site.pv[0].name, start_s=3600, duration_s=3600),
+              Fault(kind="bess_trip", device=site.bess.name, start_s=3600, duration_s=3600),
+              Fault(kind="utility_outage", start_s=7200, duration_s=600))
+    sensors = (SensorModel(point=f"{site.pv[0].name}.p_kw", bias=-10.0), SensorModel(point="grid_p_kw", delay_s=5.0))
+    base = baseline_scenario(scenario.model_copy(update={"faults": faults, "sensors": sensors}))
+    assert [f.kind for f in base.faults] == ["utility_outage"]
+    assert [m.point for m in base.sensors] == ["grid_p_kw"]
+
+
+def test_a_run_shorter_than_a_year_is_not_set_beside_yearly_figures(tmp_path):
+    scenario = load_scenario(SCENARIOS / "year-hengqin.toml").with_options(duration_s=3 * 86400)
+    result = run_scenario(scenario, tmp_path)
+    assert result.comparison and all(row.published is None and row.gap_pct is None for row in result.comparison)
+    assert "covers 3 days, not a year" in (tmp_path / "report.md").read_text()
