@@ -220,9 +220,14 @@ class Baseline:
             self._pool = None
 
 
-def compare_run(scenario: Scenario, out_dir: Path, kpis: dict[str, Any], baseline: Baseline) -> list[Row]:
-    """Collect the baseline (``out_dir/baseline``), then write ``compare.json`` and the report section."""
-    published = published_figures(scenario) if covers_a_year(scenario) else {}
+def compare_run(scenario: Scenario, out_dir: Path, kpis: dict[str, Any], baseline: Baseline,
+                published: dict[str, dict[str, Any]]) -> list[Row]:
+    """Collect the baseline (``out_dir/baseline``), then write ``compare.json`` and the report section.
+
+    ``published``: the scenario's published figures (``published_figures``), read before the run.
+    """
+    if not covers_a_year(scenario):
+        published = {}
     base_kpis = baseline.kpis()
     site = scenario.site
     simulated = simulated_figures(kpis, base_kpis, sum(a.p_peak_kwp for a in site.pv),

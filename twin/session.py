@@ -102,8 +102,8 @@ def run_scenario(scenario: Scenario, out_dir: Path, controller: str | None = Non
                  stop: threading.Event | None = None) -> RunResult:
     """Run ``scenario`` to its end (or until interrupted) and finish its results folder."""
     controller = controller or scenario.controller
-    if scenario.compare is not None:
-        published_figures(scenario)  # a mistake in the published file is reported now, not after a year's run
+    # read once, now: a mistake in the published file is reported before a year's run, not after it
+    published = published_figures(scenario) if scenario.compare is not None else None
     twin, recorder = start_run(scenario, out_dir, controller, backend)
     control = control or builtin_control(make_controller(controller, twin.site_info))
     baseline = Baseline(scenario, Path(out_dir), backend) if scenario.compare is not None else None
@@ -122,7 +122,7 @@ def run_scenario(scenario: Scenario, out_dir: Path, controller: str | None = Non
         kpis, verdicts = finish_run(out_dir, recorder, stats, status, scenario.criteria,
                                     **({"error": error} if error else {}))
         if baseline is not None and status == "completed":
-            comparison = compare_run(scenario, out_dir, kpis, baseline)
+            comparison = compare_run(scenario, out_dir, kpis, baseline, published)
     finally:
         if baseline is not None:
             baseline.cancel()
