@@ -3,7 +3,7 @@
 import sys
 
 from gui.cli import register
-from twin import cli
+from twin.app import cli
 
 if __name__ == "__main__":  # a spawned worker process imports this module too: it must not start a GUI
     register(cli.app)

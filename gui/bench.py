@@ -66,8 +66,8 @@ def _run_events(app, seconds: float, until=None) -> None:
 
 
 def _recorded_day(duration_s: float, folder: Path, echo) -> Path:
-    from twin.scenario import load_scenario
-    from twin.session import run_scenario
+    from twin.config.scenario import load_scenario
+    from twin.run.session import run_scenario
 
     scenario = load_scenario(REFERENCE_SCENARIO).with_options(duration_s=duration_s, step_s=1.0)
     echo(f"recording {duration_s / 3600:g} h of 1 s steps headless (the feed) …")
@@ -77,9 +77,9 @@ def _recorded_day(duration_s: float, folder: Path, echo) -> Path:
 
 def feed_main(results_dir: str, speed: float, out_queue) -> None:
     """Worker process: send a recorded run's rows at ``speed``, batched as a live worker does."""
-    from gui.replay import ReplaySource
-    from gui.worker import BatchSender
-    from twin.run import WallClock
+    from gui.data.replay import ReplaySource
+    from gui.data.worker import BatchSender
+    from twin.run.loop import WallClock
 
     source = ReplaySource(results_dir)
     sender = BatchSender(out_queue, len(source.channels), threading.Event())
@@ -98,9 +98,9 @@ def feed_main(results_dir: str, speed: float, out_queue) -> None:
 def bench_feed(app, results_dir: Path, speed: float, echo) -> dict[str, float]:
     import multiprocessing
 
-    from gui.live import QUEUE_BATCHES, BatchReader
-    from gui.replay import ReplaySource
-    from gui.window import TwinWindow
+    from gui.data.live import QUEUE_BATCHES, BatchReader
+    from gui.data.replay import ReplaySource
+    from gui.windows.window import TwinWindow
 
     source = ReplaySource(results_dir)
     context = multiprocessing.get_context("spawn")
@@ -142,9 +142,9 @@ def bench_feed(app, results_dir: Path, speed: float, echo) -> dict[str, float]:
 
 
 def bench_twin(app, speed: float, seconds: float, echo) -> dict[str, float]:
-    from gui.live import LiveRun
-    from gui.live_window import LiveWindow
-    from twin.scenario import load_scenario
+    from gui.data.live import LiveRun
+    from gui.windows.live_window import LiveWindow
+    from twin.config.scenario import load_scenario
 
     scenario = load_scenario(REFERENCE_SCENARIO)
     with tempfile.TemporaryDirectory() as out:
@@ -164,7 +164,7 @@ def bench_twin(app, speed: float, seconds: float, echo) -> dict[str, float]:
 
 def bench_live(speed: float = 3600.0, duration_s: float = 86400.0, echo=print, results_dir: Path | None = None,
                twin_seconds: float = 15.0) -> dict:
-    from gui.app import qt_app
+    from gui.windows.app import qt_app
 
     app = qt_app(headless=True)
     with tempfile.TemporaryDirectory() as tmp:

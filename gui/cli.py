@@ -7,14 +7,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from twin.errors import ScenarioError
+from twin.config.errors import ScenarioError
 
 
 def register(app: typer.Typer) -> None:
     if any(command.name == "gui" for command in app.registered_commands):
         return  # ``python -m gui`` registers before the installed entry point does
     app.command("gui")(gui)
-    from twin.cli import bench_app
+    from twin.app.cli import bench_app
 
     bench_app.command("gui")(bench_gui)
 
@@ -37,8 +37,8 @@ def gui(
         help="with --screenshot: simulated time to capture, e.g. 18h (live: run until then; replay: cursor there)")] = None,
 ) -> None:
     """Desktop GUI: run a scenario live, or replay a results folder, with time-aligned plots."""
-    from gui.app import attach_window, live_window, qt_app, replay_window, show
-    from twin.cli import load_with_options, span_option
+    from gui.windows.app import attach_window, live_window, qt_app, replay_window, show
+    from twin.app.cli import load_with_options, span_option
 
     at_s = span_option(at, "--at")
     if attach is not None:
@@ -60,7 +60,7 @@ def gui(
         window = replay_window(target)
         window.set_span(span_option(span, "--span"))
     else:
-        from twin.session import default_out_dir
+        from twin.run.session import default_out_dir
 
         scenario = load_with_options(target, controller=controller, step=step, duration=duration)
         window = live_window(scenario, out or default_out_dir(scenario, controller or scenario.controller),
@@ -72,7 +72,7 @@ def gui(
 
 def _attach_address(text: str) -> tuple[str, int]:
     """HOST:PORT checked, and a server answering there (one line and exit 2 otherwise)."""
-    from gui.attach import AttachError, connect, parse_address
+    from gui.data.attach import AttachError, connect, parse_address
 
     try:
         host, port = parse_address(text)
@@ -92,6 +92,6 @@ def bench_gui(
 ) -> None:
     """GUI redraws per second and the longest redraw, with a day of 1 s data on screen."""
     from gui.bench import bench_live
-    from twin.cli import console, span_option
+    from twin.app.cli import console, span_option
 
     bench_live(speed=speed, duration_s=span_option(duration, "--duration"), echo=console.print)

@@ -15,12 +15,11 @@ import threading
 import time
 from pathlib import Path
 
-from twin.criteria import Verdict
-from twin.scenario import Scenario
-from twin.session import RunResult
-
-from hil.bridge import Bridge
+from hil.datastore.bridge import Bridge
 from hil.serve import serve
+from twin.config.scenario import Scenario
+from twin.results.verdicts import Verdict
+from twin.run.session import RunResult
 
 HOST = "127.0.0.1"
 DEFAULT_SPEED = 360.0

@@ -16,9 +16,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from twin.errors import ScenarioError
-from twin.scenario import Scenario, load_scenario
-from twin.cli import load_with_options
+from twin.app.cli import load_with_options
+from twin.config.errors import ScenarioError
+from twin.config.scenario import Scenario
 
 FORMATS = ("json", "csv", "md")
 
@@ -83,7 +83,7 @@ def registers_command(
     site: Annotated[Optional[Path], typer.Option(help="Use this site file instead of the scenario's")] = None,
 ) -> None:
     """Export the Modbus register map of a scenario's site."""
-    from hil.registers import export, register_map_of
+    from hil.maps.registers import export, register_map_of
 
     if format not in FORMATS:
         raise _fail(f"--format: choose from {', '.join(FORMATS)}")
@@ -105,7 +105,7 @@ def controller_command(
                                                           "without it, devices are discovered")] = None,
 ) -> None:
     """The reference peak-shaving controller, talking to `satwin serve` over Modbus only."""
-    from hil.controller import run_controller
+    from hil.clients.reference_ems import run_controller
 
     if unit_map is not None and not unit_map.exists():
         raise _fail(f"--unit-map: {unit_map} not found")
@@ -132,9 +132,8 @@ def demo_command(
     step: Annotated[str, typer.Option(help="Step of the served twin (5 s lets a Python controller keep up at 360x)")] = "5s",
 ) -> None:
     """The main job: the holiday peak served over loopback Modbus, the reference controller as a separate process."""
-    from twin.cli import print_kpis, print_verdicts
-
     from hil.acceptance import run_with_external_controller
+    from twin.app.cli import print_kpis, print_verdicts
 
     scenario = load_with_options(DEMO_SCENARIO, step=step)
     command = f"{shlex.quote(sys.executable)} -m twin controller --host {{host}} --port {{port}}"
@@ -149,7 +148,7 @@ def demo_command(
 
 
 def register(app: typer.Typer) -> None:
-    from twin.cli import bench_app
+    from twin.app.cli import bench_app
 
     bench_app.command("hil")(bench_hil)
     app.command("demo")(demo_command)

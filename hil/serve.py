@@ -14,15 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from twin.core import Twin
-from twin.criteria import Verdict
-from twin.run import RunStats, WallClock, run_loop
-from twin.scenario import Scenario
-from twin.session import finish_run, open_recorder
-
-from hil.bridge import Bridge
-from hil.registers import build_register_map
-from hil.server import ModbusServer
+from hil.datastore.bridge import Bridge
+from hil.maps.registers import build_register_map
+from hil.servers.modbus_tcp import ModbusServer
+from twin.config.scenario import Scenario
+from twin.model.core import Twin
+from twin.results.verdicts import Verdict
+from twin.run.loop import RunStats, WallClock, run_loop
+from twin.run.session import finish_run, open_recorder
 
 AUDIT_FILE = "modbus_audit.jsonl"
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from twin.scenario import load_scenario
+from twin.config.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
@@ -20,9 +20,9 @@ def holiday():
 
 def run_twin(scenario, controller: str | None = None, steps: int | None = None, faults=()):
     """Step a twin with a built-in controller (and extra faults); returns (twin, snapshots)."""
-    from twin.controllers import make_controller
-    from twin.core import Twin
-    from twin.run import builtin_control
+    from twin.model.controllers import make_controller
+    from twin.model.core import Twin
+    from twin.run.loop import builtin_control
 
     if faults:
         scenario = scenario.model_copy(update={"faults": scenario.faults + tuple(faults)})

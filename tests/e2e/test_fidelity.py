@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import SCENARIOS
-from twin.compare import published_figures, with_lifetime_figures
-from twin.core import profile_grid_s
-from twin.devices.pv import PvPlant
-from twin.profiles import local_times
-from twin.scenario import load_scenario
-from twin.weather import climate_weather
+from twin.config.scenario import load_scenario
+from twin.model.core import profile_grid_s
+from twin.model.devices.pv import PvPlant
+from twin.model.profiles import local_times
+from twin.model.weather import climate_weather
+from twin.results.published import published_figures, with_lifetime_figures
 
 TOLERANCE_PCT = 10.0
 

@@ -12,7 +12,7 @@ pytest.importorskip("pyqtgraph")
 pytest.importorskip("pytestqt")
 
 from tests.conftest import HOLIDAY  # noqa: E402
-from twin.scenario import load_scenario  # noqa: E402
+from twin.config.scenario import load_scenario  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +22,7 @@ def qapp_args():
 
 @pytest.fixture(autouse=True)
 def _gui_app(qapp):
-    from gui.app import qt_app
+    from gui.windows.app import qt_app
 
     qt_app(headless=True)  # the GUI's pyqtgraph options on pytest-qt's application
     return qapp
@@ -37,8 +37,8 @@ def short_holiday():
 @pytest.fixture(scope="session")
 def recorded_fault_run(tmp_path_factory):
     """A headless 30-minute run with a transformer outage and a PV trip scheduled, to replay."""
-    from twin.faults import Fault
-    from twin.session import run_scenario
+    from twin.config.faults import Fault
+    from twin.run.session import run_scenario
 
     scenario = load_scenario(HOLIDAY).with_options(duration_s=1800.0)
     scenario = scenario.model_copy(update={"criteria": ("bus_v_pu.min >= 0.95", "unserved_ev_energy_pct <= 3"),

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gui.attach import UNAVAILABLE, AttachError, Poller, parse_address
-from gui.attach_window import AttachWindow
+from gui.data.attach import UNAVAILABLE, AttachError, Poller, parse_address
+from gui.windows.attach_window import AttachWindow
 
 HIL_TESTS = Path(__file__).resolve().parents[1] / "hil"
 
@@ -62,7 +62,7 @@ def free_port() -> int:
 
 def _meter_p_kw(rig) -> float:
     """What the registers say: the meter's ``p_kw`` read over Modbus by the reference client."""
-    from hil.controller import SiteClient
+    from hil.clients.reference_ems import SiteClient
 
     client = SiteClient("127.0.0.1", rig.port)
     try:

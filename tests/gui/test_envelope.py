@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gui.envelope import PeakEnvelope
-from gui.store import SeriesStore
+from gui.data.store import SeriesStore
+from gui.plot.envelope import PeakEnvelope
 
 
 def _store(rows: int, capacity: int | None = None, seed: int = 1) -> tuple[SeriesStore, np.ndarray]:

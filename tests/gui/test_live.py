@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from gui.live import LiveRun
-from gui.live_window import LiveWindow
-from twin.faults import Fault
-from twin.record import read_events, read_timeseries
+from gui.data.live import LiveRun
+from gui.windows.live_window import LiveWindow
+from twin.config.faults import Fault
+from twin.results.reader import read_events, read_timeseries
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_fault_injected_from_the_gui_is_recorded_in_the_events_table(live, qtbot
 
 
 def test_fault_dialog_offers_only_devices_the_twin_accepts(qtbot, short_holiday):
-    from gui.fault_dialog import FaultDialog
+    from gui.windows.fault_dialog import FaultDialog
 
     dialog = FaultDialog(short_holiday.site, 100.0)
     qtbot.addWidget(dialog)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gui.panels import Limits, Panels
-from gui.store import SeriesStore
+from gui.data.store import SeriesStore
+from gui.plot.panels import Limits, Panels
 
 NAMES = ["grid_p_kw", "contract_limit_kw", "pv_p_kw", "v_pu.mv", "v_pu.lv"]
 

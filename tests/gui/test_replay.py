@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gui.replay_window import ReplayWindow
+from gui.windows.replay_window import ReplayWindow
 
 
 @pytest.fixture

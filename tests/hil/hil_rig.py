@@ -8,13 +8,12 @@ from pathlib import Path
 
 from pymodbus.client import ModbusTcpClient
 
-from twin.core import Snapshot, Twin
-from twin.events import Event
-from twin.scenario import load_scenario
-
-from hil.bridge import Bridge
-from hil.registers import Point, RegisterMap, build_register_map, decode
-from hil.server import ModbusServer
+from hil.datastore.bridge import Bridge
+from hil.maps.registers import Point, RegisterMap, build_register_map, decode
+from hil.servers.modbus_tcp import ModbusServer
+from twin.config.scenario import load_scenario
+from twin.model.core import Snapshot, Twin
+from twin.model.events import Event
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE_SCENARIO = REPO / "scenarios" / "holiday-peak-freight.toml"

@@ -13,14 +13,14 @@ import time
 import numpy as np
 from hil_rig import DATA, REPO
 
-from twin.controllers import make_controller
-from twin.core import Twin
-from twin.record import Recorder, read_timeseries
-from twin.run import builtin_control, run_loop
-from twin.scenario import load_scenario
-
-from hil.controller import run_controller
+from hil.clients.reference_ems import run_controller
 from hil.serve import AUDIT_FILE
+from twin.config.scenario import load_scenario
+from twin.model.controllers import make_controller
+from twin.model.core import Twin
+from twin.results.reader import read_timeseries
+from twin.run.loop import builtin_control, run_loop
+from twin.run.recorder import Recorder
 
 SCENARIO = DATA / "evening-peak.toml"
 SPEED = 360  # 3 simulated hours in 30 s

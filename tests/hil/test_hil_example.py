@@ -7,7 +7,7 @@ import sys
 
 from hil_rig import REPO
 
-from hil.registers import export
+from hil.maps.registers import export
 
 
 def test_first_contact_example(rig, tmp_path):

@@ -11,10 +11,9 @@ from hil_rig import DATA, make_rig
 from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
 
-from twin.faults import Fault
-from twin.scenario import load_scenario
-
 from hil.acceptance import run_with_external_controller
+from twin.config.faults import Fault
+from twin.config.scenario import load_scenario
 
 
 @pytest.fixture()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hil_rig import client_for, evening_scenario, f32, make_rig, read_point
 
-from twin.sensors import SensorModel
+from twin.config.sensors import SensorModel
 
 NOON = 12
 SENSOR_DELAY_S = 5

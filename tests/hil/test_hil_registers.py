@@ -8,9 +8,14 @@ import json
 
 from hil_rig import REFERENCE_SCENARIO, REPO
 
-from twin.scenario import load_scenario
-
-from hil.registers import JSON_KEYS, PLAIN_SPECS, SUNSPEC_BASE, export, register_map_of
+from hil.maps.registers import (
+    JSON_KEYS,
+    PLAIN_SPECS,
+    SUNSPEC_BASE,
+    export,
+    register_map_of,
+)
+from twin.config.scenario import load_scenario
 
 
 def reference_map():
@@ -71,7 +76,7 @@ def test_sunspec_blocks_only_on_pv_bess_and_meter():
 
 
 def test_device_points_a_sensor_may_act_on_are_plain_map_points():
-    from twin.sensors import DEVICE_POINTS
+    from twin.config.sensors import DEVICE_POINTS
 
     for kind, points in DEVICE_POINTS.items():
         assert set(points) <= {spec.point for spec in PLAIN_SPECS[kind] if spec.command is None}, kind

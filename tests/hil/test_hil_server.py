@@ -9,7 +9,7 @@ import pytest
 from hil_rig import client_for, f32
 from pymodbus.client import ModbusTcpClient
 
-from hil.registers import SUNSPEC_BASE, decode
+from hil.maps.registers import SUNSPEC_BASE, decode
 
 
 def expected_values(rig) -> dict[tuple[str, str], float]:

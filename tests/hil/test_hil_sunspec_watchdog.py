@@ -8,8 +8,8 @@ import pytest
 import sunspec2.modbus.client as sunspec_client
 from pymodbus.client import ModbusTcpClient
 
-from hil.bridge import safe_ev_cap_kw
-from hil.registers import SUNSPEC_BASE
+from hil.datastore.bridge import safe_ev_cap_kw
+from hil.maps.registers import SUNSPEC_BASE
 
 SCAN_TIMEOUT_S = 30
 

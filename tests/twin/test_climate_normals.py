@@ -8,8 +8,8 @@ import sys
 import pandas as pd
 import pytest
 
-from twin.climate_normals import monthly_normals
-from twin.errors import ScenarioError
+from twin.app.climate_normals import monthly_normals
+from twin.config.errors import ScenarioError
 
 HEADER = "station,latitude(deg),longitude(deg),altitude(m),year,month,day,GHI(MJ/m2),DHI(MJ/m2)"
 

@@ -9,14 +9,19 @@ import time
 import pytest
 
 from tests.conftest import SCENARIOS
-from twin.compare import (baseline_scenario, comparison_rows, published_figures, simulated_figures,
-                          with_lifetime_figures)
-from twin.errors import ScenarioError
-from twin.faults import Fault
-from twin.scenario import load_scenario
-from twin.sensors import SensorModel
-from twin.session import run_scenario
-from twin.site import PvDegradation
+from twin.config.errors import ScenarioError
+from twin.config.faults import Fault
+from twin.config.scenario import load_scenario
+from twin.config.sensors import SensorModel
+from twin.config.site import PvDegradation
+from twin.results.published import (
+    comparison_rows,
+    published_figures,
+    simulated_figures,
+    with_lifetime_figures,
+)
+from twin.run.baseline import baseline_scenario
+from twin.run.session import run_scenario
 
 
 def test_gap_is_relative_to_the_published_figure():

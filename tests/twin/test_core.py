@@ -61,7 +61,7 @@ def test_ev_cap_is_respected_and_battery_covers_first(holiday):
 
 
 def twin_setpoints(**values):
-    from twin.controllers.base import Setpoints
+    from twin.model.controllers.base import Setpoints
 
     return Setpoints(**values)
 
@@ -70,7 +70,7 @@ def test_an_hour_step_charges_like_its_parts(holiday):
     """Charging inside a long step is integrated in parts (CHARGING_SUBSTEP_S): a vehicle that
     comes and goes within one hour still charges, and grid-side EV energy is that of steps
     as long as the parts."""
-    from twin.core import CHARGING_SUBSTEP_S
+    from twin.model.core import CHARGING_SUBSTEP_S
 
     parts = int(3600 / CHARGING_SUBSTEP_S)
     day = holiday.with_options(duration_s=12 * 3600.0)

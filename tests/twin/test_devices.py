@@ -9,12 +9,12 @@ import pytest
 import simpy
 
 from tests.conftest import FREIGHT_SITE
-from twin.devices.bess import Battery, BessState
-from twin.devices.charger import ChargingSlots, Occupant, taper_kw
-from twin.devices.pv import PvPlant
-from twin.profiles import IntervalMean, local_times
-from twin.scenario import CloudEvent
-from twin.site import load_site
+from twin.config.scenario import CloudEvent
+from twin.config.site import load_site
+from twin.model.devices.bess import Battery, BessState
+from twin.model.devices.charger import ChargingSlots, Occupant, taper_kw
+from twin.model.devices.pv import PvPlant
+from twin.model.profiles import IntervalMean, local_times
 
 
 @pytest.fixture(scope="module")

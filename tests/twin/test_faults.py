@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from tests.conftest import run_twin
-from twin.errors import ScenarioError
-from twin.faults import Fault
+from twin.config.errors import ScenarioError
+from twin.config.faults import Fault
 
 
 @pytest.fixture()
@@ -101,7 +100,7 @@ def test_comms_loss_names_the_silent_device(midday):
 
 def test_a_fault_on_an_unknown_device_is_a_scenario_error(tmp_path):
     from tests.conftest import HOLIDAY
-    from twin.scenario import load_scenario
+    from twin.config.scenario import load_scenario
 
     path = tmp_path / "sites"
     path.mkdir()

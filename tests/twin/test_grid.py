@@ -7,8 +7,8 @@ import pandapower as pp
 import pytest
 
 from tests.conftest import FREIGHT_SITE, PASSENGER_SITE
-from twin.grid import Grid, injection_points
-from twin.site import load_site
+from twin.config.site import load_site
+from twin.model.grid import Grid, injection_points
 
 
 def _random_injections(points, rng):

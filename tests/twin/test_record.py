@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,9 +12,9 @@ import time
 import pytest
 
 from tests.conftest import HOLIDAY
-from twin.kpi import compute_kpis
-from twin.record import read_events, read_meta, read_timeseries
-from twin.session import run_scenario
+from twin.results.kpi import compute_kpis
+from twin.results.reader import read_events, read_meta, read_timeseries
+from twin.run.session import run_scenario
 
 
 def test_results_folder_is_complete_and_kpis_match_the_recording(holiday, tmp_path):
@@ -88,7 +87,7 @@ def test_sigint_on_the_cli_finishes_the_folder(tmp_path):
 
 
 def test_a_device_point_sensor_and_each_arrays_limit_are_columns(holiday, tmp_path):
-    from twin.sensors import SensorModel
+    from twin.config.sensors import SensorModel
 
     sensed = holiday.model_copy(update={"sensors": (SensorModel(point="pv_canopy.p_kw", bias=12.5),)})
     result = run_scenario(sensed.with_options(step_s=900.0, duration_s=24 * 3600.0), tmp_path / "run")

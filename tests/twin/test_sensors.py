@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from tests.conftest import FREIGHT_SITE, HOLIDAY, run_twin
-from twin.controllers.base import Measurements
-from twin.errors import ScenarioError
-from twin.scenario import load_scenario
-from twin.sensors import SensorModel, Sensors
+from twin.config.errors import ScenarioError
+from twin.config.scenario import load_scenario
+from twin.config.sensors import SensorModel
+from twin.model.controllers.base import Measurements
+from twin.model.sensors import Sensors
 
 
 def _truth(t_s, grid_p_kw, soc=50.0):
@@ -90,7 +91,7 @@ def test_a_sensor_on_a_device_point_changes_that_point_only(holiday):
 
 
 def test_device_point_dropout_and_comms_loss_hold_the_last_value_flagged_stale(holiday):
-    from twin.faults import Fault
+    from twin.config.faults import Fault
 
     noon = holiday.with_options(start=holiday.start.replace(hour=12), step_s=1.0, duration_s=40.0)
     sensed = _with_sensors(noon, SensorModel(point="pv_canopy.p_kw", dropout_start_s=10, dropout_duration_s=5),

@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from tests.conftest import FREIGHT_SITE, HOLIDAY, PASSENGER_SITE
-from twin.errors import ScenarioError
-from twin.scenario import load_scenario
-from twin.site import load_site
+from twin.config.errors import ScenarioError
+from twin.config.scenario import load_scenario
+from twin.config.site import load_site
 
 
 def test_reference_sites_carry_the_published_capacities():

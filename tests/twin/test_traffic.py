@@ -7,10 +7,9 @@ from itertools import count
 import numpy as np
 import simpy
 
-from tests.conftest import run_twin
-from twin.site import load_site
-from twin.traffic import arrivals, hourly_rates_per_s
-from tests.conftest import FREIGHT_SITE
+from tests.conftest import FREIGHT_SITE, run_twin
+from twin.config.site import load_site
+from twin.model.traffic import arrivals, hourly_rates_per_s
 
 
 def test_arrival_counts_follow_daily_volume_and_hourly_profile():

@@ -9,9 +9,13 @@ import pandas as pd
 import pytest
 
 from tests.conftest import PASSENGER_SITE
-from twin.profiles import local_times
-from twin.site import load_site
-from twin.weather import climate_weather, daily_clear_sky_index, daily_clear_sky_kwh_m2
+from twin.config.site import load_site
+from twin.model.profiles import local_times
+from twin.model.weather import (
+    climate_weather,
+    daily_clear_sky_index,
+    daily_clear_sky_kwh_m2,
+)
 
 GHI_TOLERANCE_PCT = 2.0  # the 5-minute grid and the run's extra end point shift monthly means a little
 TEMP_TOLERANCE_C = 0.3
@@ -69,8 +73,8 @@ def test_a_year_mixes_clear_partly_cloudy_and_overcast_days(site):
 
 
 def test_cloud_event_still_attenuates_the_climate(site):
-    from twin.devices.pv import PvPlant
-    from twin.scenario import CloudEvent
+    from twin.config.scenario import CloudEvent
+    from twin.model.devices.pv import PvPlant
 
     times = local_times(dt.datetime(2025, 6, 1, tzinfo=START.tzinfo), site.location.timezone, 86400, 60.0)
     weather = climate_weather(site.climate, site.location, times, np.random.default_rng(1))

@@ -1,0 +1,77 @@
+"""Reading a results folder for replay: only the plotted columns, one Parquet chunk at a time.
+
+The recorder writes a chunk per hour of 1 s steps (``timeseries/part-NNNNN.parquet``).
+Opening a folder reads just the footers (row counts, schema); the window then pulls one
+chunk per redraw tick, projecting the ~40 columns it plots out of the ~170 recorded, so a
+long run opens at once and fills in while the window stays responsive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from gui.data.channels import Channels, Limits, SiteNames
+from twin.model.events import Event
+from twin.results.reader import read_events, read_meta
+
+
+class ReplaySource:
+    def __init__(self, results_dir: str | Path) -> None:
+        self.results_dir = Path(results_dir)
+        self.meta = read_meta(self.results_dir)
+        self.parts = sorted((self.results_dir / "timeseries").glob("part-*.parquet"))
+        footers = [pq.ParquetFile(part) for part in self.parts]
+        self.total_rows = sum(f.metadata.num_rows for f in footers)
+        schema_names = list(footers[0].schema_arrow.names) if footers else ["t_s"]
+        self.channels = Channels(SiteNames.from_columns(schema_names))
+        self.columns = self.channels.columns_to_read(schema_names)
+        self._next_part = 0
+
+    @property
+    def done(self) -> bool:
+        return self._next_part >= len(self.parts)
+
+    @property
+    def progress(self) -> float:
+        return self._next_part / len(self.parts) if self.parts else 1.0
+
+    def read_next(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The next chunk as (t_s, channels x rows); None when everything is read."""
+        if self.done:
+            return None
+        table = pq.read_table(self.parts[self._next_part], columns=self.columns)
+        self._next_part += 1
+        return self.channels.rows_from_table(table)
+
+    def events(self) -> list[Event]:
+        table = read_events(self.results_dir)
+        if table.num_rows == 0:
+            return []
+        rows = table.select(list(Event._fields)).to_pylist()
+        return sorted((Event(**row) for row in rows), key=lambda e: e.t_s)
+
+    def verdicts(self) -> list[dict]:
+        """The scenario's criteria as judged at the end of the run (``verdicts.json``; may be absent)."""
+        path = self.results_dir / "verdicts.json"
+        return json.loads(path.read_text()) if path.exists() else []
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.meta.get("duration_s") or 0.0)
+
+    @property
+    def start_hour(self) -> float:
+        start = dt.datetime.fromisoformat(self.meta["start"])
+        return start.hour + start.minute / 60.0
+
+    def limits(self) -> Limits:
+        resolved = self.results_dir / "resolved.json"
+        if not resolved.exists():
+            return Limits()
+        limits = json.loads(resolved.read_text()).get("site", {}).get("limits", {})
+        return Limits(**{k: limits[k] for k in ("v_min_pu", "v_max_pu", "max_loading_pct") if k in limits})

@@ -1,0 +1,124 @@
+"""The window shared by live and replay: panels, a readout at the cursor, PNG export, redraw timer."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from gui.data.channels import Limits
+from gui.data.store import SeriesStore
+from gui.plot.panels import Panels
+
+REDRAW_INTERVAL_MS = 20  # up to 50 redraws/s; a redraw is skipped when nothing changed
+READOUT = (("grid_p_kw", "grid", "kW"), ("pv_p_kw", "PV", "kW"), ("bess_p_kw", "BESS", "kW"),
+           ("bess_soc_pct", "SoC", "%"), ("ev_p_kw", "EV", "kW"), ("charger_connected", "connected", ""))
+
+
+class RedrawStats:
+    """Durations of the timer's redraws (what the benchmark reports)."""
+
+    def __init__(self) -> None:
+        self.durations_s: list[float] = []
+        self.stamps_s: list[float] = []
+
+    def add(self, started_s: float, ended_s: float) -> None:
+        self.durations_s.append(ended_s - started_s)
+        self.stamps_s.append(ended_s)
+
+
+class TwinWindow(QtWidgets.QMainWindow):
+    """Panels over a ``SeriesStore``; subclasses feed the store and add their controls."""
+
+    def __init__(self, title: str, channel_names: list[str], capacity: int, start_hour: float,
+                 limits: Limits, duration_s: float) -> None:
+        super().__init__()
+        self.setWindowTitle(title)
+        self.store = SeriesStore(channel_names, capacity)
+        self.panels = Panels(channel_names, start_hour, limits)
+        self.duration_s = duration_s
+        self.panels.set_x_range(0.0, duration_s)
+        self.panels.cursorMoved.connect(self._show_readout)
+        self.panels.viewChanged.connect(self.mark_dirty)  # zoom, pan, resize: redraw at the next tick
+        self.readout = QtWidgets.QLabel()
+        self.readout.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.toolbar = self.addToolBar("run")
+        self.toolbar.setMovable(False)
+        central = QtWidgets.QWidget()
+        layout = QtWidgets.QVBoxLayout(central)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.controls = QtWidgets.QHBoxLayout()
+        layout.addLayout(self.controls)
+        layout.addWidget(self.panels, stretch=1)
+        layout.addWidget(self.readout)
+        self.setCentralWidget(central)
+        self.redraw_stats = RedrawStats()
+        self._dirty = True
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(REDRAW_INTERVAL_MS)
+        self.timer.timeout.connect(self.redraw)
+        self.timer.start()
+        self.resize(1400, 1000)
+
+    # -- redraw ---------------------------------------------------------------------------
+    def pull(self) -> bool:
+        """Move new data into the store; True when something changed (subclasses)."""
+        return False
+
+    def redraw(self) -> None:
+        started = time.perf_counter()
+        if self.pull() or self._dirty:
+            self._dirty = False
+            self.panels.refresh(self.store)
+            self.after_refresh()
+            self.redraw_stats.add(started, time.perf_counter())
+
+    def after_refresh(self) -> None:
+        """Hook: move the cursor, update status (subclasses)."""
+
+    def mark_dirty(self) -> None:
+        self._dirty = True
+
+    # -- readout at the cursor ------------------------------------------------------------
+    def _show_readout(self, t_s: float) -> None:
+        if self.store.n == 0:
+            self.readout.setText("")
+            return
+        parts = [f"<b>{self.clock_text(t_s)}</b>"]
+        for channel, label, unit in READOUT:
+            if channel in self.store.index:
+                parts.append(f"{label} {self.store.value_at(channel, t_s):,.0f} {unit}".rstrip())
+        volts = [n for n in self.store.names if n.startswith("v_pu.")]
+        if volts:
+            values = np.array([self.store.value_at(n, t_s) for n in volts])
+            parts.append(f"V {values.min():.3f}–{values.max():.3f} pu")
+        self.readout.setText("  ·  ".join(parts))
+
+    def clock_text(self, t_s: float) -> str:
+        hours, rest = divmod(int(t_s), 3600)
+        return f"t = {hours:d}:{rest // 60:02d}:{rest % 60:02d}"
+
+    # -- export ---------------------------------------------------------------------------
+    def export_png(self, path: str | Path) -> Path:
+        """The whole window as it is now (toolbar, panels, readout) — what the user sees."""
+        self.redraw()
+        QtWidgets.QApplication.processEvents()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.grab().save(str(path)):
+            raise OSError(f"could not write {path}")
+        return path
+
+    def ask_export(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export view as PNG", "satwin-view.png",
+                                                        "PNG image (*.png)")
+        if path:
+            self.export_png(path)
+            self.statusBar().showMessage(f"wrote {path}", 5000)
+
+    def add_export_action(self) -> None:
+        action = QtGui.QAction("Export PNG…", self)
+        action.triggered.connect(self.ask_export)
+        self.toolbar.addAction(action)

@@ -1,0 +1,279 @@
+"""``satwin`` command line.
+
+Core commands live here; ``hil`` and ``gui`` add theirs through the Python entry-point
+group ``satwin.commands`` (a ``register(app)`` function each), so the twin never imports
+them. A user mistake prints one line naming the file and field and exits with code 2;
+a failure inside a run exits with code 1; neither prints a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from twin.config.errors import ScenarioError, SimulationError
+from twin.config.scenario import CONTROLLERS, load_scenario
+from twin.config.units import parse_duration_s
+from twin.results.kpi import KPI_LABELS, format_kpi
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  help="satwin: hardware-in-the-loop digital twin of an expressway service-area microgrid.")
+bench_app = typer.Typer(no_args_is_help=False, help="Measure speed (prints figures; never a pass/fail test).")
+app.add_typer(bench_app, name="bench")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def span_option(value: Optional[str], option: str) -> Optional[float]:
+    if value is None:
+        return None
+    try:
+        return parse_duration_s(value)
+    except ValueError as exc:
+        raise ScenarioError(None, option, str(exc)) from None
+
+
+def load_with_options(scenario: Path, site: Optional[Path] = None, controller: Optional[str] = None,
+                      step: Optional[str] = None, duration: Optional[str] = None, seed: Optional[int] = None):
+    """The scenario with command-line overrides applied, each checked and named on error."""
+    loaded = load_scenario(scenario)
+    return loaded.with_options(site_path=site.resolve() if site else None, controller=controller,
+                               step_s=span_option(step, "--step"), duration_s=span_option(duration, "--duration"),
+                               seed=seed)
+
+
+def print_kpis(kpis: dict, title: str) -> None:
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    for key in KPI_LABELS:
+        if key in kpis:
+            table.add_row(*format_kpi(key, kpis[key]))
+    console.print(table)
+
+
+def print_comparison(rows: list, covers_a_year: bool = True) -> None:
+    from twin.results.published import HEADER
+
+    caption = None if covers_a_year else "not a year: the published yearly figures are not set beside this run"
+    table = Table(title="Compared with the real site", caption=caption, show_header=True, header_style="bold")
+    for name in HEADER[:-1]:
+        table.add_column(name, justify="right" if name in ("simulated", "published", "difference") else "left")
+    for row in rows:
+        table.add_row(*row.cells()[:-1])  # the notes are in report.md; a terminal has no room
+    console.print(table)
+
+
+def progress_bar(quiet: bool):
+    """A rich progress bar as a ``progress(done, total)`` callback (None when quiet)."""
+    if quiet:
+        return None, None
+    bar = Progress(TextColumn("[bold]simulating"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
+                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=err_console,
+                   transient=True)
+    task = bar.add_task("run", total=1)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return bar, update
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="scenario file (.toml)")],
+    site: Annotated[Optional[Path], typer.Option(help="use this site file instead of the scenario's")] = None,
+    controller: Annotated[Optional[str], typer.Option(help=f"one of: {', '.join(CONTROLLERS)}")] = None,
+    step: Annotated[Optional[str], typer.Option(help="step length, e.g. 1s, 1min, 15min")] = None,
+    duration: Annotated[Optional[str], typer.Option(help="simulated span, e.g. 24h, 365d")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="random seed (same seed + files = same results)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="results folder (default results/<scenario>-<controller>-<time>)")] = None,
+    backend: Annotated[str, typer.Option(help="power flow: newton (fast) or pandapower (runpp each step)")] = "newton",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Run a scenario headless, as fast as possible; print KPIs and write a results folder."""
+    from twin.run.session import default_out_dir, run_scenario
+
+    if backend not in ("newton", "pandapower"):
+        raise ScenarioError(None, "--backend", f"unknown backend '{backend}' (newton or pandapower)")
+    loaded = load_with_options(scenario, site, controller, step, duration, seed)
+    out_dir = out or default_out_dir(loaded, loaded.controller)
+    if not quiet:
+        err_console.print(f"[bold]{loaded.name}[/] on [bold]{loaded.site.name}[/], controller "
+                          f"[bold]{loaded.controller}[/], {loaded.n_steps} steps of {loaded.step_s:g} s")
+    bar, update = progress_bar(quiet)
+    if bar:
+        bar.start()
+    try:
+        result = run_scenario(loaded, out_dir, backend=backend, progress=update)
+    finally:
+        if bar:
+            bar.stop()
+    print_kpis(result.kpis, f"{loaded.name} — {loaded.controller} ({result.status})")
+    print_verdicts([v.__dict__ for v in result.verdicts], "acceptance criteria")
+    if result.comparison:
+        from twin.results.published import covers_a_year
+
+        print_comparison(result.comparison, covers_a_year(loaded))
+    console.print(f"results: {out_dir}  (report.md, plot.png, kpi.json, timeseries/, events/)")
+    if result.status == "failed":
+        raise SimulationError(result.error or "run failed")
+    if result.status == "interrupted":
+        raise typer.Exit(130)
+
+
+def print_verdicts(verdicts, title: str) -> None:
+    if not verdicts:
+        return
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("criterion")
+    table.add_column("measured", justify="right")
+    table.add_column("verdict")
+    for v in verdicts:
+        table.add_row(v["criterion"], f"{v['measured']:.4g}", "[green]pass[/]" if v["passed"] else "[red]FAIL[/]")
+    console.print(table)
+
+
+@app.command("test")
+def test_suite(
+    paths: Annotated[list[Path], typer.Argument(help="scenario files or folders (scenarios with criteria)")],
+    controller: Annotated[Optional[str], typer.Option(help=f"override every scenario's controller: {', '.join(CONTROLLERS)}")] = None,
+    controller_cmd: Annotated[Optional[str], typer.Option(
+        help="run each scenario over Modbus against this command, e.g. 'python my_ems.py --host {host} --port {port}'")] = None,
+    junit: Annotated[Optional[Path], typer.Option(help="write JUnit XML here")] = None,
+    jobs: Annotated[int, typer.Option(help="scenarios run in parallel processes")] = 1,
+    step: Annotated[Optional[str], typer.Option(help="override every scenario's step")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="suite results folder (default results/suite-<time>)")] = None,
+) -> None:
+    """Run a scenario suite headless and judge its criteria; exits 1 if any criterion fails."""
+    import datetime as dt
+
+    from twin.app.suite import run_suite, write_junit, write_summary
+
+    if controller is not None and controller not in CONTROLLERS:
+        raise ScenarioError(None, "--controller", f"unknown controller '{controller}' (choose from {', '.join(CONTROLLERS)})")
+    if jobs < 1:
+        raise ScenarioError(None, "--jobs", "must be at least 1")
+    out_dir = out or Path("results") / f"suite-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    overrides = {"controller": controller, "step_s": span_option(step, "--step")}
+    label = f"external: {controller_cmd}" if controller_cmd else (controller or "each scenario's own")
+
+    def done(outcome) -> None:
+        mark = "[green]PASS[/]" if outcome.passed else "[red]FAIL[/]"
+        err_console.print(f"{mark} {outcome.name} ({outcome.wall_s:.1f} s)" + (f": {outcome.error}" if outcome.error else ""))
+
+    outcomes = run_suite(paths, out_dir, jobs, overrides, controller_cmd, on_done=done)
+    for outcome in outcomes:
+        print_verdicts(outcome.verdicts, f"{outcome.name} — {'pass' if outcome.passed else 'FAIL'}")
+    summary = write_summary(outcomes, out_dir, label)
+    if junit:
+        write_junit(outcomes, junit)
+    passed = sum(o.passed for o in outcomes)
+    console.print(f"{passed} of {len(outcomes)} scenarios passed; summary: {summary}" + (f", JUnit: {junit}" if junit else ""))
+    if passed < len(outcomes):
+        raise typer.Exit(1)
+
+
+@app.command()
+def grid(
+    site: Annotated[Path, typer.Argument(help="site file (.toml)")],
+    export: Annotated[Optional[Path], typer.Option(help="write the pandapower network as JSON here")] = None,
+) -> None:
+    """Build the site's pandapower network, solve it at no load, optionally export it."""
+    import numpy as np
+
+    from twin.config.site import load_site
+    from twin.model.grid import Grid, injection_points
+
+    loaded = load_site(site)
+    points = injection_points(loaded)
+    network = Grid(loaded, points, backend="pandapower")
+    state = network.solve(np.zeros(len(points)), np.zeros(len(points)))
+    console.print(f"{loaded.name}: {len(network.net.bus)} buses, {len(network.net.line)} lines, "
+                  f"{len(network.net.trafo)} transformers, {len(points)} injection points; "
+                  f"no-load voltage {state.v_pu.min():.4f}-{state.v_pu.max():.4f} pu")
+    if export:
+        network.export_json(export)
+        console.print(f"wrote {export} (open with pandapower.from_json)")
+
+
+@app.command()
+def validate(files: Annotated[list[Path], typer.Argument(help="site or scenario files")]) -> None:
+    """Check site and scenario files; exits 2 at the first mistake."""
+    from twin.config.files import read_toml
+    from twin.config.site import load_site
+
+    for path in files:
+        data = read_toml(path)
+        if "site" in data:
+            loaded = load_scenario(path)
+            if loaded.compare is not None:
+                from twin.results.published import published_figures
+
+                published_figures(loaded)
+            console.print(f"ok  {path} (scenario)")
+        elif "buses" in data:
+            load_site(path)
+            console.print(f"ok  {path} (site)")
+        else:
+            console.print(f"--  {path} (neither a site nor a scenario file; not checked)")
+
+
+@app.command()
+def normals(
+    station_csv: Annotated[Path, typer.Argument(help="a CDSRD station file (daily GHI), e.g. 57083.csv")],
+    years: Annotated[str, typer.Option(help="first-last year of the normal period")] = "1991-2017",
+) -> None:
+    """Monthly GHI normals of a station, as lines for the \\[climate] table of a site file."""
+    from twin.app.climate_normals import monthly_normals
+
+    first, _, last = years.partition("-")
+    if not (first.isdigit() and last.isdigit() and int(first) <= int(last)):
+        raise ScenarioError(None, "--years", f"expected FIRST-LAST, e.g. 1991-2017; got '{years}'")
+    found = monthly_normals(station_csv, int(first), int(last))
+    typer.echo(found.toml(station_csv))  # plain text to paste into a site file: no wrapping, no markup
+    typer.echo(f"# years per month: {', '.join(map(str, found.years_per_month))}")
+
+
+@bench_app.callback(invoke_without_command=True)
+def bench(ctx: typer.Context) -> None:
+    """Twin speed: 24 h at 1 s and 1 min steps, and the ratio against a plain pandapower runpp loop."""
+    if ctx.invoked_subcommand is None:
+        from twin.app.bench import bench_core
+
+        bench_core(echo=console.print)
+
+
+def _register_plugins() -> None:
+    for entry in entry_points(group="satwin.commands"):
+        entry.load()(app)
+
+
+def main() -> None:
+    _register_plugins()
+    try:
+        app()
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)  # plain: a rich console would wrap the path
+        sys.exit(2)
+    except SimulationError as exc:
+        print(f"run failed: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

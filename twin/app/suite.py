@@ -1,0 +1,147 @@
+"""``satwin test``: run a folder of scenarios headless, judge their criteria, report as CI expects.
+
+Scenarios run in separate processes (the standard library's process pool; ``--jobs``),
+each into its own results folder. The suite writes ``summary.md`` (verdicts, KPIs side by
+side, links to every plot) and, on request, JUnit XML with one test case per scenario.
+The same seed gives the same verdicts whatever the number of jobs.
+"""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from twin.config.errors import ScenarioError
+from twin.config.files import read_toml
+from twin.config.scenario import Scenario, load_scenario
+
+SUMMARY_KPIS = ("peak_grid_import_kw", "peak_15min_demand_kw", "minutes_over_contract", "unserved_ev_energy_pct",
+                "bess_soc_min_pct", "bus_v_pu_min", "load_shed_kwh", "energy_cost_cny")
+
+
+@dataclass
+class ScenarioOutcome:
+    name: str
+    path: str
+    out_dir: str
+    status: str
+    wall_s: float
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    kpis: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "completed" and self.error is None and all(v["passed"] for v in self.verdicts)
+
+
+def collect(paths: list[Path]) -> list[Path]:
+    """Scenario files with criteria, from files and (non-recursively) folders, in name order."""
+    found: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise ScenarioError(path, None, "not found")
+        candidates = sorted(path.glob("*.toml")) if path.is_dir() else [path]
+        found += [c for c in candidates if "criteria" in read_toml(c)]
+    if not found:
+        raise ScenarioError(paths[0] if paths else None, None, "no scenario files with [criteria] found")
+    return found
+
+
+def external_runner() -> Callable[[Scenario, Path, str], Any]:
+    """The runner for ``--controller-cmd``: serve over Modbus and start the vendor's controller.
+
+    It lives in ``hil`` (Modbus is ``hil``'s business) and is found through the entry-point
+    group ``satwin.runners``, so the twin never imports ``hil``.
+    """
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="satwin.runners"):
+        if entry.name == "external-controller":
+            return entry.load()
+    raise ScenarioError(None, "--controller-cmd", "no external-controller runner is installed (the hil package)")
+
+
+def run_one(path: Path, out_dir: Path, overrides: dict[str, Any], controller_cmd: str | None) -> ScenarioOutcome:
+    """One scenario, in a worker process; every failure becomes a failed outcome, not an exception."""
+    started = time.perf_counter()
+    try:
+        scenario = load_scenario(path).with_options(**overrides)
+        if controller_cmd:
+            result = external_runner()(scenario, out_dir, controller_cmd)
+        else:
+            from twin.run.session import run_scenario
+
+            result = run_scenario(scenario, out_dir)
+        return ScenarioOutcome(scenario.name, str(path), str(out_dir), result.status, time.perf_counter() - started,
+                               [v.__dict__ for v in result.verdicts], result.kpis, result.error)
+    except ScenarioError as exc:
+        return ScenarioOutcome(path.stem, str(path), str(out_dir), "invalid", time.perf_counter() - started,
+                               error=str(exc))
+    except Exception as exc:  # a crash inside one scenario must not take the suite down
+        return ScenarioOutcome(path.stem, str(path), str(out_dir), "failed", time.perf_counter() - started,
+                               error=f"{type(exc).__name__}: {exc}")
+
+
+def run_suite(paths: list[Path], out_dir: Path, jobs: int = 1, overrides: dict[str, Any] | None = None,
+              controller_cmd: str | None = None,
+              on_done: Callable[[ScenarioOutcome], None] | None = None) -> list[ScenarioOutcome]:
+    files = collect(paths)
+    overrides = overrides or {}
+    outcomes: list[ScenarioOutcome] = []
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(run_one, path, out_dir / path.stem, overrides, controller_cmd) for path in files]
+        for future in as_completed(futures):
+            outcome = future.result()
+            outcomes.append(outcome)
+            if on_done:
+                on_done(outcome)
+    order = {str(path): i for i, path in enumerate(files)}
+    return sorted(outcomes, key=lambda o: order[o.path])
+
+
+def write_junit(outcomes: list[ScenarioOutcome], path: Path, suite_name: str = "satwin") -> None:
+    failures = sum(1 for o in outcomes if not o.passed and o.status in ("completed", "interrupted"))
+    errors = sum(1 for o in outcomes if o.status in ("failed", "invalid"))
+    suite = ET.Element("testsuite", name=suite_name, tests=str(len(outcomes)), failures=str(failures),
+                       errors=str(errors), time=f"{sum(o.wall_s for o in outcomes):.3f}")
+    for o in outcomes:
+        case = ET.SubElement(suite, "testcase", classname=f"{suite_name}.scenarios", name=o.name,
+                             time=f"{o.wall_s:.3f}", file=o.path)
+        if o.status in ("failed", "invalid"):
+            ET.SubElement(case, "error", message=o.error or o.status).text = o.error
+        elif not o.passed:
+            failed = [v for v in o.verdicts if not v["passed"]]
+            message = "; ".join(f"{v['criterion']} (measured {v['measured']:.3f})" for v in failed)
+            ET.SubElement(case, "failure", message=message or o.status).text = message
+        ET.SubElement(case, "system-out").text = "\n".join(
+            f"{'PASS' if v['passed'] else 'FAIL'} {v['criterion']} measured={v['measured']:.4g}" for v in o.verdicts)
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def write_summary(outcomes: list[ScenarioOutcome], out_dir: Path, controller: str) -> Path:
+    from twin.results.kpi import format_kpi
+
+    passed = sum(o.passed for o in outcomes)
+    lines = [f"# Scenario suite — controller: {controller}", "",
+             f"**{passed} of {len(outcomes)} scenarios passed.**", "",
+             "| scenario | verdict | failed criteria | wall s | plot |", "|---|---|---|---:|---|"]
+    for o in outcomes:
+        failed = "; ".join(f"`{v['criterion']}` ({v['measured']:.3g})" for v in o.verdicts if not v["passed"])
+        verdict = "pass" if o.passed else f"**{o.status.upper() if o.status != 'completed' else 'FAIL'}**"
+        plot = f"[plot]({Path(o.out_dir).name}/plot.png)" if o.kpis.get("steps") else ""
+        lines.append(f"| {o.name} | {verdict} | {failed or (o.error or '')} | {o.wall_s:.1f} | {plot} |")
+    lines += ["", "## Key figures side by side", "",
+              "| scenario | " + " | ".join(format_kpi(k, 0)[0] for k in SUMMARY_KPIS) + " |",
+              "|---|" + "---:|" * len(SUMMARY_KPIS)]
+    for o in outcomes:
+        cells = [format_kpi(k, o.kpis[k])[1] if k in o.kpis else "" for k in SUMMARY_KPIS]
+        lines.append(f"| {o.name} | " + " | ".join(cells) + " |")
+    path = out_dir / "summary.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path

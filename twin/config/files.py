@@ -1,0 +1,60 @@
+"""Reading TOML files into validated, frozen models, with errors that name file and field."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from twin.config.errors import ScenarioError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class FrozenModel(BaseModel):
+    """Base of every file schema: immutable, and unknown keys are mistakes, not silently ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """``("chargers", 2, "bus")`` -> ``"chargers[2].bus"`` (the TOML reader's view of the field)."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ScenarioError(path, None, "file not found")
+    if path.is_dir():
+        raise ScenarioError(path, None, "is a folder, expected a .toml file")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(path, None, f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(path, None, "not a UTF-8 text file") from None
+
+
+def validate(model: type[M], data: dict[str, Any], path: Path | None, context: dict[str, Any] | None = None) -> M:
+    """Validate ``data`` against ``model``; the first problem becomes a ``ScenarioError``."""
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling; see docs/scenarios.md)"
+        elif first["type"] == "missing":
+            message = "required field is missing"
+        more = len(exc.errors()) - 1
+        if more:
+            message += f" (and {more} more problem{'s' if more > 1 else ''})"
+        raise ScenarioError(path, field_path(tuple(first["loc"])), message) from None

@@ -1,0 +1,169 @@
+"""Scenario file schema: which site, when, how long, what traffic and weather.
+
+A scenario names its site file (relative to the scenario file) and its calendar start, so
+PV and the tariff know the hour. ``load_scenario`` returns a frozen ``Scenario`` with the
+site already validated; command-line options override fields through ``with_options``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+
+from twin.config.criteria import parse_criterion
+from twin.config.errors import ScenarioError
+from twin.config.faults import Fault, check_fault
+from twin.config.files import FrozenModel, read_toml, validate
+from twin.config.sensors import SensorModel, check_sensors
+from twin.config.site import Site, VehicleClassName, load_site
+from twin.config.units import parse_duration_s, parse_offset_s
+
+CONTROLLERS = ("none", "peak-shaving")
+
+
+class Traffic(FrozenModel):
+    """Changes to the site's ordinary-day traffic: a holiday multiplies the arrivals."""
+
+    multiplier: dict[VehicleClassName, Annotated[float, Field(ge=0, le=50)]] = {}
+
+
+class CloudEvent(FrozenModel):
+    start_s: float
+    duration_s: float
+    attenuation_pct: Annotated[float, Field(ge=0, le=100)]
+
+    @field_validator("start_s", "duration_s", mode="before")
+    @classmethod
+    def _span(cls, value: object) -> float:
+        return parse_offset_s(value)  # type: ignore[arg-type]
+
+
+class Weather(FrozenModel):
+    """``clear-sky`` is every day cloudless; ``climate`` draws days from the site's ``[climate]`` normals.
+
+    Cloud events attenuate either.
+    """
+
+    model: Literal["clear-sky", "climate"] = "clear-sky"
+    clouds: tuple[CloudEvent, ...] = ()
+
+
+class Compare(FrozenModel):
+    """Which published figures a run is set beside (``twin.compare``)."""
+
+    published: str = "published.toml"  # relative to the scenario file
+    key: str
+
+
+class ScenarioFile(FrozenModel):
+    name: str
+    description: str = ""
+    site: str
+    start: dt.datetime
+    duration_s: float = Field(alias="duration")
+    step_s: float = Field(alias="step", default=1.0)
+    seed: Annotated[int, Field(ge=0)] = 0
+    controller: str = "peak-shaving"
+    traffic: Traffic = Traffic()
+    weather: Weather = Weather()
+    compare: Compare | None = None
+    faults: tuple[Fault, ...] = ()
+    sensors: tuple[SensorModel, ...] = ()
+    criteria: tuple[str, ...] = ()
+
+    @field_validator("duration_s", "step_s", mode="before")
+    @classmethod
+    def _span(cls, value: object) -> float:
+        return parse_duration_s(value)  # type: ignore[arg-type]
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, value: dt.datetime) -> dt.datetime:
+        if value.tzinfo is None:
+            raise ValueError("start needs a UTC offset, e.g. 2026-10-01T00:00:00+08:00")
+        return value
+
+    @field_validator("criteria")
+    @classmethod
+    def _criteria(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for text in value:
+            parse_criterion(text)
+        return value
+
+    @field_validator("controller")
+    @classmethod
+    def _known_controller(cls, value: str) -> str:
+        if value not in CONTROLLERS:
+            raise ValueError(f"unknown controller '{value}' (choose from {', '.join(CONTROLLERS)})")
+        return value
+
+
+class Scenario(FrozenModel):
+    """A validated scenario with its site resolved; what a run needs and records."""
+
+    name: str
+    description: str
+    path: Path | None
+    site_path: Path | None
+    site: Site
+    start: dt.datetime
+    duration_s: float
+    step_s: float
+    seed: int
+    controller: str
+    traffic: Traffic
+    weather: Weather
+    compare: Compare | None = None
+    faults: tuple[Fault, ...] = ()
+    sensors: tuple[SensorModel, ...] = ()
+    criteria: tuple[str, ...] = ()
+
+    @property
+    def n_steps(self) -> int:
+        return int(round(self.duration_s / self.step_s))
+
+    def with_options(self, **changes: object) -> Scenario:
+        """A copy with command-line overrides (``None`` keeps the file's value), re-checked."""
+        changes = {key: value for key, value in changes.items() if value is not None}
+        if "controller" in changes and changes["controller"] not in CONTROLLERS:
+            raise ScenarioError(None, "--controller", f"unknown controller '{changes['controller']}' "
+                                f"(choose from {', '.join(CONTROLLERS)})")
+        if "site_path" in changes:
+            changes["site"] = load_site(changes["site_path"])
+        updated = self.model_copy(update=changes)
+        _check_step(updated, "--step")
+        return updated
+
+
+def _check_step(scenario: Scenario, field: str) -> None:
+    if scenario.step_s > scenario.duration_s:
+        raise ScenarioError(scenario.path, field, f"step ({scenario.step_s:g} s) is longer than the duration "
+                            f"({scenario.duration_s:g} s)")
+    if scenario.step_s > 3600:
+        raise ScenarioError(scenario.path, field, "step must be at most 1h")
+    if scenario.weather.model == "climate" and scenario.site.climate is None:
+        raise ScenarioError(scenario.path, "weather.model", f"the climate model needs a [climate] table in the "
+                            f"site file of '{scenario.site.name}'")
+    for i, fault in enumerate(scenario.faults):
+        check_fault(fault, scenario.site, scenario.path, f"faults[{i}]")
+    check_sensors(scenario.sensors, scenario.site, scenario.path)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read a scenario file and the site it names; a mistake raises ``ScenarioError``."""
+    path = Path(path)
+    raw = validate(ScenarioFile, read_toml(path), path)
+    site_path = (path.parent / raw.site).resolve()
+    if not site_path.exists():
+        raise ScenarioError(path, "site", f"site file '{raw.site}' not found (looked at {site_path})")
+    site = load_site(site_path)
+    scenario = Scenario(
+        name=raw.name, description=raw.description, path=path, site_path=site_path, site=site,
+        start=raw.start, duration_s=raw.duration_s, step_s=raw.step_s, seed=raw.seed,
+        controller=raw.controller, traffic=raw.traffic, weather=raw.weather, compare=raw.compare, faults=raw.faults, sensors=raw.sensors, criteria=raw.criteria,
+    )
+    _check_step(scenario, "step")
+    return scenario

@@ -1,0 +1,122 @@
+"""The human side of a results folder: ``plot.png`` and ``report.md``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: CI and servers have no display
+import matplotlib.pyplot as plt
+import numpy as np
+
+from twin.results.kpi import KPI_LABELS, format_kpi
+from twin.results.reader import read_events, read_meta, read_timeseries
+
+
+PLOT_COLUMNS = ("t_s", "grid_p_kw", "contract_limit_kw", "pv_available_kw.", "pv_p_kw.", "bess_p_kw", "bess_soc_pct",
+                "ev_p_kw", "ev_cap_kw", "load_p_kw", "queue_len.")
+
+
+def _sum_prefix(ts, prefix: str) -> np.ndarray:
+    names = [n for n in ts.column_names if n.startswith(prefix)]
+    return np.sum([ts.column(n).to_numpy() for n in names], axis=0) if names else np.zeros(ts.num_rows)
+
+
+def write_plot(results_dir: str | Path) -> Path:
+    ts = read_timeseries(results_dir, PLOT_COLUMNS)
+    meta = read_meta(results_dir)
+    hours = ts.column("t_s").to_numpy() / 3600.0
+    fig, axes = plt.subplots(5, 1, figsize=(11, 12), sharex=True, constrained_layout=True)
+    fig.suptitle(f"{meta['scenario']} — {meta['site']} — controller: {meta['controller']}")
+
+    ax = axes[0]
+    ax.plot(hours, ts.column("grid_p_kw").to_numpy(), lw=0.8, label="grid import")
+    ax.plot(hours, ts.column("contract_limit_kw").to_numpy(), "r--", lw=1, label="contract limit")
+    ax.set_ylabel("kW")
+    ax.set_title("Grid import at the point of connection", loc="left", fontsize=9)
+
+    ax = axes[1]
+    ax.plot(hours, _sum_prefix(ts, "pv_available_kw."), lw=0.8, color="orange", alpha=0.6, label="PV available")
+    ax.plot(hours, _sum_prefix(ts, "pv_p_kw."), lw=0.8, color="darkorange", label="PV produced")
+    ax.set_ylabel("kW")
+    ax.set_title("PV", loc="left", fontsize=9)
+
+    ax = axes[2]
+    ax.plot(hours, ts.column("bess_p_kw").to_numpy(), lw=0.8, color="green", label="BESS power (discharge +)")
+    ax.set_ylabel("kW")
+    soc = ax.twinx()
+    soc.plot(hours, ts.column("bess_soc_pct").to_numpy(), lw=1, color="purple", label="SoC")
+    soc.set_ylabel("SoC %")
+    soc.set_ylim(0, 100)
+    soc.legend(loc="upper right", fontsize=8)
+    ax.set_title("Battery", loc="left", fontsize=9)
+
+    ax = axes[3]
+    ax.plot(hours, ts.column("ev_p_kw").to_numpy(), lw=0.8, label="EV + swap charging")
+    ax.plot(hours, ts.column("ev_cap_kw").to_numpy(), lw=0.8, ls=":", color="gray", label="EV cap")
+    ax.plot(hours, ts.column("load_p_kw").to_numpy(), lw=0.8, label="service building")
+    ax.set_ylabel("kW")
+    ax.set_title("Loads", loc="left", fontsize=9)
+
+    ax = axes[4]
+    for name in [n for n in ts.column_names if n.startswith("queue_len.")]:
+        ax.step(hours, ts.column(name).to_numpy(), lw=0.8, where="post", label=name.split(".", 1)[1])
+    ax.set_ylabel("vehicles")
+    ax.set_xlabel("hours since scenario start")
+    ax.set_title("Queue length", loc="left", fontsize=9)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", fontsize=8)
+    path = Path(results_dir) / "plot.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def write_report(results_dir: str | Path, kpis: dict[str, Any], verdicts: list | None = None) -> Path:
+    meta = read_meta(results_dir)
+    events = read_events(results_dir)
+    kinds = events.column("kind").to_pylist() if events.num_rows else []
+    lines = [
+        f"# {meta['scenario']}",
+        "",
+        f"{meta.get('description', '')}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| site | {meta['site']} |",
+        f"| controller | {meta['controller']} |",
+        f"| start | {meta['start']} |",
+        f"| simulated | {kpis.get('simulated_s', 0) / 3600:.2f} h in {kpis.get('steps', 0)} steps of {meta['step_s']:g} s |",
+        f"| seed | {meta['seed']} |",
+        f"| power flow | {meta['backend']} |",
+        f"| status | {meta['status']} |",
+        f"| wall time | {meta.get('wall_s', 0):.1f} s |",
+        "",
+        "## Key figures",
+        "",
+        "| figure | value | unit |",
+        "|---|---:|---|",
+    ]
+    for key in KPI_LABELS:
+        if key in kpis:
+            label, text, unit = format_kpi(key, kpis[key])
+            lines.append(f"| {label.strip()} | {text} | {unit} |")
+    if verdicts:
+        overall = "PASS" if all(v.passed for v in verdicts) else "FAIL"
+        lines += ["", f"## Acceptance criteria: {overall}", "", "| criterion | measured | verdict |", "|---|---:|---|"]
+        lines += [f"| `{v.criterion}` | {v.measured:.3f} | {'pass' if v.passed else '**FAIL**'} |" for v in verdicts]
+    lines += ["", "## Events", "", "| kind | count |", "|---|---:|"]
+    for kind in sorted(set(kinds)):
+        lines.append(f"| {kind} | {kinds.count(kind)} |")
+    if meta.get("lateness"):
+        late = meta["lateness"]
+        lines += ["", "## Pacing", "",
+                  f"Step lateness against the wall clock: p50 {late['p50_ms']:.2f} ms, p99 {late['p99_ms']:.2f} ms, "
+                  f"max {late['max_ms']:.1f} ms, {late['overruns']} overruns (steps later than one wall-clock step)."]
+    lines += ["", "## Plot", "", "![plot](plot.png)", ""]
+    path = Path(results_dir) / "report.md"
+    path.write_text("\n".join(lines))
+    return path

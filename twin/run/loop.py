@@ -1,0 +1,134 @@
+"""The runner loop: clock, controller, twin, sinks.
+
+One loop serves every mode: ``satwin run`` (as fast as possible, built-in controller),
+``satwin serve`` (paced to the wall clock, setpoints from Modbus) and the GUI. Real time
+is a choice of clock, never a different twin. Sinks (recorder, Modbus image, GUI buffer)
+receive every snapshot and the step's events; a sink never drives the twin.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from twin.model.controllers.base import Controller, Setpoints
+from twin.model.core import Snapshot, Twin
+from twin.model.events import Event
+
+
+class Sink(Protocol):
+    def on_snapshot(self, snap: Snapshot) -> None: ...
+
+    def on_events(self, events: list[Event]) -> None: ...
+
+
+class Clock(Protocol):
+    def start(self) -> None: ...
+
+    def wait_until(self, sim_t_s: float) -> float:
+        """Block until ``sim_t_s`` is due; return how late the step is (s, 0 when on time)."""
+
+
+class FastClock:
+    """As fast as possible: CI, sweeps, ``satwin run``."""
+
+    def start(self) -> None:
+        pass
+
+    def wait_until(self, sim_t_s: float) -> float:
+        return 0.0
+
+
+class WallClock:
+    """Paced to the wall clock at ``speed`` x real time (HIL, GUI).
+
+    Overrun policy: a late step is not skipped and the clock is not reset; the twin runs
+    the next steps back to back until it has caught up, and every step's lateness is
+    recorded. Simulation time therefore never jumps, and a slow machine shows up in the
+    lateness figures rather than as missing data.
+    """
+
+    def __init__(self, speed: float = 1.0) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.speed = speed
+        self._t0 = 0.0
+
+    def start(self) -> None:
+        self._t0 = time.perf_counter()
+
+    def wait_until(self, sim_t_s: float) -> float:
+        due = self._t0 + sim_t_s / self.speed
+        now = time.perf_counter()
+        if now < due:
+            time.sleep(due - now)
+            return max(0.0, time.perf_counter() - due)
+        return now - due
+
+
+SetpointSource = Callable[[Snapshot | None], Setpoints | None]
+
+
+def builtin_control(controller: Controller) -> SetpointSource:
+    """The built-in controller as a setpoint source: it sees measurements, never the truth."""
+
+    def decide(snap: Snapshot | None) -> Setpoints | None:
+        return None if snap is None else controller.decide(snap.measured)
+
+    return decide
+
+
+@dataclass
+class RunStats:
+    steps: int = 0
+    wall_s: float = 0.0
+    lateness_s: list[float] = field(default_factory=list)
+    interrupted: bool = False
+
+    def lateness_summary_ms(self, step_wall_s: float) -> dict[str, float]:
+        """p50/p99/max lateness, and overruns: steps later than one whole wall-clock step."""
+        if not self.lateness_s:
+            return {}
+        late = np.asarray(self.lateness_s)
+        return {"p50_ms": float(np.percentile(late, 50) * 1e3), "p99_ms": float(np.percentile(late, 99) * 1e3),
+                "max_ms": float(late.max() * 1e3), "overruns": int((late > step_wall_s).sum())}
+
+
+def run_loop(twin: Twin, control: SetpointSource, sinks: Sequence[Sink], clock: Clock | None = None,
+             progress: Callable[[int, int], None] | None = None, stop: threading.Event | None = None,
+             record_lateness: bool = False, source: str = "controller") -> RunStats:
+    """Step the twin through the scenario; stops early (``interrupted``) when ``stop`` is set."""
+    clock = clock or FastClock()
+    scenario = twin.scenario
+    n_steps, dt_s = scenario.n_steps, scenario.step_s
+    stats = RunStats()
+    snap: Snapshot | None = None
+    report_every = max(1, n_steps // 200)
+    started = time.perf_counter()
+    clock.start()
+    for k in range(n_steps):
+        if stop is not None and stop.is_set():
+            stats.interrupted = True
+            break
+        setpoints = control(snap)
+        if setpoints is not None:
+            twin.apply(setpoints, source)
+        snap = twin.step(dt_s)
+        events = twin.log.drain()
+        for sink in sinks:
+            sink.on_snapshot(snap)
+            if events:
+                sink.on_events(events)
+        lateness = clock.wait_until(snap.t_s)
+        if record_lateness:
+            stats.lateness_s.append(lateness)
+        stats.steps = k + 1
+        if progress is not None and (k % report_every == 0 or k == n_steps - 1):
+            progress(k + 1, n_steps)
+    stats.wall_s = time.perf_counter() - started
+    return stats
