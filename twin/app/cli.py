@@ -25,6 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from twin.config.errors import ScenarioError, SimulationError
+from twin.config.overrides import parse_assignment
 from twin.config.scenario import CONTROLLERS, load_scenario
 from twin.config.units import parse_duration_s
 from twin.results.kpi import KPI_LABELS, format_kpi
@@ -47,12 +48,13 @@ def span_option(value: Optional[str], option: str) -> Optional[float]:
 
 
 def load_with_options(scenario: Path, site: Optional[Path] = None, controller: Optional[str] = None,
-                      step: Optional[str] = None, duration: Optional[str] = None, seed: Optional[int] = None):
-    """The scenario with command-line overrides applied, each checked and named on error."""
-    loaded = load_scenario(scenario)
-    return loaded.with_options(site_path=site.resolve() if site else None, controller=controller,
-                               step_s=span_option(step, "--step"), duration_s=span_option(duration, "--duration"),
-                               seed=seed)
+                      step: Optional[str] = None, duration: Optional[str] = None, seed: Optional[int] = None,
+                      sets: Optional[list[str]] = None):
+    """The scenario with command-line overrides applied (``--set`` first), each checked and named on error."""
+    overrides = dict(parse_assignment(text) for text in sets or ())
+    loaded = load_scenario(scenario, overrides, site_path=site)
+    return loaded.with_options(controller=controller, step_s=span_option(step, "--step"),
+                               duration_s=span_option(duration, "--duration"), seed=seed)
 
 
 def print_kpis(kpis: dict, title: str) -> None:
@@ -104,13 +106,15 @@ def run(
     out: Annotated[Optional[Path], typer.Option(help="results folder (default results/<scenario>-<controller>-<time>)")] = None,
     backend: Annotated[str, typer.Option(help="power flow: newton (fast) or pandapower (runpp each step)")] = "newton",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="change a site or scenario field, e.g. "
+                                                      "--set bess.e_kwh=1500 (repeatable; docs/sweeps.md)")] = None,
 ) -> None:
     """Run a scenario headless, as fast as possible; print KPIs and write a results folder."""
     from twin.run.session import default_out_dir, run_scenario
 
     if backend not in ("newton", "pandapower"):
         raise ScenarioError(None, "--backend", f"unknown backend '{backend}' (newton or pandapower)")
-    loaded = load_with_options(scenario, site, controller, step, duration, seed)
+    loaded = load_with_options(scenario, site, controller, step, duration, seed, set_)
     out_dir = out or default_out_dir(loaded, loaded.controller)
     if not quiet:
         err_console.print(f"[bold]{loaded.name}[/] on [bold]{loaded.site.name}[/], controller "
@@ -257,6 +261,11 @@ def bench(ctx: typer.Context) -> None:
         from twin.app.bench import bench_core
 
         bench_core(echo=console.print)
+
+
+from twin.app.sweep.cli import register as _register_sweeps  # noqa: E402  (Dask is imported by the command only)
+
+_register_sweeps(app, bench_app)
 
 
 def _register_plugins() -> None:

@@ -32,6 +32,13 @@ OPERATORS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operat
 EQUAL_TOLERANCE = 1e-9
 
 
+def holds(op: str, measured: float, threshold: float) -> bool:
+    """Whether ``measured op threshold`` (``==`` within ``EQUAL_TOLERANCE``; NaN never holds)."""
+    if op == "==":
+        return abs(measured - threshold) <= EQUAL_TOLERANCE
+    return bool(OPERATORS[op](measured, threshold))
+
+
 _CRITERION = re.compile(r"^\s*([a-z0-9_.]+)\s*(<=|>=|==|<|>)\s*(-?\d+(?:\.\d+)?)\s*$")
 
 

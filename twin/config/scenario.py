@@ -17,6 +17,7 @@ from twin.config.criteria import parse_criterion
 from twin.config.errors import ScenarioError
 from twin.config.faults import Fault, check_fault
 from twin.config.files import FrozenModel, read_toml, validate
+from twin.config.overrides import COMMAND_LINE, Origin, Overrides, apply, attributed, split
 from twin.config.sensors import SensorModel, check_sensors
 from twin.config.site import Site, VehicleClassName, load_site
 from twin.config.units import parse_duration_s, parse_offset_s
@@ -152,18 +153,39 @@ def _check_step(scenario: Scenario, field: str) -> None:
     check_sensors(scenario.sensors, scenario.site, scenario.path)
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read a scenario file and the site it names; a mistake raises ``ScenarioError``."""
+def load_scenario(path: str | Path, overrides: Overrides | None = None, origin: Origin = COMMAND_LINE,
+                  site_path: str | Path | None = None) -> Scenario:
+    """Read a scenario file and the site it names (or ``site_path``); a mistake raises ``ScenarioError``.
+
+    ``overrides`` (``{"bess.e_kwh": 1500}``, see ``twin.config.overrides``) change fields of
+    either file before validation; ``origin`` says where they were written, for errors.
+    """
     path = Path(path)
-    raw = validate(ScenarioFile, read_toml(path), path)
-    site_path = (path.parent / raw.site).resolve()
+    scenario_data, site_changes = read_toml(path), {}
+    resolved: dict[str, str] = {}
+    if overrides:
+        scenario_changes, site_changes = split(overrides, _file_fields(ScenarioFile), _file_fields(Site), origin)
+        scenario_data, resolved = apply(scenario_data, scenario_changes, origin)
+    try:
+        raw = validate(ScenarioFile, scenario_data, path)
+    except ScenarioError as exc:
+        raise attributed(exc, resolved, overrides or {}, origin) from None
+    site_path = Path(site_path).resolve() if site_path is not None else (path.parent / raw.site).resolve()
     if not site_path.exists():
         raise ScenarioError(path, "site", f"site file '{raw.site}' not found (looked at {site_path})")
-    site = load_site(site_path)
+    site = load_site(site_path, site_changes, origin)
     scenario = Scenario(
         name=raw.name, description=raw.description, path=path, site_path=site_path, site=site,
         start=raw.start, duration_s=raw.duration_s, step_s=raw.step_s, seed=raw.seed,
         controller=raw.controller, traffic=raw.traffic, weather=raw.weather, compare=raw.compare, faults=raw.faults, sensors=raw.sensors, criteria=raw.criteria,
     )
-    _check_step(scenario, "step")
+    try:
+        _check_step(scenario, "step")
+    except ScenarioError as exc:
+        raise attributed(exc, resolved, overrides or {}, origin) from None
     return scenario
+
+
+def _file_fields(model: type[FrozenModel]) -> set[str]:
+    """The top-level keys of a file of ``model`` (aliases where the file uses them: ``duration``, ``step``)."""
+    return {info.alias or name for name, info in model.model_fields.items()}

@@ -13,7 +13,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from twin.config.errors import ScenarioError
 from twin.config.files import FrozenModel, read_toml, validate
+from twin.config.overrides import COMMAND_LINE, Origin, Overrides, apply, attributed
 from twin.config.site_checks import check_site
 
 PositiveKw = Annotated[float, Field(gt=0)]
@@ -274,9 +276,18 @@ class Site(FrozenModel):
         return [f"{g.name}_{i + 1}" for g in self.chargers for i in range(g.count)]
 
 
-def load_site(path: str | Path) -> Site:
-    """Read and validate a site file; a mistake raises ``ScenarioError`` naming file and field."""
+def load_site(path: str | Path, overrides: Overrides | None = None, origin: Origin = COMMAND_LINE) -> Site:
+    """Read and validate a site file; a mistake raises ``ScenarioError`` naming file and field.
+
+    ``overrides`` (paths inside the site file, see ``twin.config.overrides``) are set first.
+    """
     path = Path(path)
-    site = validate(Site, read_toml(path), path)
-    check_site(site, path)
+    data, resolved = read_toml(path), {}
+    if overrides:
+        data, resolved = apply(data, overrides, origin)
+    try:
+        site = validate(Site, data, path)
+        check_site(site, path)
+    except ScenarioError as exc:
+        raise attributed(exc, resolved, overrides or {}, origin) from None
     return site

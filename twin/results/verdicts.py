@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from twin.config.criteria import EQUAL_TOLERANCE, OPERATORS, parse_criterion
+from twin.config.criteria import holds, parse_criterion
 
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -21,11 +21,7 @@ def judge(criteria: tuple[str, ...], kpis: dict[str, Any]) -> list[Verdict]:
     for text in criteria:
         criterion = parse_criterion(text)
         measured = float(kpis.get(criterion.kpi_key, float("nan")))
-        if criterion.op == "==":
-            passed = abs(measured - criterion.threshold) <= EQUAL_TOLERANCE
-        else:
-            passed = bool(OPERATORS[criterion.op](measured, criterion.threshold))
-        verdicts.append(Verdict(criterion.text, measured, passed))
+        verdicts.append(Verdict(criterion.text, measured, holds(criterion.op, measured, criterion.threshold)))
     return verdicts
 
 

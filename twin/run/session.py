@@ -90,15 +90,18 @@ def open_recorder(twin: Twin, out_dir: Path, controller_label: str, extra_meta: 
 
 
 def finish_run(out_dir: Path, recorder: Recorder, stats: RunStats, status: str,
-               criteria: tuple[str, ...] = (), **extra: Any) -> tuple[dict[str, Any], list[Verdict]]:
-    """Flush and close the recording, judge the criteria, write KPIs, verdicts, plot and report."""
+               criteria: tuple[str, ...] = (), report: bool = True, **extra: Any) -> tuple[dict[str, Any], list[Verdict]]:
+    """Flush and close the recording, judge the criteria, write KPIs, verdicts, plot and report.
+
+    ``report=False`` leaves out plot and report (a second of matplotlib; a sweep's runs need neither).
+    """
     recorder.close(status, wall_s=round(stats.wall_s, 3), steps=stats.steps, **extra)
     kpis = write_kpis(out_dir)
     verdicts = judge(criteria, kpis) if kpis.get("steps") else []
     if status != "completed" and criteria:  # an unfinished run cannot pass
         verdicts.append(Verdict(f"run completed (status: {status})", float("nan"), False))
     (Path(out_dir) / "verdicts.json").write_text(json.dumps(verdicts_as_dicts(verdicts), indent=2))
-    if kpis.get("steps"):
+    if kpis.get("steps") and report:
         write_plot(out_dir)
         write_report(out_dir, kpis, verdicts)
     return kpis, verdicts
@@ -107,7 +110,7 @@ def finish_run(out_dir: Path, recorder: Recorder, stats: RunStats, status: str,
 def run_scenario(scenario: Scenario, out_dir: Path, controller: str | None = None, backend: Backend = "newton",
                  clock: Clock | None = None, control: SetpointSource | None = None,
                  sinks: Sequence[Sink] = (), progress: Callable[[int, int], None] | None = None,
-                 stop: threading.Event | None = None) -> RunResult:
+                 stop: threading.Event | None = None, report: bool = True) -> RunResult:
     """Run ``scenario`` to its end (or until interrupted) and finish its results folder."""
     controller = controller or scenario.controller
     # read once, now: a mistake in the published file is reported before a year's run, not after it
@@ -127,7 +130,7 @@ def run_scenario(scenario: Scenario, out_dir: Path, controller: str | None = Non
             status = "interrupted"
         except SimulationError as exc:
             status, error = "failed", str(exc)
-        kpis, verdicts = finish_run(out_dir, recorder, stats, status, scenario.criteria,
+        kpis, verdicts = finish_run(out_dir, recorder, stats, status, scenario.criteria, report,
                                     **({"error": error} if error else {}))
         if baseline is not None and status == "completed":
             comparison = compare_run(scenario, out_dir, kpis, baseline, published)
