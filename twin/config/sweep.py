@@ -11,6 +11,7 @@ the runs of each point (``p95(peak_15min_demand_kw) <= 2500``,
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from twin.config.criteria import ALIASES, Criterion, known_metrics, parse_criter
 from twin.config.errors import ScenarioError
 from twin.config.files import FrozenModel, read_toml, validate
 
-Scalar = float | int | str | bool
+Scalar = bool | int | float | str | dt.datetime  # dates: a scenario's start
 
 
 class Range(FrozenModel):

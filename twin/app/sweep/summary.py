@@ -59,7 +59,7 @@ def plot_curve(points: Sequence[PointVerdicts], index: int, criterion: StatCrite
         if criterion.run_criteria:
             low = np.array([p.verdicts[index].low for p in mine])
             high = np.array([p.verdicts[index].high for p in mine])
-            ax.errorbar(x, y, yerr=[y - low, high - y], marker="o", capsize=3, label=f"{name} (95 % interval)")
+            ax.errorbar(x, y, yerr=[np.clip(y - low, 0, None), np.clip(high - y, 0, None)], marker="o", capsize=3, label=f"{name} (95 % interval)")
         else:
             runs = [r for r in table.to_pylist() if r["scenario"] == name and r.get(criterion.metric) is not None]
             ax.scatter([r[param] for r in runs], [r[criterion.metric] for r in runs], s=6, alpha=0.3)
