@@ -108,3 +108,28 @@ def test_bisection_finds_the_smallest_passing_value():
     values = list(range(1000, 3001, 100))
     assert bisect("x", values, judge).answer == 1700 and len(tried) <= 7
     assert bisect("x", [1000, 1200], lambda v: False).answer is None
+
+
+def test_the_defaults_docs_quote_are_the_code_s():
+    import inspect
+    import re
+
+    from tests.conftest import ROOT
+    from twin.app.sweep.table import RowWriter
+    from twin.config.sweep import Sampling, SweepFile
+
+    doc = (ROOT / "docs" / "sweeps.md").read_text()
+    quoted = dict(re.findall(r"^\| `([a-z_.]+)` \| `([^`]+)` \|", doc, re.M))
+    assert set(quoted) == {"seeds", "seed", "sampling.method", "sampling.seed", "retries"}
+    for name, default in quoted.items():
+        model, field = (Sampling, name.split(".")[1]) if name.startswith("sampling.") else (SweepFile, name)
+        assert str(model.model_fields[field].default) == default, name
+    writer = inspect.signature(RowWriter).parameters
+    assert f"every {writer['batch'].default} rows or {writer['every_s'].default:g} s" in doc
+
+
+def test_the_shipped_sweeps_are_valid():
+    paths = sorted((SCENARIOS / "sweeps").glob("*.toml"))
+    done = satwin("validate", *map(str, paths))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("(sweep of ") == len(paths) >= 3

@@ -234,6 +234,11 @@ def validate(files: Annotated[list[Path], typer.Argument(help="site or scenario 
         elif "buses" in data:
             load_site(path)
             console.print(f"ok  {path} (site)")
+        elif "scenarios" in data:
+            from twin.app.sweep.expand import expand
+            from twin.config.sweep import load_sweep
+
+            console.print(f"ok  {path} (sweep of {len(expand(load_sweep(path)))} runs)")
         else:
             console.print(f"--  {path} (neither a site nor a scenario file; not checked)")
 

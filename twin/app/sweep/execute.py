@@ -57,7 +57,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None,
     dashboard = ":0" if importlib.util.find_spec("bokeh") else None
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=dashboard, memory_limit=memory_limit,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+                      silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
         yield client
 
 
