@@ -132,7 +132,7 @@ def test_find_min_on_the_cluster(tmp_path, client):
     assert list((tmp_path / "out").glob("curve-1-*.png"))
 
 
-def test_sweep_through_dask_scheduler_and_worker_processes(tmp_path):
+def test_sweep_and_suite_through_dask_scheduler_and_worker_processes(tmp_path):
     bin_dir = Path(sys.executable).parent
     scheduler_file = tmp_path / "scheduler.json"
     common = ["--no-dashboard"]
@@ -159,6 +159,11 @@ def test_sweep_through_dask_scheduler_and_worker_processes(tmp_path):
         assert read_rows(tmp_path / "out").num_rows == 8
         summary = (tmp_path / "out" / "summary.md").read_text()
         assert "2 of 2 points pass every criterion" in summary
+        suite = subprocess.run([sys.executable, "-m", "twin", "test", str(SCENARIOS / "weekday-baseline.toml"),
+                                "--step", "15min", "--scheduler", address, "--out", str(tmp_path / "suite")],
+                               capture_output=True, text=True, timeout=300)
+        assert suite.returncode in (0, 1) and "of 1 scenarios passed" in suite.stdout, suite.stderr
+        assert (tmp_path / "suite" / "weekday-baseline" / "kpi.json").exists()
     finally:
         for proc in reversed(procs):
             os.killpg(proc.pid, signal.SIGTERM)

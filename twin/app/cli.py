@@ -162,6 +162,8 @@ def test_suite(
     jobs: Annotated[int, typer.Option(help="scenarios run in parallel processes")] = 1,
     step: Annotated[Optional[str], typer.Option(help="override every scenario's step")] = None,
     out: Annotated[Optional[Path], typer.Option(help="suite results folder (default results/suite-<time>)")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="run on this Dask cluster, e.g. tcp://10.0.0.5:8786 "
+                                                          "(docs/sweeps.md)")] = None,
 ) -> None:
     """Run a scenario suite headless and judge its criteria; exits 1 if any criterion fails."""
     import datetime as dt
@@ -181,7 +183,14 @@ def test_suite(
         mark = "[green]PASS[/]" if outcome.passed else "[red]FAIL[/]"
         err_console.print(f"{mark} {outcome.name} ({outcome.wall_s:.1f} s)" + (f": {outcome.error}" if outcome.error else ""))
 
-    outcomes = run_suite(paths, out_dir, jobs, overrides, controller_cmd, on_done=done)
+    if scheduler is None:
+        outcomes = run_suite(paths, out_dir, jobs, overrides, controller_cmd, on_done=done)
+    else:
+        from twin.app.sweep.execute import dask_client
+
+        with dask_client(scheduler) as client:
+            outcomes = run_suite(paths, out_dir, jobs, overrides, controller_cmd, on_done=done,
+                                 executor=client.get_executor(pure=False))
     for outcome in outcomes:
         print_verdicts(outcome.verdicts, f"{outcome.name} — {'pass' if outcome.passed else 'FAIL'}")
     summary = write_summary(outcomes, out_dir, label)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,18 +90,22 @@ def run_one(path: Path, out_dir: Path, overrides: dict[str, Any], controller_cmd
 
 def run_suite(paths: list[Path], out_dir: Path, jobs: int = 1, overrides: dict[str, Any] | None = None,
               controller_cmd: str | None = None,
-              on_done: Callable[[ScenarioOutcome], None] | None = None) -> list[ScenarioOutcome]:
+              on_done: Callable[[ScenarioOutcome], None] | None = None,
+              executor: Executor | None = None) -> list[ScenarioOutcome]:
+    """``executor``: run the scenarios there (a Dask cluster's, ``satwin test --scheduler``) rather
+    than in a local process pool of ``jobs``; paths are then absolute, as a remote worker needs."""
     files = collect(paths)
     overrides = overrides or {}
     outcomes: list[ScenarioOutcome] = []
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(run_one, path, out_dir / path.stem, overrides, controller_cmd) for path in files]
+    with executor or ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(run_one, path.resolve() if executor else path, (out_dir / path.stem).resolve(),
+                               overrides, controller_cmd) for path in files]
         for future in as_completed(futures):
             outcome = future.result()
             outcomes.append(outcome)
             if on_done:
                 on_done(outcome)
-    order = {str(path): i for i, path in enumerate(files)}
+    order = {str(path.resolve() if executor else path): i for i, path in enumerate(files)}
     return sorted(outcomes, key=lambda o: order[o.path])
 
 
