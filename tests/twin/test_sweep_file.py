@@ -60,6 +60,7 @@ def test_listed_seeds_are_used_as_given(tmp_path):
     ('criteria = ["p95(no_such_kpi) <= 1"]\n', "criteria"),
     ("seedz = 3\n", "seedz"),
     ('[sampling]\nmethod = "lhs"\n', "sampling"),
+    ('[set]\nstep = "2h"\n[parameters]\nbess.e_kwh = [1000]\n', "set.step"),
 ])
 def test_a_bad_sweep_file_is_one_error_naming_the_field(tmp_path, body, field):
     path = sweep_file(tmp_path, body)

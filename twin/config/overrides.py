@@ -30,11 +30,13 @@ Overrides = Mapping[str, Any]
 class Origin:
     """Where overrides were written, for error messages: ``--set`` or a sweep file's table."""
 
-    def __init__(self, file: str | Path | None = None, prefix: str = "--set ") -> None:
+    def __init__(self, file: str | Path | None = None, prefix: str = "--set ",
+                 prefixes: Mapping[str, str] | None = None) -> None:
         self.file, self.prefix = file, prefix
+        self.prefixes = dict(prefixes or {})  # a path's own table, where overrides come from several
 
     def error(self, path: str, message: str) -> ScenarioError:
-        return ScenarioError(self.file, f"{self.prefix}{path}", message)
+        return ScenarioError(self.file, f"{self.prefixes.get(path, self.prefix)}{path}", message)
 
 
 COMMAND_LINE = Origin()

@@ -129,7 +129,7 @@ def expand(sweep: Sweep, run_root: Path | None = None, fixed: dict[str, Any] | N
         for index, point in enumerate(points(sweep, parameters)):
             point = {**point, **(fixed or {})}
             overrides = {**spec.set, **point}
-            origin = Origin(sweep.path, "parameters." if point else "set.")
+            origin = Origin(sweep.path, "parameters.", {path: "set." for path in spec.set})
             scenario = load_scenario(scenario_path, overrides, origin)  # checks every value before any run
             digests = [file_digest(scenario_path), file_digest(scenario.site_path)]
             for replicate in range(n_replicates(sweep)):
