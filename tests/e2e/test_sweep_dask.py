@@ -126,7 +126,7 @@ def test_find_min_on_the_cluster(tmp_path, client):
 
     study.find_min("utility.contract_limit_kw", parse_stat_criterion("fail_rate(minutes_over_contract <= 0) <= 0"), client)
     study.finish(0.0)
-    peak = max(study._table.column("peak_grid_import_kw").to_pylist())
+    peak = max(study.table.column("peak_grid_import_kw").to_pylist())
     assert study.bisection.answer == min(v for v in range(500, 4001, 100) if v >= peak)
     assert len(study.bisection.tried) <= 8 and (tmp_path / "out" / "summary.md").exists()
     assert list((tmp_path / "out").glob("curve-1-*.png"))

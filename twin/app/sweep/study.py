@@ -18,10 +18,10 @@ import pyarrow as pa
 from twin.app.sweep.execute import Progress, Tally, execute
 from twin.app.sweep.expand import RunTask, expand, n_replicates
 from twin.app.sweep.find_min import Bisection, bisect, candidates
+from twin.app.sweep.summary import write_summary
 from twin.app.sweep.table import RowWriter, done_keys, read_rows, table_schema
 from twin.config.scenario import load_scenario
 from twin.config.sweep import StatCriterion, Sweep
-from twin.app.sweep.summary import write_summary
 from twin.results.sweep_stats import PointVerdicts, judge_points
 
 
@@ -76,7 +76,7 @@ class SweepStudy:
         self.bisection: Bisection | None = None
         self.tally = Tally(0)
         self.skipped = 0
-        self._table: pa.Table | None = None
+        self.table: pa.Table | None = None  # the rows of this invocation's runs (done now or before)
 
     def prepare(self, find_min: str | None = None) -> None:
         """Expand the sweep (a bisection: at both ends of its range), checking every value."""
@@ -108,7 +108,7 @@ class SweepStudy:
     def run(self, client: Any | None, progress: Progress | None = None) -> None:
         batch = self._run(self.tasks, client, progress)
         self.params = param_names(self.tasks)
-        self._table = batch.table
+        self.table = batch.table
 
     def find_min(self, param: str, criterion: StatCriterion, client: Any | None,
                  progress: Progress | None = None) -> None:
@@ -123,7 +123,7 @@ class SweepStudy:
 
         self.bisection = bisect(param, candidates(self.sweep, param), judge)
         self.params = [param, *(n for n in self.sweep.spec.parameters if n != param)]
-        self._table = pa.concat_tables(tables, promote_options="default")
+        self.table = pa.concat_tables(tables, promote_options="default")
 
     @property
     def passed(self) -> bool:
@@ -136,7 +136,7 @@ class SweepStudy:
         return text + (f", {self.skipped} already in {self.out_dir}" if self.skipped else "")
 
     def finish(self, wall_s: float) -> Path:
-        table = self._table if self._table is not None else read_rows(self.out_dir)
+        table = self.table if self.table is not None else read_rows(self.out_dir)
         self.points = judge_points(table, self.criteria, self.params)
         spec = self.sweep.spec
         facts = [f"sweep file: `{self.sweep.path}` (copied as `sweep.toml`); table: `runs/` (Parquet, by scenario)",
