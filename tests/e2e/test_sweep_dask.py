@@ -43,7 +43,7 @@ def comparable(table: pa.Table) -> pa.Table:
     return table.drop_columns([c for c in VOLATILE if c in table.column_names])
 
 
-@pytest.mark.timeout(900)  # ~1 min on an idle 2-core machine; the margin is for a shared one
+@pytest.mark.timeout(2400)  # ~1 min on an idle 2-core machine; 15+ min when it is shared by many suites
 def test_two_workers_give_the_serial_table(tmp_path, client):
     """200 runs of an hour at 1 min steps: the cluster's table equals the serial one, cell for cell."""
     sweep = load_sweep(write_sweep(tmp_path, 'seeds = 25\nseed = 7\n[set]\nstep = "1min"\nduration = "1h"\n'
@@ -56,8 +56,8 @@ def test_two_workers_give_the_serial_table(tmp_path, client):
     serial = run_points(tasks, tmp_path / "serial", None)
     assert on_cluster.tally.done == 200 and on_cluster.tally.failed == 0
     assert comparable(on_cluster.table).equals(comparable(serial.table))
-    peaks = on_cluster.table.column("peak_grid_import_kw").to_pylist()
-    assert len(set(peaks)) > 50  # seeds and points really differ (not 200 copies of one run)
+    imported = on_cluster.table.column("energy_imported_kwh").to_pylist()
+    assert len(set(imported)) > 150  # seeds and points really differ (not 200 copies of one run)
 
 
 def test_a_run_that_raises_is_recorded_and_the_rest_complete(tmp_path, client):

@@ -87,7 +87,7 @@ def write_summary(out_dir: Path, title: str, description: str, table: pa.Table, 
     lines = [f"# Sweep: {title}", ""] + ([description, ""] if description else [])
     lines += [f"* {fact}" for fact in facts] + [""]
     if answer is not None:
-        found = "none in the range" if answer[1] is None else f"**{answer[1]:g}**"
+        found = "none in the range" if answer[1] is None else f"{answer[1]:g}"
         lines += [f"**Smallest {answer[0]} that passes: {found}**", ""]
     if criteria:
         passed = sum(p.passed for p in points)

@@ -7,14 +7,18 @@ new file, so a killed sweep keeps what it finished and a re-run skips those keys
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from twin.app.sweep.expand import RunTask
 from twin.app.sweep.worker import NUMERIC_KPIS, verdict_column
@@ -52,13 +56,19 @@ class RowWriter:
             self.flush()
 
     def flush(self) -> None:
+        """One file per scenario, written under a hidden name and renamed: a killed sweep leaves no half file."""
         self._last = time.monotonic()
         if not self._rows:
             return
         table = pa.Table.from_pylist([self._typed(row) for row in self._rows], schema=self.schema)
-        ds.write_dataset(table, self.root, format="parquet", partitioning=PARTITIONING,
-                         basename_template=f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}-{{i}}.parquet",
-                         existing_data_behavior="overwrite_or_ignore")
+        stem = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}"
+        for name in dict.fromkeys(table.column("scenario").to_pylist()):
+            folder = self.root / f"scenario={quote(name, safe='')}"
+            folder.mkdir(parents=True, exist_ok=True)
+            rows = table.filter(pc.equal(table.column("scenario"), name)).drop_columns(["scenario"])
+            hidden = folder / f".{stem}.tmp"  # dataset readers skip names that start with "."
+            pq.write_table(rows, hidden)
+            os.replace(hidden, folder / f"{stem}.parquet")
         self._rows = []
 
     def _typed(self, row: dict[str, Any]) -> dict[str, Any]:
