@@ -19,7 +19,7 @@ from twin.model.grid import Grid
 from twin.run.loop import builtin_control
 from twin.run.session import run_scenario
 
-REFERENCE_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "holiday-peak-freight.toml"
+REFERENCE_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "holiday-peak-freight.toml"
 
 
 def _timed_run(scenario, out: Path):
