@@ -301,13 +301,14 @@ class Twin:
         """
         self.env.run(until=self.env.now + dt_s)
         live = self.grid.energized
-        pv_p = np.where(live[self._pv_points], pv_p, 0.0)
-        load_live = live[self._load_points]
-        load_shed_kw = float(load_p[~load_live].sum())
-        load_p, load_q = np.where(load_live, load_p, 0.0), np.where(load_live, load_q, 0.0)
-
         wanted = self.chargers.wanted_kw()
-        wanted[~live[self._group_points][self.connector_group]] = 0.0
+        load_shed_kw = 0.0
+        if not self.grid.all_energized:  # an outage cuts some points off: they draw and give nothing
+            pv_p = np.where(live[self._pv_points], pv_p, 0.0)
+            load_live = live[self._load_points]
+            load_shed_kw = float(load_p[~load_live].sum())
+            load_p, load_q = np.where(load_live, load_p, 0.0), np.where(load_live, load_q, 0.0)
+            wanted[~live[self._group_points][self.connector_group]] = 0.0
         swap_live = self.swap is not None and bool(live[self._swap_point])
         swap_wanted = self.swap.wanted_kw() if swap_live else np.zeros(0)
         swap_aux_kw = self.site.swap.aux_kw if swap_live else 0.0

@@ -26,6 +26,7 @@ import numpy as np
 
 from twin.config.errors import SimulationError
 from twin.config.site import FEEDER_LINE, Site
+from twin.model import kernels
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -120,6 +121,7 @@ class Grid:
         self._island_source = True
         self.out_of_service: frozenset[str] = frozenset()
         self.energized = np.ones(len(points), dtype=bool)  # injection points that have a source
+        self.all_energized = True
         self._rebuild()
 
     # -- topology (faults) ---------------------------------------------------------------
@@ -156,14 +158,16 @@ class Grid:
         self._has_source = bool(self.net.ext_grid.in_service.any())
         if not self.has_source:
             self.energized[:] = False
+            self.all_energized = False
             self._newton = None
             return
         self.write_injections(zeros, zeros)
         pp.runpp(self.net, numba=False)  # builds the internal case the fast path takes its matrices from
         live = self.net.res_bus.vm_pu.notna().to_numpy()
-        self.energized = np.array([live[self._bus_index[p.bus]] for p in self.points])
+        self.energized = np.array([live[self._bus_index[p.bus]] for p in self.points], dtype=bool)
+        self.all_energized = bool(self.energized.all())
         if self.backend == "newton":
-            self._newton = _DenseNewton(self)
+            self._newton = _DenseNewton(self, compiled=kernels.COMPILED)
 
     # -- the pandapower side -----------------------------------------------------------
     def write_injections(self, p_kw: np.ndarray, q_kvar: np.ndarray) -> None:
@@ -218,7 +222,8 @@ class Grid:
     def backend_name(self) -> str:
         if self._newton is None:
             return "pandapower runpp (every step)"
-        return "dense Newton-Raphson on pandapower's Ybus (warm start, unchanged steps skipped)"
+        kind = "compiled (numba)" if self._newton.compiled else "numpy reference"
+        return f"dense Newton-Raphson on pandapower's Ybus, {kind} (warm start, unchanged steps skipped)"
 
 
 class _DenseNewton:
@@ -228,9 +233,13 @@ class _DenseNewton:
     Jacobian is the classic 2(n-1) square system; the slack is moved to index 0 so the
     non-slack block is a plain slice. Buses and branches that pandapower drops from its
     internal case (out of service, or cut off by an outage) report 0 pu and 0 % loading.
+
+    ``compiled``: the Newton iterations and the branch results run as the kernels of
+    ``twin.model.kernels``; otherwise as the numpy reference below (the same expressions).
     """
 
-    def __init__(self, grid: Grid) -> None:
+    def __init__(self, grid: Grid, compiled: bool = True) -> None:
+        self.compiled = compiled
         net = grid.net
         internal = net._ppc["internal"]
         lookup = net._pd2ppc_lookups["bus"]
@@ -265,6 +274,7 @@ class _DenseNewton:
         trafo = net.trafo
         self.trafo_i_rated_hv_ka = (trafo.sn_mva / (SQRT3 * trafo.vn_hv_kv) * trafo.parallel * trafo.df).to_numpy()
         self.trafo_i_rated_lv_ka = (trafo.sn_mva / (SQRT3 * trafo.vn_lv_kv) * trafo.parallel * trafo.df).to_numpy()
+        self.y_slack_row = np.ascontiguousarray(self.y_bus[0])
         self.v = internal["V"][order].copy()
         self._diag = np.diag_indices(n)  # the Jacobian's diagonal, indexed every iteration
         self._last_s: np.ndarray | None = None
@@ -279,17 +289,29 @@ class _DenseNewton:
         s_bus = -(self.incidence @ (p_kw + 1j * q_kvar))
         if self._last_state is not None and np.array_equal(s_bus, self._last_s):
             return self._last_state
-        v = self._newton(s_bus, self.v)
+        newton = self._newton_compiled if self.compiled else self._newton
+        v = newton(s_bus, self.v)
         if v is None:  # a large jump can defeat the warm start; retry once from flat
             flat = np.ones_like(self.v)
             flat[0] = self.v[0]
-            v = self._newton(s_bus, flat)
+            v = newton(s_bus, flat)
             if v is None:
                 raise SimulationError("power flow did not converge: the site cannot be supplied at this load")
         self.v = v
         self.grid.solves += 1
-        self._last_s, self._last_state = s_bus, self._results(v)
+        self._last_s, self._last_state = s_bus, (self._results_compiled if self.compiled else self._results)(v)
         return self._last_state
+
+    def _newton_compiled(self, s_bus: np.ndarray, v0: np.ndarray, tol: float = 1e-10,
+                         max_iter: int = 30) -> np.ndarray | None:
+        v, converged = kernels.newton_pq(self.y_bus, v0, s_bus, tol, max_iter)
+        return v if converged else None
+
+    def _results_compiled(self, v: np.ndarray) -> GridState:
+        return GridState(*kernels.grid_results(
+            v, self.y_slack_row, self.y_from, self.y_to, self.branch_from, self.branch_to, self.i_base_ka,
+            self.base_mva, self.bus_rows, self.line_rows, self.line_i_max_ka, self.trafo_rows,
+            self.trafo_i_rated_hv_ka, self.trafo_i_rated_lv_ka))
 
     def _newton(self, s_bus: np.ndarray, v0: np.ndarray, tol: float = 1e-10, max_iter: int = 30) -> np.ndarray | None:
         y = self.y_bus
