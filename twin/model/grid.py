@@ -16,6 +16,7 @@ both agree within 1e-6 pu.
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from dataclasses import dataclass
@@ -72,34 +73,50 @@ def injection_points(site: Site) -> list[InjectionPoint]:
     return points
 
 
+_EMPTY_NETWORK: list[pp.pandapowerNet] = []  # pandapower takes ~0.3 s to lay out an empty net: once a process
+
+
+def _empty_network(name: str) -> pp.pandapowerNet:
+    if not _EMPTY_NETWORK:
+        _EMPTY_NETWORK.append(pp.create_empty_network(sn_mva=1.0))
+    net = copy.deepcopy(_EMPTY_NETWORK[0])
+    net.name = name
+    return net
+
+
 def build_network(site: Site, points: list[InjectionPoint]) -> tuple[pp.pandapowerNet, dict[str, int]]:
-    """The pandapower network of ``site``; returns it with the bus-name -> index map."""
-    net = pp.create_empty_network(name=site.name, sn_mva=1.0)
+    """The pandapower network of ``site``; returns it with the bus-name -> index map.
+
+    Elements are created table by table (``create_buses`` ...): one by one, pandapower's
+    bookkeeping took most of a twin's start-up.
+    """
+    net = _empty_network(site.name)
     u = site.utility
-    bus = {UTILITY_BUS: pp.create_bus(net, vn_kv=u.vn_kv, name=UTILITY_BUS)}
-    for b in site.buses:
-        bus[b.name] = pp.create_bus(net, vn_kv=b.vn_kv, name=b.name)
+    names = [UTILITY_BUS, *(b.name for b in site.buses)]
+    indices = pp.create_buses(net, len(names), vn_kv=[u.vn_kv, *(b.vn_kv for b in site.buses)], name=names)
+    bus = dict(zip(names, (int(i) for i in indices)))
     pp.create_ext_grid(net, bus[UTILITY_BUS], vm_pu=u.vm_pu, name="utility")
     if site.bess is not None:  # the battery forms the grid when the utility is lost (islanding)
         pp.create_ext_grid(net, bus[site.bess.bus], vm_pu=1.0, name=ISLAND_SOURCE, in_service=False)
-    pp.create_line_from_parameters(
-        net, bus[UTILITY_BUS], bus[u.connection_bus], u.feeder_length_km, u.feeder_r_ohm_per_km,
-        u.feeder_x_ohm_per_km, u.feeder_c_nf_per_km, u.feeder_max_i_ka, name=FEEDER_LINE)
-    for ln in site.lines:
-        pp.create_line_from_parameters(
-            net, bus[ln.from_bus], bus[ln.to_bus], ln.length_km, ln.r_ohm_per_km, ln.x_ohm_per_km,
-            ln.c_nf_per_km, ln.max_i_ka, name=ln.name, parallel=ln.parallel)
-    for t in site.transformers:
-        pp.create_transformer_from_parameters(
-            net, bus[t.hv_bus], bus[t.lv_bus], t.sn_kva / 1000, t.vn_hv_kv, t.vn_lv_kv, t.vkr_percent,
-            t.vk_percent, t.pfe_kw, t.i0_percent, name=t.name)
-    for point in points:
-        if point.element == "sgen":
-            pp.create_sgen(net, bus[point.bus], p_mw=0.0, name=point.name)
-        elif point.element == "storage":
-            pp.create_storage(net, bus[point.bus], p_mw=0.0, max_e_mwh=1.0, name=point.name)
-        else:
-            pp.create_load(net, bus[point.bus], p_mw=0.0, name=point.name)
+    feeder = (UTILITY_BUS, u.connection_bus, u.feeder_length_km, u.feeder_r_ohm_per_km, u.feeder_x_ohm_per_km,
+              u.feeder_c_nf_per_km, u.feeder_max_i_ka, FEEDER_LINE, 1)
+    lines = [feeder, *((ln.from_bus, ln.to_bus, ln.length_km, ln.r_ohm_per_km, ln.x_ohm_per_km, ln.c_nf_per_km,
+                        ln.max_i_ka, ln.name, ln.parallel) for ln in site.lines)]
+    from_bus, to_bus, length_km, r_ohm, x_ohm, c_nf, max_i_ka, line_names, parallel = zip(*lines)
+    pp.create_lines_from_parameters(net, [bus[b] for b in from_bus], [bus[b] for b in to_bus], length_km, r_ohm,
+                                    x_ohm, c_nf, max_i_ka, name=line_names, parallel=parallel)
+    trafos = site.transformers
+    if trafos:
+        pp.create_transformers_from_parameters(
+            net, [bus[t.hv_bus] for t in trafos], [bus[t.lv_bus] for t in trafos], [t.sn_kva / 1000 for t in trafos],
+            [t.vn_hv_kv for t in trafos], [t.vn_lv_kv for t in trafos], [t.vkr_percent for t in trafos],
+            [t.vk_percent for t in trafos], [t.pfe_kw for t in trafos], [t.i0_percent for t in trafos],
+            name=[t.name for t in trafos])
+    for element, create in (("sgen", pp.create_sgens), ("storage", pp.create_storages), ("load", pp.create_loads)):
+        members = [p for p in points if p.element == element]
+        if members:
+            extra = {"max_e_mwh": 1.0} if element == "storage" else {}
+            create(net, [bus[p.bus] for p in members], p_mw=0.0, name=[p.name for p in members], **extra)
     return net, bus
 
 
