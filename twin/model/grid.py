@@ -295,6 +295,7 @@ class _DenseNewton:
         self.v = internal["V"][order].copy()
         self._diag = np.diag_indices(n)  # the Jacobian's diagonal, indexed every iteration
         self._last_s: np.ndarray | None = None
+        self._s_bus = np.zeros(n, dtype=complex)  # the compiled path's bus injections, updated in place
         self._last_state: GridState | None = None
         self.grid = grid
 
@@ -303,9 +304,15 @@ class _DenseNewton:
         self._last_state = None
 
     def solve(self, p_kw: np.ndarray, q_kvar: np.ndarray) -> GridState:
-        s_bus = -(self.incidence @ (p_kw + 1j * q_kvar))
-        if self._last_state is not None and np.array_equal(s_bus, self._last_s):
-            return self._last_state
+        if self.compiled:
+            changed = kernels.update_bus_power(self.incidence, p_kw, q_kvar, self._s_bus)
+            if self._last_state is not None and not changed:
+                return self._last_state
+            s_bus = self._s_bus.copy()
+        else:
+            s_bus = -(self.incidence @ (p_kw + 1j * q_kvar))
+            if self._last_state is not None and np.array_equal(s_bus, self._last_s):
+                return self._last_state
         newton = self._newton_compiled if self.compiled else self._newton
         v = newton(s_bus, self.v)
         if v is None:  # a large jump can defeat the warm start; retry once from flat
@@ -313,6 +320,7 @@ class _DenseNewton:
             flat[0] = self.v[0]
             v = newton(s_bus, flat)
             if v is None:
+                self._last_state = None  # the compiled path already took these injections in
                 raise SimulationError("power flow did not converge: the site cannot be supplied at this load")
         self.v = v
         self.grid.solves += 1

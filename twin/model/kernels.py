@@ -70,6 +70,22 @@ def slots_advance(dt_s, granted_kw, p_kw, ramp_kw_per_s, target_soc_pct, soc_pct
 
 # -- power flow -----------------------------------------------------------------------------
 @jit
+def update_bus_power(incidence, p_kw, q_kvar, s_bus):
+    """``s_bus = -(incidence @ (p_kw + 1j q_kvar))`` in place (per-unit bus injections, generation
+    positive); returns whether any bus changed, so an unchanged step is not solved again."""
+    changed = False
+    for i in range(incidence.shape[0]):
+        acc = 0j
+        for k in range(incidence.shape[1]):
+            if incidence[i, k] != 0.0:
+                acc += incidence[i, k] * (p_kw[k] + 1j * q_kvar[k])
+        if -acc != s_bus[i]:
+            changed = True
+            s_bus[i] = -acc
+    return changed
+
+
+@jit
 def newton_pq(y, v0, s_bus, tol, max_iter):
     """Newton-Raphson, polar form, slack at index 0, every other bus PQ (``_DenseNewton._newton``).
 
