@@ -73,8 +73,7 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
         start_gate.wait(start_gate_timeout_s)
     stats, status = RunStats(), "failed"  # until the loop returns
     try:
-        stats = run_loop(twin, bridge, [bridge, recorder], clock=clock, stop=stop, record_lateness=True,
-                         source="modbus")
+        stats = run_loop(twin, bridge, [bridge, recorder], clock=clock, stop=stop, record_lateness=True)
         status = "interrupted" if stats.interrupted else "completed"
     except KeyboardInterrupt:
         status = "interrupted"

@@ -30,9 +30,9 @@ def run_twin(scenario, controller: str | None = None, steps: int | None = None, 
     control = builtin_control(make_controller(controller or scenario.controller, twin.site_info))
     snaps, snap = [], None
     for _ in range(steps or scenario.n_steps):
-        setpoints = control(snap)
-        if setpoints is not None:
-            twin.apply(setpoints)
+        commands = control(snap)
+        if commands:
+            twin.apply(commands)
         snap = twin.step(scenario.step_s)
         snaps.append(snap)
     return twin, snaps

@@ -39,9 +39,9 @@ class Rig:
     def step(self, n: int = 1) -> Snapshot:
         """What run_loop does, one step at a time: setpoints from Modbus, step, images."""
         for _ in range(n):
-            setpoints = self.bridge(self.snap)
-            if setpoints is not None:
-                self.twin.apply(setpoints)
+            commands = self.bridge(self.snap)
+            if commands:
+                self.twin.apply(commands)
             self.snap = self.twin.step(self.twin.scenario.step_s)
             self.events += self.twin.log.drain()
             self.bridge.on_snapshot(self.snap)

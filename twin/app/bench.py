@@ -34,9 +34,9 @@ def _sample_injections(scenario, n_steps: int = 400) -> tuple[list, list[str]]:
     control = builtin_control(make_controller(scenario.controller, twin.site_info))
     snap, samples = None, []
     for k in range(360 + n_steps):
-        setpoints = control(snap)
-        if setpoints is not None:
-            twin.apply(setpoints)
+        commands = control(snap)
+        if commands:
+            twin.apply(commands)
         snap = twin.step(60.0)
         if k >= 360:
             samples.append((twin._p_kw.copy(), twin._q_kvar.copy()))

@@ -16,7 +16,8 @@ from typing import Protocol
 
 import numpy as np
 
-from twin.model.controllers.base import Controller, Setpoints
+from twin.model.commands import Command
+from twin.model.controllers.base import Controller
 from twin.model.core import Snapshot, Twin
 from twin.model.events import Event
 
@@ -71,13 +72,14 @@ class WallClock:
         return now - due
 
 
-SetpointSource = Callable[[Snapshot | None], Setpoints | None]
+# what a controller decides after a step (nothing before the first); None or [] leaves everything as it is
+SetpointSource = Callable[[Snapshot | None], list[Command] | None]
 
 
 def builtin_control(controller: Controller) -> SetpointSource:
     """The built-in controller as a setpoint source: it sees measurements, never the truth."""
 
-    def decide(snap: Snapshot | None) -> Setpoints | None:
+    def decide(snap: Snapshot | None) -> list[Command] | None:
         return None if snap is None else controller.decide(snap.measured)
 
     return decide
@@ -101,7 +103,7 @@ class RunStats:
 
 def run_loop(twin: Twin, control: SetpointSource, sinks: Sequence[Sink], clock: Clock | None = None,
              progress: Callable[[int, int], None] | None = None, stop: threading.Event | None = None,
-             record_lateness: bool = False, source: str = "controller") -> RunStats:
+             record_lateness: bool = False) -> RunStats:
     """Step the twin through the scenario; stops early (``interrupted``) when ``stop`` is set."""
     clock = clock or FastClock()
     scenario = twin.scenario
@@ -115,9 +117,9 @@ def run_loop(twin: Twin, control: SetpointSource, sinks: Sequence[Sink], clock: 
         if stop is not None and stop.is_set():
             stats.interrupted = True
             break
-        setpoints = control(snap)
-        if setpoints is not None:
-            twin.apply(setpoints, source)
+        commands = control(snap)
+        if commands:
+            twin.apply(commands)
         snap = twin.step(dt_s)
         events = twin.log.drain()
         for sink in sinks:
