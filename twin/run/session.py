@@ -34,9 +34,10 @@ from twin.config.scenario import Scenario
 from twin.model.controllers import make_controller
 from twin.model.core import Twin
 from twin.model.grid import Backend
-from twin.results.kpi import write_kpis
+from twin.results.kpi import KPI_COLUMNS, write_kpis
 from twin.results.published import Row, compare_run, published_figures
-from twin.results.report import write_plot, write_report
+from twin.results.reader import Results
+from twin.results.report import PLOT_COLUMNS, write_plot, write_report
 from twin.results.verdicts import Verdict, judge, verdicts_as_dicts
 from twin.run.baseline import Baseline
 from twin.run.loop import (
@@ -172,14 +173,16 @@ class Session:
         if lateness:
             extra["lateness"] = lateness
         self.recorder.close(ending.status, wall_s=round(self.stats.wall_s, 3), steps=self.stats.steps, **extra)
-        kpis = write_kpis(self.out_dir)
+        results = Results(self.out_dir)
+        results.timeseries(KPI_COLUMNS + PLOT_COLUMNS)  # one pass over the parts serves every reader below
+        kpis = write_kpis(results)
         verdicts = judge(criteria, kpis) if kpis.get("steps") else []
         if ending.status != "completed" and (criteria or ending.status == "failed"):
             verdicts.append(Verdict(f"run completed ({ending})", math.nan, False))  # an unfinished run cannot pass
         (self.out_dir / "verdicts.json").write_text(json.dumps(verdicts_as_dicts(verdicts), indent=2))
         if kpis.get("steps"):
-            write_plot(self.out_dir)
-            write_report(self.out_dir, kpis, verdicts)
+            write_plot(results)
+            write_report(results, kpis, verdicts)
         return RunResult(self.out_dir, ending.status, self.stats, kpis, ending.reason, verdicts=verdicts,
                          lateness_ms=lateness)
 
