@@ -21,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-# part -> (module, attribute path) of the calls timed as that part
+# part -> (module, attribute path) of the calls timed as that part; "a|b": the first that exists
+# (the run lifecycle moved from session functions into ``Session``: older checkouts have the former)
 TIMED_CALLS = {
     "traffic/SimPy": [("simpy.core", "Environment.run")],
     "devices, snapshot": [("twin.model.core", "Twin.step")],  # the step besides the parts nested in it
@@ -32,7 +33,7 @@ TIMED_CALLS = {
     "recording": [("twin.run.recorder", "Recorder.on_snapshot"), ("twin.run.recorder", "Recorder.on_events"),
                   ("twin.run.recorder", "Recorder.flush")],
     "setup": [("twin.model.core", "Twin.__init__")],
-    "finish (KPIs, plot, report)": [("twin.run.session", "finish_run")],
+    "finish (KPIs, plot, report)": [("twin.run.session", "Session.finish|finish_run")],
     "loop, other": [("twin.run.session", "run_loop")],  # the loop's own time: clock, sinks, progress
 }
 LOOP = "loop, other"
@@ -73,18 +74,32 @@ class PartTimer:
     def __enter__(self) -> PartTimer:
         for part, calls in TIMED_CALLS.items():
             for module_name, path in calls:
-                try:
-                    owner = importlib.import_module(module_name)
-                    *parents, name = path.split(".")
-                    for parent in parents:
-                        owner = getattr(owner, parent)
-                    original = getattr(owner, name)
-                except (ImportError, AttributeError):
+                found = self._find(module_name, path)
+                if found is None:
                     self.missing.append(f"{module_name}.{path}")
                     continue
+                owner, name, original = found
                 self._restore.append((owner, name, original))
                 setattr(owner, name, self._wrap(part, original))
         return self
+
+    @staticmethod
+    def _find(module_name: str, paths: str):
+        """(owner, attribute name, the attribute) of the first of ``paths`` that exists, or None."""
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            return None
+        for path in paths.split("|"):
+            owner = module
+            *parents, name = path.split(".")
+            try:
+                for parent in parents:
+                    owner = getattr(owner, parent)
+                return owner, name, getattr(owner, name)
+            except AttributeError:
+                continue
+        return None
 
     def __exit__(self, *exc) -> None:
         for owner, name, original in reversed(self._restore):
