@@ -294,6 +294,10 @@ class _DenseNewton:
         self.y_slack_row = np.ascontiguousarray(self.y_bus[0])
         self.v = internal["V"][order].copy()
         self._diag = np.diag_indices(n)  # the Jacobian's diagonal, indexed every iteration
+        if compiled:  # load (or compile) the kernels now, not in the middle of the first step
+            kernels.update_bus_power(self.incidence, np.zeros(len(grid.points)), np.zeros(len(grid.points)),
+                                     np.zeros(n, dtype=complex))
+            self._results_compiled(kernels.newton_pq(self.y_bus, self.v, np.zeros(n, dtype=complex), 1e-10, 1)[0])
         self._last_s: np.ndarray | None = None
         self._s_bus = np.zeros(n, dtype=complex)  # the compiled path's bus injections, updated in place
         self._last_state: GridState | None = None

@@ -60,6 +60,11 @@ class ChargingSlots:
         self.compiled = kernels.COMPILED
         self._wanted = np.zeros(n)  # the kernels' output buffers
         self._reached = np.zeros(n, dtype=bool)
+        if self.compiled:  # load (or compile) the kernels now, not in the middle of the first step
+            self.wanted_kw()
+            kernels.slots_advance(1.0, np.zeros(n), self.p_kw.copy(), self.ramp_kw_per_s, self.target_soc_pct,
+                                  self.soc_pct.copy(), self.capacity_kwh, self.efficiency, self.energy_kwh.copy(),
+                                  self.occupied, self._reached.copy())
 
     def plug(self, slot: int, occupant: Occupant) -> simpy.Event:
         """Connect a battery; the returned event fires when it reaches its target SoC."""
