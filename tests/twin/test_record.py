@@ -128,3 +128,12 @@ def test_the_recording_is_compact_and_keeps_what_kpis_and_replay_read(holiday, t
     demand = (ts.column("load_p_kw").to_numpy() + ts.column("ev_p_kw").to_numpy()
               + ts.column("losses_kw").to_numpy() - feeder_loss)
     np.testing.assert_allclose(supply, demand, atol=1e-3)
+
+
+def test_the_speed_doc_lists_the_float32_fields_of_the_recorder():
+    from tests.conftest import ROOT
+    from twin.run.recorder import FLOAT32_FIELDS
+
+    text = (ROOT / "docs" / "speed.md").read_text()
+    listed = text.split("<!-- float32-fields -->")[1].split("<!-- /float32-fields -->")[0]
+    assert {name.strip(" `\n") for name in listed.split(",")} == FLOAT32_FIELDS

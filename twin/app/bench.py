@@ -58,7 +58,10 @@ def runpp_loop_ms(scenario_path: Path, echo) -> tuple[float, float]:
     return runpp_s * 1e3, worst_dv
 
 
-def measure_checkout(checkout: Path, runs: list[tuple[Path, float | None, float | None]], label: str, echo) -> list[dict]:
+Run = tuple[Path, float | None, float | None]  # scenario, duration (None: its own), step (None: its own)
+
+
+def measure_checkout(checkout: Path, runs: list[Run], label: str, echo) -> list[dict]:
     """The runs in a child process whose ``twin`` comes from ``checkout``."""
     echo(f"({label}) {checkout}")
     argv = [str(part if part is not None else "-") for run in runs for part in run]
@@ -146,8 +149,7 @@ def report(sides: dict[str, list[dict]], runpp_ms: float, worst_dv: float, echo)
 def bench_core(scenario_path: Path = REFERENCE_SCENARIO, echo=print, compare_ref: str | None = None,
                duration_s: float = DAY_S, year: bool = True) -> dict[str, dict]:
     """The bench: the reference day at 1 s and 1 min, the year at 1 h; per part, per checkout."""
-    runs: list[tuple[Path, float | None, float | None]] = [(scenario_path, duration_s, 1.0),
-                                                            (scenario_path, DAY_S, 60.0)]
+    runs: list[Run] = [(scenario_path, duration_s, 1.0), (scenario_path, DAY_S, 60.0)]
     if year:
         runs.append((YEAR_SCENARIO, None, None))
     sides: dict[str, list[dict]] = {}
