@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from hil.maps.electrical import EnergyCounters
 from hil.maps.registers import SUNSPEC_BASE, Point, RegisterMap, decode, encode
 from hil.maps.sunspec import SunSpecDevice
 from twin.model.commands import SITE_TARGET, Command
@@ -71,11 +72,13 @@ class Bridge:
         self.map = reg_map
         self.read_only = read_only
         self.units: dict[int, UnitImage] = {}
+        self.energy = EnergyCounters(twin)  # integrated from every step, whether a unit answers or not
         for device in reg_map.devices:
             plain = reg_map.plain(device.unit_id)
             size = plain[-1].address + plain[-1].count
             has_sunspec = any(p.address >= SUNSPEC_BASE for p in reg_map.of(device.unit_id))
-            self.units[device.unit_id] = UnitImage(plain, size, SunSpecDevice(device, twin) if has_sunspec else None)
+            self.units[device.unit_id] = UnitImage(plain, size,
+                                                  SunSpecDevice(device, twin, self.energy) if has_sunspec else None)
         self.sim_t_s = 0.0
         self.silent_units: frozenset[int] = frozenset()  # comms_loss faults: these units do not answer
         self.accepted_writes = 0
@@ -98,6 +101,8 @@ class Bridge:
     # -- sink: register images from the step ---------------------------------------------
     def on_snapshot(self, snap: Snapshot) -> None:
         measured = snap.measured
+        self.energy.add(snap)
+        timed: list[Command] = []
         if snap.comms_lost or self.silent_units:
             self.silent_units = frozenset(unit for unit, name in self._twin_names.items() if name in snap.comms_lost)
         for unit in self.units.values():
@@ -108,7 +113,12 @@ class Bridge:
             unit.plain = words  # swapped whole: a reader sees this step or the last, never a mix
             if unit.sunspec:
                 unit.sunspec_words = unit.sunspec.image(measured, snap)
+                timed += [Command(*due, "sunspec timer", snap.t_s) for due in unit.sunspec.due(snap.t_s)]
         self.sim_t_s = snap.t_s
+        if timed:
+            with self._lock:
+                for command in timed:
+                    self._accept(command)
 
     def on_events(self, events: list[Event]) -> None:
         pass
@@ -171,8 +181,8 @@ class Bridge:
                 return ILLEGAL_VALUE
             written[(model_id, name)] = value
         with self._lock:
-            target, quantity, value = block.command(written)
-            self._accept(Command(target, quantity, value, source, self.sim_t_s))
+            for target, quantity, value in block.command(written, self.sim_t_s):
+                self._accept(Command(target, quantity, value, source, self.sim_t_s))
         return 0
 
     def _accept(self, command: Command) -> None:
