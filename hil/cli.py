@@ -51,11 +51,22 @@ def serve_command(
     out: Annotated[Optional[Path], typer.Option(help="Results folder")] = None,
     read_only: Annotated[bool, typer.Option("--read-only", help="Reject every write (exception 01)")] = False,
     allow: Annotated[Optional[list[str]], typer.Option(help="Client IP allowed to connect (repeatable)")] = None,
+    rtu: Annotated[Optional[str], typer.Option(help="Also serve Modbus RTU on a serial line: DEVICE[:BAUD[:PARITY]], "
+                                                    "e.g. /dev/ttyUSB0:9600:N")] = None,
+    rtu_over_tcp: Annotated[Optional[int], typer.Option(help="Also serve the RTU units with RTU framing over TCP "
+                                                             "on this port (as serial gateways do)")] = None,
+    bus_timing: Annotated[bool, typer.Option(help="RTU replies no faster than the line's baud rate and the "
+                                                  "product's reply time allow")] = True,
 ) -> None:
-    """Run the twin paced to the wall clock and serve every device over Modbus TCP."""
+    """Run the twin paced to the wall clock and serve every device over Modbus TCP (and RTU)."""
     from hil.serve import serve
+    from hil.servers.rtu import RtuLine
 
     try:
+        try:
+            line = RtuLine.parse(rtu) if rtu else None
+        except ValueError as exc:
+            raise ScenarioError(None, "--rtu", str(exc)) from None
         loaded = _load(scenario, site, step, duration)
         _check_host(host)
         if speed <= 0:
@@ -63,11 +74,13 @@ def serve_command(
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         out_dir = out or Path("results") / f"{loaded.name}-modbus-{stamp}"
         result = serve(loaded, out_dir, host=host, port=port, speed=speed, read_only=read_only,
-                       allow=set(allow) if allow else None)
+                       allow=set(allow) if allow else None, rtu=line, rtu_over_tcp_port=rtu_over_tcp,
+                       bus_timing=bus_timing)
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:
-        raise _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+        where = f"{host}:{port}" if not (rtu or rtu_over_tcp) else "the given ports"
+        raise _fail(f"cannot serve on {where}: {exc.strerror or exc}") from None
     late = result.lateness_ms
     stats = result.stats
     print(f"{result.status}: {stats.steps} steps in {stats.wall_s:.1f} s wall; results in {result.out_dir}")

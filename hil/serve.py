@@ -17,6 +17,8 @@ from typing import Any
 from hil.datastore.bridge import Bridge
 from hil.maps.registers import build_register_map
 from hil.servers.modbus_tcp import ModbusServer
+from hil.servers.rtu import RtuLine, RtuServer, line_baud
+from hil.servers.units import BusTiming
 from twin.config.scenario import Scenario
 from twin.model.core import Twin
 from twin.results.verdicts import Verdict
@@ -42,7 +44,8 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
           stop: threading.Event | None = None, on_listening: Callable[[int], None] | None = None,
           bridge_ready: Callable[[Bridge], None] | None = None,
           watchdog_min_wall_s: float | None = None, start_gate: threading.Event | None = None,
-          start_gate_timeout_s: float = 10.0) -> ServeResult:
+          start_gate_timeout_s: float = 10.0, rtu: RtuLine | None = None, rtu_over_tcp_port: int | None = None,
+          bus_timing: bool = True) -> ServeResult:
     """Serve ``scenario`` until its end, ``stop`` or Ctrl-C; the results folder is always finished.
 
     ``watchdog_min_wall_s``: at high speed the site's heartbeat timeout (simulated seconds)
@@ -61,10 +64,16 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
         bridge_ready(bridge)
     server = ModbusServer(bridge, host, port, allow)
     port = server.start()  # before the results folder exists: a busy port leaves nothing behind
+    try:
+        extra = _extra_servers(bridge, host, allow, rtu, rtu_over_tcp_port, bus_timing)
+    except Exception:
+        server.stop()
+        raise
     recorder = open_recorder(twin, out_dir, "modbus", {"speed": speed, "read_only": read_only,
                                                         "modbus": f"{host}:{port}",
                                                         "heartbeat_timeout_s": bridge.heartbeat_timeout_s})
-    echo(f"serving {scenario.name} on modbus tcp://{host}:{port} at {speed:g}x "
+    lines = "".join(f", {label}" for label, _ in extra)
+    echo(f"serving {scenario.name} on modbus tcp://{host}:{port}{lines} at {speed:g}x "
          f"({scenario.n_steps} steps of {scenario.step_s:g} s){' read-only' if read_only else ''}; "
          f"recording to {out_dir}")
     if on_listening is not None:
@@ -78,8 +87,30 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     except KeyboardInterrupt:
         status = "interrupted"
     finally:
+        for _, other in extra:
+            other.stop()
         server.stop()
         bridge.close()
         lateness = stats.lateness_summary_ms(scenario.step_s / speed)
         kpis, verdicts = finish_run(out_dir, recorder, stats, status, scenario.criteria, lateness=lateness)
     return ServeResult(out_dir, status, stats, lateness, kpis, verdicts, bridge.accepted_writes)
+
+
+def _extra_servers(bridge: Bridge, host: str, allow: set[str] | None, rtu: RtuLine | None,
+                   rtu_over_tcp_port: int | None, bus_timing: bool) -> list[tuple[str, ModbusServer]]:
+    """The RTU line and the RTU-over-TCP listener asked for, started; (label, server) each."""
+    started: list[tuple[str, ModbusServer]] = []
+    try:
+        if rtu is not None:
+            line = RtuServer(bridge, rtu, timing=bus_timing)
+            line.start()
+            started.append((f"rtu {rtu.device} {line.timing.baud} baud {rtu.parity}", line))
+        if rtu_over_tcp_port is not None:
+            timing = BusTiming(line_baud(bridge, rtu.baud if rtu else None), rtu.parity if rtu else "N", bus_timing)
+            gateway = ModbusServer(bridge, host, rtu_over_tcp_port, allow, rtu_timing=timing)
+            started.append((f"rtu-over-tcp://{host}:{gateway.start()}", gateway))
+    except Exception:
+        for _, server in started:
+            server.stop()
+        raise
+    return started

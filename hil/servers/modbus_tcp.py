@@ -14,6 +14,7 @@ import contextvars
 import functools
 import logging
 import threading
+import time
 
 from pymodbus import pymodbus_apply_logging_config
 from pymodbus import FramerType
@@ -39,6 +40,8 @@ class RequestHandler(ServerRequestHandler):
     answers unknown unit ids with 0x0B instead of pymodbus' 04 and traceback, and audits
     writes pymodbus refuses before they reach the bridge (addresses outside the layout)."""
 
+    _last_rx_s = 0.0
+
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
         peer = transport.get_extra_info("peername")
@@ -49,6 +52,16 @@ class RequestHandler(ServerRequestHandler):
             transport.close()
         else:
             self.server.bridge.connections += 1
+
+    def data_received(self, data: bytes) -> None:
+        """On an RTU line a frame ends with silence: a partial frame the line then left quiet is
+        noise, dropped before the next frame's bytes (else it would spoil that frame too)."""
+        timing = self.server.timing
+        now_s = time.monotonic()
+        if timing is not None and self.recv_buffer and now_s - self._last_rx_s > timing.frame_gap_s:
+            self.recv_buffer = b""
+        self._last_rx_s = now_s
+        super().data_received(data)
 
     async def handle_request(self) -> None:
         pdu = self.last_pdu

@@ -28,6 +28,9 @@ RTU_OVERHEAD_BYTES = 5  # address, function, byte count, CRC (2) of a read respo
 RTU_READ_REQUEST_BYTES = 8
 BITS_PER_CHAR = {"N": 10, "E": 11, "O": 11}  # start + 8 data + parity + stop (2 stop bits without parity: 11)
 INTERFRAME_CHARS = 3.5  # the silent interval that ends an RTU frame
+# a USB-RS485 adapter hands a frame over in chunks up to its latency timer (16 ms) apart, so a
+# pause shorter than this never ends a frame, whatever 3.5 characters take at the line's baud
+FRAME_GAP_MIN_S = 0.05
 
 
 class Request:
@@ -146,6 +149,11 @@ class BusTiming:
     baud: int
     parity: str = "N"
     enabled: bool = True
+
+    @property
+    def frame_gap_s(self) -> float:
+        """Silence after which received bytes are a finished (or abandoned) frame."""
+        return max(FRAME_GAP_MIN_S, INTERFRAME_CHARS * BITS_PER_CHAR.get(self.parity, 11) / self.baud)
 
     def delay_s(self, units: BusUnits, pdu) -> float:
         if not self.enabled:
