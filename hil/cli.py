@@ -90,21 +90,31 @@ def serve_command(
 
 
 def registers_command(
-    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file")],
+    scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML file (not needed with --profile)")] = None,
     format: Annotated[str, typer.Option("--format", help="json, csv or md")] = "md",
     out: Annotated[Optional[Path], typer.Option(help="Write here instead of stdout")] = None,
     site: Annotated[Optional[Path], typer.Option(help="Use this site file instead of the scenario's")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="Export this product profile's map instead "
+                                                         "(sdm630, dtsu666, dtsu666-h, sun2000)")] = None,
+    unit_id: Annotated[Optional[int], typer.Option(help="With --profile: the unit id (default: the product's)")] = None,
 ) -> None:
-    """Export the Modbus register map of a scenario's site."""
-    from hil.maps.registers import export, register_map_of
+    """Export the Modbus register map of a scenario's site (plain, SunSpec, product devices), or of a profile."""
+    from hil.maps.profile_docs import profile_export, site_export
+    from hil.maps.profiles import profile_names
 
     if format not in FORMATS:
         raise _fail(f"--format: choose from {', '.join(FORMATS)}")
-    try:
-        loaded = _load(scenario, site)
-    except ScenarioError as exc:
-        raise _fail(str(exc)) from None
-    text = export(register_map_of(loaded), format, f"{loaded.site.name} ({loaded.name})")
+    if profile is not None:
+        if profile not in profile_names():
+            raise _fail(f"--profile: unknown profile '{profile}' (choose from {', '.join(profile_names())})")
+        text = profile_export(profile, format, unit_id)
+    elif scenario is None:
+        raise _fail("give a scenario file, or --profile NAME")
+    else:
+        try:
+            text = site_export(_load(scenario, site), format)
+        except ScenarioError as exc:
+            raise _fail(str(exc)) from None
     if out is None:
         sys.stdout.write(text)
     else:
@@ -129,8 +139,16 @@ def controller_command(
     print(f"controller stopped after {result.cycles} cycles at sim time {result.last_sim_t_s:g} s: {result.reason}")
 
 
-def bench_hil() -> None:
+def bench_hil(
+    rtu: Annotated[bool, typer.Option("--rtu", help="Instead: RTU round trips on a pty pair at 9,600 and 115,200 "
+                                                    "baud, bus timing on and off")] = False,
+) -> None:
     """Modbus round trip with 10 clients polling the plain map at 10 Hz, and step lateness meanwhile."""
+    if rtu:
+        from hil.bench_rtu import bench_rtu
+
+        bench_rtu()
+        return
     from hil.bench import bench_hil as run_bench
 
     run_bench()
