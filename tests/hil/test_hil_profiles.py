@@ -9,7 +9,7 @@ import math
 import struct
 
 import pytest
-from hil_rig import evening_scenario, make_rig
+from hil_rig import REPO, evening_scenario, make_rig
 from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 
 from hil.maps.profiles import load_profile, profile_names, resolve_products
@@ -166,3 +166,19 @@ def test_a_site_naming_an_unknown_profile_or_a_taken_unit_gets_a_one_line_error(
     with pytest.raises(ScenarioError, match=r"modbus_devices\[0\]\.device: 'bess' is not a pv"):
         make_rig(tmp_path, scenario=wrong_kind)
     assert resolve_products((), ()) == []
+
+
+def test_the_controller_guide_quotes_the_profiles_and_the_line_model():
+    from hil.servers.units import FRAME_GAP_MIN_S, frame_time_s, reply_bytes
+
+    guide = (REPO / "docs" / "controller-guide.md").read_text()
+    sensor = load_profile("dtsu666-h")
+    assert sensor.default_unit_id == 11 and sensor.baud == 9600 and sensor.parity == "N"
+    assert "**address 11**, 9,600 baud 8N1" in guide
+    assert min(p.address for p in sensor.points) == 2102 and "polling 2102–2181 (40 floats)" in guide
+    assert sum(p.count for p in sensor.points if 2102 <= p.address < 2182) == 80
+    derating = next(p for p in load_profile("sun2000").points if p.address == 40125)
+    assert derating.command == "p_limit_pct" and derating.scale == 0.1 and "40125 active power" in guide
+    assert FRAME_GAP_MIN_S == 0.05 and "(at least 50 ms" in guide
+    assert frame_time_s(8, reply_bytes(3, 80), 9600) == pytest.approx(0.1875) and "187.5 ms of" in guide
+    assert sensor.response_ms == 50 and "the sensor's 50 ms" in guide

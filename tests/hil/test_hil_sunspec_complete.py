@@ -155,3 +155,15 @@ def test_a_renewed_limit_keeps_its_value_past_the_first_timeout(tmp_path):
     finally:
         server.stop()
         rig.bridge.close()
+
+
+def test_charge_and_discharge_together_run_the_battery_at_the_net_rate(noon_rig):
+    rig = noon_rig
+    storage = scan(rig.port, rig.reg_map.device("bess").unit_id).models[124][0]
+    storage.StorCtl_Mod.value = 3  # CHARGE | DiSCHARGE
+    storage.OutWRte.cvalue = 30.0
+    storage.InWRte.cvalue = 10.0
+    storage.write()
+    _beat(rig)
+    rig.step()
+    assert rig.snap.bess_p_set_kw == pytest.approx(0.20 * rig.twin.site.bess.p_max_kw)  # the guide's example
