@@ -161,8 +161,7 @@ class Bridge:
             if point is None or offset + point.count > len(values):
                 code = ILLEGAL_ADDRESS if point is None else ILLEGAL_VALUE
                 break
-            spec = product.specs[(point.table, point.address)]
-            value = decode_point(spec, values[offset:offset + point.count], product.profile.word_order)
+            value = decode_point(point, values[offset:offset + point.count], product.profile.word_order)
             bounds = self.twin.command_specs[(point.target, point.command)]
             if not (math.isfinite(value) and bounds.low <= value <= bounds.high):
                 code = ILLEGAL_VALUE

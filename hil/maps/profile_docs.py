@@ -22,12 +22,12 @@ COLUMNS = ("point", "table", "address", "hex", "type", "count", "scale", "units"
 
 
 def _shows(profile: Profile, name: str) -> str:
-    spec = next(p for p in profile.points if p.name == name)
-    if spec.text is not None:
-        return f'"{spec.text}"'
-    if spec.value is not None:
-        return f"{spec.value:g}"
-    return f"`{spec.quantity}`" + (" (writable)" if spec.command else "")
+    shown = profile.shown[name]
+    if shown.text is not None:
+        return f'"{shown.text}"'
+    if shown.value is not None:
+        return f"{shown.value:g}"
+    return f"`{shown.quantity}`" + (" (writable)" if next(p for p in profile.points if p.point == name).command else "")
 
 
 def profile_markdown(profile: Profile, level: str = "##") -> str:
@@ -44,8 +44,8 @@ def profile_markdown(profile: Profile, level: str = "##") -> str:
              f"* Known differences: {profile.notes or 'none recorded'}", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for p in profile.points:
-        lines.append(f"| {p.name} | {p.table} | {p.address} | 0x{p.address:04X} | {p.type} | {p.count} | "
-                     f"{p.scale:g} | {p.units} | {_shows(profile, p.name)} | {p.description} |")
+        lines.append(f"| {p.point} | {p.table} | {p.address} | 0x{p.address:04X} | {p.type} | {p.count} | "
+                     f"{p.scale:g} | {p.units} | {_shows(profile, p.point)} | {p.description} |")
     return "\n".join(lines) + "\n"
 
 

@@ -11,6 +11,7 @@ the same way.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import tomllib
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from twin.model.core import Snapshot, Twin
 
 TABLE_FUNCTIONS = {"input": 4, "holding": 3}
 TYPE_COUNT = {"uint16": 1, "int16": 1, "uint32": 2, "int32": 2, "float32": 2}
-TRANSPORTS = ("tcp", "rtu", "both")
+SERIAL_BASE = 10_000_000  # serial numbers read 1000xxxx, xxxx the unit id
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,19 +71,12 @@ QUANTITIES: dict[str, tuple[str, Callable[[Reading], float]]] = {  # name -> (un
 
 
 @dataclass(frozen=True, slots=True)
-class ProfilePoint:
-    name: str
-    table: str
-    address: int
-    type: str
-    count: int
-    scale: float
-    units: str
-    description: str
+class Shown:
+    """What a profile point shows: one of a quantity of the device, a fixed number, a fixed text."""
+
     quantity: str | None = None
     value: float | None = None
     text: str | None = None
-    command: str | None = None  # writable: the twin quantity a write sets
 
 
 @dataclass(frozen=True)
@@ -98,7 +92,8 @@ class Profile:
     response_ms: float
     controllers: str
     notes: str
-    points: tuple[ProfilePoint, ...]
+    points: tuple[Point, ...]  # device and unit are the assignment's (``product_points``)
+    shown: dict[str, Shown]  # by point name
     states: dict[str, int]
 
     def tables(self) -> set[str]:
@@ -110,19 +105,22 @@ def profile_names() -> list[str]:
                   if f.name.endswith(".toml"))
 
 
-def _point(raw: dict, where: str) -> ProfilePoint:
+def _point(raw: dict, where: str) -> tuple[Point, Shown]:
     kind = raw["type"]
     if kind != "string" and kind not in TYPE_COUNT:
         raise ValueError(f"{where}.type: unknown type '{kind}'")
+    if raw["table"] not in TABLE_FUNCTIONS:
+        raise ValueError(f"{where}.table: must be input or holding")
     sources = [key for key in ("quantity", "value", "text") if key in raw]
     if len(sources) != 1:
         raise ValueError(f"{where}: give exactly one of quantity, value, text")
     if "quantity" in raw and raw["quantity"] not in QUANTITIES:
         raise ValueError(f"{where}.quantity: unknown quantity '{raw['quantity']}'")
-    count = raw.get("count", TYPE_COUNT.get(kind, 0))
-    return ProfilePoint(raw["name"], raw["table"], int(raw["address"]), kind, int(count), float(raw.get("scale", 1.0)),
-                        raw.get("units", ""), raw["description"], raw.get("quantity"), raw.get("value"),
-                        raw.get("text"), raw.get("command"))
+    command = raw.get("command")
+    point = Point("", 0, raw["name"], raw["table"], int(raw["address"]), kind,
+                  int(raw.get("count", TYPE_COUNT.get(kind, 0))), float(raw.get("scale", 1.0)), raw.get("units", ""),
+                  "RW" if command else "R", raw["description"], command=command)
+    return point, Shown(raw.get("quantity"), raw.get("value"), raw.get("text"))
 
 
 @functools.cache
@@ -132,13 +130,11 @@ def load_profile(name: str) -> Profile:
         raise KeyError(name)
     path = resources.files("hil").joinpath("profiles", f"{name}.toml")
     raw = tomllib.loads(path.read_text())
-    points = tuple(_point(p, f"{path.name}: points[{i}]") for i, p in enumerate(raw["points"]))
-    for p in points:
-        if p.table not in TABLE_FUNCTIONS:
-            raise ValueError(f"{path.name}: {p.name}.table must be input or holding")
+    rows = [_point(p, f"{path.name}: points[{i}]") for i, p in enumerate(raw["points"])]
     return Profile(raw["name"], raw["title"], raw["source"], tuple(raw["kinds"]), int(raw["default_unit_id"]),
                    raw["word_order"], int(raw["baud"]), raw["parity"], float(raw["response_ms"]),
-                   raw["controllers"], raw.get("notes", ""), points, dict(raw.get("states", {})))
+                   raw["controllers"], raw.get("notes", ""), tuple(point for point, _ in rows),
+                   {point.point: shown for point, shown in rows}, dict(raw.get("states", {})))
 
 
 @dataclass(frozen=True)
@@ -161,8 +157,7 @@ class ProductAssignment:
 def product_points(assignment: ProductAssignment) -> list[Point]:
     """The profile's points as register-map rows of this assignment."""
     a = assignment
-    return [Point(a.name, a.unit_id, p.name, p.table, p.address, p.type, p.count, p.scale, p.units,
-                  "RW" if p.command else "R", p.description, command=p.command, target=a.device.twin_name)
+    return [dataclasses.replace(p, device=a.name, unit_id=a.unit_id, target=a.device.twin_name)
             for p in a.profile.points]
 
 
@@ -206,7 +201,7 @@ def bus_units(devices: tuple[Device, ...], products: list[ProductAssignment], tr
     return list(devices), served
 
 
-def encode_point(spec: ProfilePoint, value: float | str, word_order: str) -> list[int]:
+def encode_point(spec: Point, value: float | str, word_order: str) -> list[int]:
     """A profile point's registers: raw = value / scale, words in the product's order."""
     if spec.type == "string":
         data = str(value).encode("ascii")[:2 * spec.count].ljust(2 * spec.count, b"\0")
@@ -215,7 +210,7 @@ def encode_point(spec: ProfilePoint, value: float | str, word_order: str) -> lis
     return words[::-1] if word_order == "little" else words
 
 
-def decode_point(spec: ProfilePoint, words: list[int], word_order: str) -> float:
+def decode_point(spec: Point, words: list[int], word_order: str) -> float:
     """The engineering value of a profile point's registers (what a client of the product computes)."""
     ordered = words[::-1] if word_order == "little" else words
     return decode(spec.type, ordered) * spec.scale
@@ -229,7 +224,6 @@ class ProductDevice:
         self.profile = assignment.profile
         self.read_ac = ac_reader(assignment.device, twin)
         self.points = product_points(assignment)
-        self.specs = {(p.table, p.address): p for p in self.profile.points}
         self.words: dict[str, dict[int, int]] = {table: {} for table in TABLE_FUNCTIONS}
         self.writable = {p.address: p for p in self.points if p.access == "RW"}
 
@@ -243,20 +237,21 @@ class ProductDevice:
                 runs.append([p.address, p.count])
         return [(start, count) for start, count in runs]
 
-    def value(self, spec: ProfilePoint, reading: Reading) -> float | str:
-        if spec.text is not None:
-            return spec.text
-        if spec.value is not None:
-            return float(spec.value)
-        if spec.quantity == "unit_id":
+    def value(self, point: Point, reading: Reading) -> float | str:
+        shown = self.profile.shown[point.point]
+        if shown.text is not None:
+            return shown.text
+        if shown.value is not None:
+            return float(shown.value)
+        if shown.quantity == "unit_id":
             return float(self.assignment.unit_id)
-        if spec.quantity == "serial_number":
-            return float(10_000_000 + self.assignment.unit_id)
-        if spec.quantity == "status":
+        if shown.quantity == "serial_number":
+            return float(SERIAL_BASE + self.assignment.unit_id)
+        if shown.quantity == "status":
             return float(self.profile.states[reading.state])
-        if spec.quantity == "device_name":
+        if shown.quantity == "device_name":
             return self.assignment.device.name
-        return QUANTITIES[spec.quantity][1](reading)
+        return QUANTITIES[shown.quantity][1](reading)
 
     def image(self, snap: Snapshot) -> None:
         """This step's registers (swapped in whole per table)."""

@@ -44,35 +44,35 @@ class Request:
 REQUEST: contextvars.ContextVar[Request] = contextvars.ContextVar("modbus_request")
 
 
-async def _plain_access(bridge: Bridge, unit_id: int, function_code: int, start_address: int, address: int,
-                        count: int, registers: list[int], values: list[int] | None) -> ExcCodes | None:
-    if function_code not in REGISTER_FUNCTIONS:
-        return ExcCodes.ILLEGAL_FUNCTION
-    if values is None:  # a read, or the read-back pymodbus does after FC6/FC23
-        offset = address - start_address
-        registers[offset:offset + count] = bridge.read(unit_id, address, count)
-        return None
-    request = REQUEST.get()
-    request.audited = True
-    code = bridge.write(unit_id, address, list(values), request.client)
-    return ExcCodes(code) if code else None
-
-
-async def _product_access(bridge: Bridge, product: ProductDevice, function_code: int, start_address: int,
-                          address: int, count: int, registers: list[int], values: list[int] | None) -> ExcCodes | None:
+async def _access(read, write, function_code: int, start_address: int, address: int, count: int,
+                  registers: list[int], values: list[int] | None) -> ExcCodes | None:
+    """pymodbus' action for one unit: ``read(function_code, address, count)`` fills a read (or the
+    read-back pymodbus does after FC6/FC23), ``write(address, values, client)`` validates a write."""
     if function_code not in REGISTER_FUNCTIONS:
         return ExcCodes.ILLEGAL_FUNCTION
     if values is None:
-        table = READ_TABLE.get(function_code, "holding")
-        if table not in product.profile.tables():  # one table only: both functions read it
-            table = next(iter(product.profile.tables()))
         offset = address - start_address
-        registers[offset:offset + count] = product.read(table, address, count)
+        registers[offset:offset + count] = read(function_code, address, count)
         return None
     request = REQUEST.get()
     request.audited = True
-    code = bridge.write_product(product, address, list(values), request.client)
+    code = write(address, list(values), request.client)
     return ExcCodes(code) if code else None
+
+
+def _plain_action(bridge: Bridge, unit_id: int):
+    return functools.partial(_access, lambda fc, address, count: bridge.read(unit_id, address, count),
+                             functools.partial(bridge.write, unit_id))
+
+
+def _product_action(bridge: Bridge, product: ProductDevice):
+    tables = product.profile.tables()
+
+    def read(function_code: int, address: int, count: int) -> list[int]:
+        table = READ_TABLE.get(function_code, "holding")
+        return product.read(table if table in tables else next(iter(tables)), address, count)  # one table: both
+
+    return functools.partial(_access, read, functools.partial(bridge.write_product, product))
 
 
 def _blocks(spans: list[tuple[int, int]]) -> list[SimData]:
@@ -80,7 +80,7 @@ def _blocks(spans: list[tuple[int, int]]) -> list[SimData]:
 
 
 def _product_device(bridge: Bridge, product: ProductDevice) -> SimDevice:
-    action = functools.partial(_product_access, bridge, product)
+    action = _product_action(bridge, product)
     unit_id = product.assignment.unit_id
     tables = product.profile.tables()
     if len(tables) == 1:
@@ -119,7 +119,7 @@ def bus_units_of(bridge: Bridge, transport: str) -> BusUnits:
         if unit.sunspec:
             blocks.append(SimData(SUNSPEC_BASE, count=unit.sunspec.size, datatype=DataType.REGISTERS))
         devices.append(SimDevice(id=device.unit_id, simdata=blocks,
-                                 action=functools.partial(_plain_access, bridge, device.unit_id)))
+                                 action=_plain_action(bridge, device.unit_id)))
         twin_names[device.unit_id], response_s[device.unit_id] = device.twin_name, 0.0
     for product in bridge.products:
         if product.assignment in products:

@@ -88,18 +88,19 @@ def check_every_point(client, rig, snaps, device, profile_name, unit_id):
     for point in profile.points:
         read = client.read_input_registers if point.table == "input" else client.read_holding_registers
         response = read(point.address, count=point.count, device_id=unit_id)
-        assert not response.isError(), (profile_name, point.name, response)
+        assert not response.isError(), (profile_name, point.point, response)
         value = decode(point, response.registers, profile.word_order)
-        if point.text is not None:
-            assert value == point.text
-        elif point.value is not None:
-            assert value == point.value, point.name
-        elif point.quantity == "device_name":
+        shown = profile.shown[point.point]
+        if shown.text is not None:
+            assert value == shown.text
+        elif shown.value is not None:
+            assert value == shown.value, point.point
+        elif shown.quantity == "device_name":
             assert value == device
         else:
-            want = expected(rig, snaps, device, point.quantity, unit_id)
+            want = expected(rig, snaps, device, shown.quantity, unit_id)
             step = point.scale if point.type != "float32" else 0.0  # integers round to one count
-            assert value == pytest.approx(want, rel=1e-5, abs=step / 2 + 1e-6), (profile_name, point.name)
+            assert value == pytest.approx(want, rel=1e-5, abs=step / 2 + 1e-6), (profile_name, point.point)
 
 
 @pytest.mark.parametrize("device,profile,unit_id", [(d, p, u) for d, p, u, t in PRODUCTS if t != "rtu"])

@@ -102,59 +102,59 @@ def test_operating_state_and_events_follow_the_faults(noon_rig):
     assert roof.St.value == 4
 
 
-def test_wmaxlimpct_with_a_revert_timer_returns_to_100_pct_without_renewal(tmp_path):
+@pytest.fixture
+def pv_controls(tmp_path):
+    """A 1 s-step noon rig and pysunspec2's model 123 of the canopy inverter."""
     rig, server = make_rig(tmp_path, scenario=evening_scenario(duration_s=600, step_s=1.0, hour=12))
-    try:
-        rig.step()
-        controls = scan(rig.port, rig.reg_map.device("pv_canopy").unit_id).models[123][0]
-        controls.WMaxLimPct.cvalue = 40.0
-        controls.WMaxLim_Ena.value = 1
-        controls.WMaxLimPct_RvrtTms.value = 30
-        controls.write()
-        written_s = rig.bridge.sim_t_s
-        while rig.snap.t_s < written_s + 29:
-            _beat(rig)
-            rig.step()
-            assert rig.snap.pv_limit_pct[0] == 40.0, rig.snap.t_s
-        while rig.snap.t_s < written_s + 31:
-            _beat(rig)
-            rig.step()
-        assert rig.snap.pv_limit_pct[0] == 100.0
-        controls.read()
-        assert controls.WMaxLim_Ena.value == 0 and controls.WMaxLimPct.cvalue == 100.0
-    finally:
-        server.stop()
-        rig.bridge.close()
+    rig.step()
+    yield rig, scan(rig.port, rig.reg_map.device("pv_canopy").unit_id).models[123][0]
+    server.stop()
+    rig.bridge.close()
 
 
-def test_a_renewed_limit_keeps_its_value_past_the_first_timeout(tmp_path):
-    rig, server = make_rig(tmp_path, scenario=evening_scenario(duration_s=600, step_s=1.0, hour=12))
-    try:
-        rig.step()
-        controls = scan(rig.port, rig.reg_map.device("pv_canopy").unit_id).models[123][0]
-        controls.WMaxLimPct.cvalue = 60.0
-        controls.WMaxLim_Ena.value = 1
-        controls.WMaxLimPct_RvrtTms.value = 30
-        controls.WMaxLimPct_RmpTms.value = 10
-        controls.write()
-        written_s = rig.bridge.sim_t_s
+def _step_until(rig, t_s: float, check=None) -> None:
+    while rig.snap.t_s < t_s:
         _beat(rig)
-        rig.step(5)
-        assert 60.0 < rig.snap.pv_limit_pct[0] < 100.0  # ramping down over 10 s
-        for _ in range(20):
-            _beat(rig)
-            rig.step()
-        assert rig.snap.pv_limit_pct[0] == 60.0
-        controls.WMaxLimPct.cvalue = 60.0
-        controls.WMaxLimPct.dirty = True
-        controls.write()  # renewal at ~25 s
-        while rig.snap.t_s < written_s + 45:
-            _beat(rig)
-            rig.step()
-        assert rig.snap.pv_limit_pct[0] == 60.0
-    finally:
-        server.stop()
-        rig.bridge.close()
+        rig.step()
+        if check:
+            check()
+
+
+def test_wmaxlimpct_with_a_revert_timer_returns_to_100_pct_without_renewal(pv_controls):
+    rig, controls = pv_controls
+    controls.WMaxLimPct.cvalue = 40.0
+    controls.WMaxLim_Ena.value = 1
+    controls.WMaxLimPct_RvrtTms.value = 30
+    controls.write()
+    written_s = rig.bridge.sim_t_s
+
+    def still_limited():
+        assert rig.snap.pv_limit_pct[0] == 40.0, rig.snap.t_s
+
+    _step_until(rig, written_s + 29, still_limited)
+    _step_until(rig, written_s + 31)
+    assert rig.snap.pv_limit_pct[0] == 100.0
+    controls.read()
+    assert controls.WMaxLim_Ena.value == 0 and controls.WMaxLimPct.cvalue == 100.0
+
+
+def test_a_renewed_limit_ramps_and_keeps_its_value_past_the_first_timeout(pv_controls):
+    rig, controls = pv_controls
+    controls.WMaxLimPct.cvalue = 60.0
+    controls.WMaxLim_Ena.value = 1
+    controls.WMaxLimPct_RvrtTms.value = 30
+    controls.WMaxLimPct_RmpTms.value = 10
+    controls.write()
+    written_s = rig.bridge.sim_t_s
+    _step_until(rig, written_s + 5)
+    assert 60.0 < rig.snap.pv_limit_pct[0] < 100.0  # ramping down over 10 s
+    _step_until(rig, written_s + 25)
+    assert rig.snap.pv_limit_pct[0] == 60.0
+    controls.WMaxLimPct.cvalue = 60.0
+    controls.WMaxLimPct.dirty = True
+    controls.write()  # renewal at 25 s: the timeout now ends at 55 s
+    _step_until(rig, written_s + 45)
+    assert rig.snap.pv_limit_pct[0] == 60.0
 
 
 def test_charge_and_discharge_together_run_the_battery_at_the_net_rate(noon_rig):
