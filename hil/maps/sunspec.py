@@ -16,7 +16,7 @@ import sunspec2.device as ssdev
 from hil.maps.electrical import IDLE_W, EnergyCounters, ac_reader, operating_state
 from hil.maps.registers import SUNSPEC_BASE, Device, Point
 from hil.maps.sunspec_controls import SetpointTimers
-from hil.maps.sunspec_live import LIVE, power_sf, scale_for, static_values, symbol
+from hil.maps.sunspec_live import LIVE, static_values, symbol
 from twin.model.controllers.base import Measurements
 from twin.model.core import Snapshot, Twin
 

@@ -1,17 +1,17 @@
-"""The Modbus TCP server: pymodbus 3.16 asyncio, one unit id per device, in its own thread.
+"""The Modbus TCP server: pymodbus 3.16 asyncio, one unit id per device, in its own thread
+(with ``rtu_timing``: RTU framing over TCP, the units and timing of an RTU line).
 
 The server thread owns the event loop; the run loop steps the twin in the main thread
 and only swaps register images in ``hil.datastore.bridge``. pymodbus 3.16 ignores custom
 datablocks, so every request goes through ``SimDevice(action=...)``: reads copy the
-bridge's current image, writes go to ``Bridge.write`` (the one place they are validated).
+bridge's current image, writes go to ``Bridge.write`` (the one place they are validated);
+``hil.servers.units`` builds those devices for each transport.
 Addresses outside a device's layout are refused by pymodbus itself with exception 02.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import functools
 import logging
 import threading
 import time
