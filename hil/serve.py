@@ -39,6 +39,9 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     least that many wall seconds (accelerated acceptance runs use 2 s). ``start_gate``: the
     clock starts when it is set (the controller under test has connected), or
     after ``start_gate_timeout_s``, so a slow-starting controller does not miss the start.
+    ``rtu``: also serve the RTU units on this serial line; ``rtu_over_tcp_port``: and with RTU
+    framing over TCP on this port (as a serial gateway does); ``bus_timing`` answers them no
+    faster than a real line and product would (``hil.servers.rtu``).
     """
     clock = WallClock(speed)
     twin = Twin(scenario)

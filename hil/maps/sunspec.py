@@ -77,6 +77,9 @@ class SunSpecDevice:
         self.v_ph_nominal = twin.site.bus_kv[bus] * 1e3 / math.sqrt(3.0)
         self.idle_w = IDLE_W
         self.state = "standby"
+        self._sf_cache: dict[tuple[int, str], int] | None = None  # filled once the SF points are set
+        self._changed: set[int] = set()  # models set since their words were last encoded
+        self._model_words: dict[int, list[int]] = {}
         self._set(static_values(device, twin, self.v_ph_nominal))
         self._set(CONTROL_DEFAULTS[device.kind])
         self.timers = SetpointTimers(100.0 if device.kind == "pv" else 0.0)
@@ -88,6 +91,7 @@ class SunSpecDevice:
         self.size = address + len(END_MARKER) - SUNSPEC_BASE
         self.writable = {self.address(mid, name): (mid, name, bounds)
                          for (mid, name), bounds in WRITABLE[device.kind].items()}
+        self._sf_cache = {}  # the scale factors are fixed from here on (no *_SF point is writable)
 
     def address(self, model_id: int, name: str) -> int:
         return self.model_address[model_id] + self.by_id[model_id].points[name].offset
@@ -97,12 +101,19 @@ class SunSpecDevice:
 
     def scale_exponent(self, model_id: int, name: str) -> int:
         """The point's scale factor: a fixed number, the value of its ``*_SF`` point, or none (0)."""
+        cached = self._sf_cache.get((model_id, name)) if self._sf_cache is not None else None
+        if cached is not None:
+            return cached
         sf = self.point(model_id, name).sf
-        return (self.point(model_id, sf).value if isinstance(sf, str) else sf) or 0
+        exponent = (self.point(model_id, sf).value if isinstance(sf, str) else sf) or 0
+        if self._sf_cache is not None:
+            self._sf_cache[(model_id, name)] = exponent
+        return exponent
 
     def _set(self, values: dict[tuple[int, str], float | str]) -> None:
         """Set points from engineering values; numbers saturate, so an odd step never breaks the image."""
         for (model_id, name), value in values.items():
+            self._changed.add(model_id)
             point = self.point(model_id, name)
             if isinstance(value, str):
                 point.value = value
@@ -117,9 +128,13 @@ class SunSpecDevice:
         if self.device.kind != "meter":
             self.state = operating_state(self.twin, self.device, self.ac, s)
         self._set({key: value(self, m, s) for key, value in LIVE[self.device.kind].items()})
+        for model in self.models:  # pysunspec2's encoding is the costly part: only models that changed
+            if model.model_id in self._changed:
+                self._model_words[model.model_id] = _words(model.get_mb())
+        self._changed.clear()
         words = list(SUNS_MARKER)
         for model in self.models:
-            words += _words(model.get_mb())
+            words += self._model_words[model.model_id]
         return words + END_MARKER
 
     def engineering(self, model_id: int, name: str, raw: int) -> float:
