@@ -243,6 +243,16 @@ class Watchdog(FrozenModel):
     heartbeat_timeout_s: PositiveKw = 10.0
 
 
+class ModbusDevice(FrozenModel):
+    """HIL: a device also served as a real product (a register profile in ``hil/profiles``), so a
+    controller configured for that product connects unchanged (docs/controller-guide.md)."""
+
+    device: str  # "meter" (the site meter), a PV array's or the battery's name
+    profile: str  # e.g. "dtsu666-h", "sdm630", "sun2000"; checked against the shipped profiles when served
+    unit_id: Annotated[int, Field(ge=1, le=247)] | None = None  # None: the product's factory address
+    transport: Literal["tcp", "rtu", "both"] = "both"
+
+
 class Site(FrozenModel):
     name: str
     description: str = ""
@@ -263,6 +273,7 @@ class Site(FrozenModel):
     pv_degradation: PvDegradation = PvDegradation()
     limits: Limits = Limits()
     watchdog: Watchdog = Watchdog()
+    modbus_devices: tuple[ModbusDevice, ...] = ()
 
     @property
     def bus_kv(self) -> dict[str, float]:
