@@ -355,8 +355,9 @@ class Twin:
 
     def _snapshot(self, t0, dt_s, grid, pv_available, pv_p, bess_p, charger_p, swap_p, load_p, load_shed_kw,
                   islanded) -> Snapshot:
-        hour = (self._start_hour + t0 / 3600.0) % 24.0
-        tariff = float(self._tariff[int(hour)])
+        # the row is stamped at the step's end, and so is its clock; the price is the step's own (its start hour)
+        hour = (self._start_hour + (t0 + dt_s) / 3600.0) % 24.0
+        tariff = float(self._tariff[int((self._start_hour + t0 / 3600.0) % 24.0)])
         poc_v_pu = float(grid.v_pu[self._poc_index])
         battery = self.battery
         measured = self.sensors.measure(Measurements(

@@ -20,6 +20,8 @@ from twin.config.site import VehicleClass
 from twin.model.devices.charger import ChargingSlots, Occupant
 from twin.model.events import EventLog
 
+MIN_ACCEPT_FRACTION = 0.7  # a vehicle accepts a uniform share of its class's max_charge_kw, from this to 1
+
 
 @dataclass
 class Vehicle:
@@ -114,7 +116,7 @@ def arrivals(env: simpy.Environment, cls: VehicleClass, rates_per_s: np.ndarray,
                 next(ids), cls,
                 capacity_kwh=float(rng.uniform(*cls.battery_kwh)),
                 arrival_soc_pct=float(rng.uniform(*cls.arrival_soc_pct)),
-                max_accept_kw=float(cls.max_charge_kw * rng.uniform(0.7, 1.0)),
+                max_accept_kw=float(cls.max_charge_kw * rng.uniform(MIN_ACCEPT_FRACTION, 1.0)),
             )
             on_arrival(vehicle)
 
