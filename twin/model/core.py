@@ -26,6 +26,7 @@ from twin.model.devices.swap import SwapStationModel
 from twin.model.events import EventLog
 from twin.model.faults import FaultEffects
 from twin.model.grid import Backend, Grid, injection_points
+from twin.model.limits import LimitMonitor
 from twin.model.profiles import local_times
 from twin.model.sensors import Sensors
 from twin.model.traffic import (
@@ -150,6 +151,8 @@ class Twin:
         self.points = injection_points(site)
         self._point_ranges()
         self.grid = Grid(site, self.points, backend=backend)
+        self.limits = LimitMonitor(site.limits, self.grid.bus_names, self.grid.line_names, self.grid.trafo_names,
+                                   self.log)
         self.faults = FaultEffects(self)
         self.sensors = Sensors(scenario.sensors, scenario.seed, site)
         for fault in scenario.faults:
@@ -288,6 +291,7 @@ class Twin:
 
         grid = self.grid.solve(*self._injections(pv_p, bess_p, charger_p, swap_p, load_p, load_q))
         self._last_losses_kw = grid.losses_kw
+        self.limits.check(t1, grid.v_pu, grid.line_loading_pct, grid.trafo_loading_pct)
         if islanded:
             bess_p = battery.follow(grid.p_slack_kw, dt_s)
         return self._snapshot(t0, dt_s, grid, pv_available, pv_p, bess_p, charger_p, swap_p, load_p,

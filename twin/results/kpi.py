@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from twin.config.metrics import KPI_LABELS
+from twin.results.limits import limit_kpis, site_limits
 from twin.results.reader import read_events, read_meta, read_timeseries
 
 DEMAND_WINDOW_S = 15 * 60  # utility demand is billed on 15-minute averages
@@ -89,6 +90,7 @@ def compute_kpis(results_dir: str | Path) -> dict[str, Any]:
         "energy_cost_cny": float((imported * col["tariff_cny_per_kwh"]).sum() - exported.sum() * meta["export_cny_per_kwh"]),
         "co2_emitted_kg": float(imported.sum() * ef),
         "co2_avoided_kg": pv_kwh * ef,
+        **limit_kpis(ts, site_limits(results_dir), start),
         "simulated_s": float(col["t_s"][-1]),
         "steps": int(ts.num_rows),
     }

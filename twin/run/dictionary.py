@@ -69,9 +69,10 @@ EVENTS: dict[str, tuple[str, str, str]] = {
                                                "or to or from 0)."),
     "fault": ("device, or site", "duration, s", "A fault starts (detail: kind and source)."),
     "fault_cleared": ("device, or site", "0", "A fault ends."),
-    "limit_violation": ("bus, line or transformer", "worst value, pu or %",
-                        "A [limits] band is left (detail: which limit); logged once per excursion."),
-    "limit_cleared": ("bus, line or transformer", "duration, s", "Back inside the [limits] band."),
+    "limit_violation": ("bus, line or transformer", "voltage (pu) or loading (%) when it left the band",
+                        "A bus leaves the [limits] voltage band or a branch exceeds max_loading_pct (detail: "
+                        "which limit); stamped at the end of the first step outside."),
+    "limit_cleared": ("bus, line or transformer", "time outside, s", "Back inside the [limits] band."),
     "watchdog": ("site", "silent time, s", "HIL: the controller went silent; devices drop to the safe state."),
     "watchdog_recovered": ("site", "silent time, s", "HIL: the controller is back."),
 }
