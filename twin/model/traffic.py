@@ -60,8 +60,9 @@ class ConnectorPool:
     its vehicle leaves; it returns when the fault clears.
     """
 
-    def __init__(self, env: simpy.Environment, slots: ChargingSlots, members: list[int]) -> None:
+    def __init__(self, env: simpy.Environment, slots: ChargingSlots, members: list[int], names: list[str]) -> None:
         self.slots = slots
+        self.names = names  # of every slot (``car_dc_1``), as the time series and faults name them
         self.members = set(members)
         self.free = simpy.PriorityStore(env)
         self.held: set[int] = set()
@@ -146,7 +147,7 @@ def charging_visit(env: simpy.Environment, vehicle: Vehicle, pool: ConnectorPool
     totals.wait_min.append(wait_min)
     slots = pool.slots
     done = slots.plug(slot, vehicle.occupant())
-    log("plug", f"connector{slot}", vehicle.vehicle_id, wait_min, f"{cls.name} waited {wait_min:.1f} min")
+    log("plug", pool.names[slot], vehicle.vehicle_id, wait_min, f"{cls.name} waited {wait_min:.1f} min")
     yield done | env.timeout(cls.max_dwell_min * 60.0)
     _, soc = slots.unplug(slot)
     pool.release(slot)
@@ -155,5 +156,5 @@ def charging_visit(env: simpy.Environment, vehicle: Vehicle, pool: ConnectorPool
     totals.served += 1
     totals.delivered_kwh += delivered
     totals.unserved_kwh += unserved
-    log("departure", f"connector{slot}", vehicle.vehicle_id, delivered,
+    log("departure", pool.names[slot], vehicle.vehicle_id, delivered,
         f"{cls.name} soc {soc:.0f}%" + (f", {unserved:.1f} kWh unserved" if unserved > 1e-6 else ""))

@@ -30,9 +30,9 @@ class ElementLimit:
     worst_t_s: float
 
 
-def site_limits(results_dir: str | Path) -> dict[str, float]:
-    resolved = json.loads((Path(results_dir) / "resolved.json").read_text())
-    return resolved["site"]["limits"]
+def resolved_site(results_dir: str | Path) -> dict[str, Any]:
+    """The site that ran, as recorded in ``resolved.json`` (after command-line options)."""
+    return json.loads((Path(results_dir) / "resolved.json").read_text())["site"]
 
 
 def _matrix(ts: pa.Table, prefix: str) -> tuple[list[str], np.ndarray]:

@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from twin.results.kpi import KPI_LABELS, format_kpi
-from twin.results.limits import LIMIT_COLUMNS, limits_report_lines, site_limits
+from twin.results.energy import energy_report_lines
+from twin.results.limits import LIMIT_COLUMNS, limits_report_lines, resolved_site
 from twin.results.reader import read_events, read_meta, read_timeseries
 
 
@@ -67,7 +68,7 @@ def write_plot(results_dir: str | Path) -> Path:
         ax.step(hours, ts.column(name).to_numpy(), lw=0.8, where="post", label=name.split(".", 1)[1])
     ax.set_ylabel("vehicles")
     ax.set_title("Queue length", loc="left", fontsize=9)
-    _limit_panels(axes[5], axes[6], ts, hours, site_limits(results_dir))
+    _limit_panels(axes[5], axes[6], ts, hours, resolved_site(results_dir)["limits"])
     axes[6].set_xlabel("hours since scenario start")
     for ax in axes:
         ax.grid(alpha=0.3)
@@ -132,7 +133,8 @@ def write_report(results_dir: str | Path, kpis: dict[str, Any], verdicts: list |
         lines += ["", f"## Acceptance criteria: {overall}", "", "| criterion | measured | verdict |", "|---|---:|---|"]
         lines += [f"| `{v.criterion}` | {v.measured:.3f} | {'pass' if v.passed else '**FAIL**'} |" for v in verdicts]
     limit_ts = read_timeseries(results_dir, ("dt_s", *LIMIT_COLUMNS))
-    lines += ["", *limits_report_lines(limit_ts, site_limits(results_dir), dt.datetime.fromisoformat(meta["start"]))]
+    lines += ["", *energy_report_lines(kpis)]
+    lines += limits_report_lines(limit_ts, resolved_site(results_dir)["limits"], dt.datetime.fromisoformat(meta["start"]))
     lines += ["## Events", "", "| kind | count |", "|---|---:|"]
     for kind in sorted(set(kinds)):
         lines.append(f"| {kind} | {kinds.count(kind)} |")
