@@ -5,8 +5,9 @@
   for a step and always sees one consistent step.
 * It is the one place writes are validated (unknown address → 02, read-only or bad value
   → 03, any write in read-only mode → 01) and audited.
-* As the run loop's ``SetpointSource`` it hands accepted writes to ``Twin.apply`` at the
-  next step (so device latency and ramps apply) and runs the heartbeat watchdog.
+* A write becomes a ``Command`` (``twin.model.commands``) here and nowhere else; as the run
+  loop's ``SetpointSource`` it hands accepted commands to ``Twin.apply`` at the next step (so
+  device latency and ramps apply) and runs the heartbeat watchdog.
 
 No pymodbus in here: exception codes are plain ints; ``hil.servers.modbus_tcp`` maps them.
 """
@@ -23,7 +24,7 @@ from typing import TextIO
 
 from hil.maps.registers import SUNSPEC_BASE, Point, RegisterMap, decode, encode
 from hil.maps.sunspec import SunSpecDevice
-from twin.model.controllers.base import Setpoints
+from twin.model.commands import SITE_TARGET, Command
 from twin.model.core import Snapshot, Twin
 from twin.model.events import Event
 
@@ -53,6 +54,16 @@ def safe_ev_cap_kw(twin: Twin) -> float:
     return max(0.0, site.utility.contract_limit_kw - sum(load.p_peak_kw for load in site.loads))
 
 
+def safe_commands(twin: Twin) -> tuple[Command, ...]:
+    """The watchdog's safe state: battery idle, EV charging capped (``safe_ev_cap_kw``), PV free."""
+    source = "watchdog"
+    commands = [Command(SITE_TARGET, "ev_cap_kw", safe_ev_cap_kw(twin), source)]
+    if twin.site.bess:
+        commands.insert(0, Command(twin.site.bess.name, "p_set_kw", 0.0, source))
+    commands += [Command(name, "p_limit_pct", SAFE_PV_LIMIT_PCT, source) for name in twin.pv.names]
+    return tuple(commands)
+
+
 class Bridge:
     def __init__(self, twin: Twin, reg_map: RegisterMap, audit_path: Path | None = None,
                  read_only: bool = False) -> None:
@@ -72,12 +83,11 @@ class Bridge:
         self._twin_names = {d.unit_id: d.twin_name for d in reg_map.devices}
         self.connections = 0  # clients that connected (and passed the allow-list)
         self.heartbeat_timeout_s = twin.site.watchdog.heartbeat_timeout_s
-        self.safe_setpoints = Setpoints(bess_p_set_kw=0.0, ev_cap_kw=safe_ev_cap_kw(twin),
-                                        pv_limit_pct=dict.fromkeys(range(len(twin.pv.names)), SAFE_PV_LIMIT_PCT))
+        self.safe_commands = safe_commands(twin)
         self.tripped = False
         self._lock = threading.Lock()  # guards what the server thread hands to the run loop
-        self._pending: dict[str, float] = {}
-        self._commanded: dict[str, float] = {}
+        self._pending: dict[tuple[str, str], Command] = {}  # accepted since the last step, per target
+        self._commanded: dict[tuple[str, str], Command] = {}  # the last accepted, restored after a watchdog trip
         self._heartbeat_value = 0
         self._heartbeats = 0
         self._heartbeats_at_trip = 0
@@ -113,16 +123,17 @@ class Bridge:
 
     def write(self, unit_id: int, address: int, values: list[int], client: str) -> int:
         """Validate a write as a whole, apply it, audit it; returns 0 or a Modbus exception code."""
+        source = f"modbus {client}"
         if self.read_only:
             code = ILLEGAL_FUNCTION
         elif address >= SUNSPEC_BASE:
-            code = self._write_sunspec(self.units[unit_id], address, values)
+            code = self._write_sunspec(self.units[unit_id], address, values, source)
         else:
-            code = self._write_plain(self.units[unit_id], address, values)
+            code = self._write_plain(self.units[unit_id], address, values, source)
         self.log_write(client, unit_id, address, values, code)
         return code
 
-    def _write_plain(self, unit: UnitImage, address: int, values: list[int]) -> int:
+    def _write_plain(self, unit: UnitImage, address: int, values: list[int], source: str) -> int:
         accepted: list[tuple[Point, float]] = []
         offset = 0
         while offset < len(values):
@@ -142,12 +153,12 @@ class Bridge:
                     self._beat(int(value))
                     unit.plain[point.address] = int(value)  # reads back at once, not a step later
                 else:
-                    self._pending[point.command] = value
+                    self._accept(Command(point.target, point.command, value, source, self.sim_t_s))
                     if unit.sunspec:
                         unit.sunspec.follow(point.command, value)
         return 0
 
-    def _write_sunspec(self, unit: UnitImage, address: int, values: list[int]) -> int:
+    def _write_sunspec(self, unit: UnitImage, address: int, values: list[int], source: str) -> int:
         block = unit.sunspec
         written: dict[tuple[int, str], float] = {}
         for offset, raw in enumerate(values):
@@ -159,10 +170,14 @@ class Bridge:
             if not low <= value <= high:
                 return ILLEGAL_VALUE
             written[(model_id, name)] = value
-        key, value = block.command(written)
         with self._lock:
-            self._pending[key] = value
+            target, quantity, value = block.command(written)
+            self._accept(Command(target, quantity, value, source, self.sim_t_s))
         return 0
+
+    def _accept(self, command: Command) -> None:
+        """Queue a validated command for the next step (called under the lock)."""
+        self._pending[(command.target, command.quantity)] = command
 
     def _beat(self, value: int) -> None:
         self._heartbeat_value = value
@@ -187,7 +202,7 @@ class Bridge:
             self._audit = None
 
     # -- setpoint source and watchdog -----------------------------------------------------
-    def __call__(self, snap: Snapshot | None) -> Setpoints | None:
+    def __call__(self, snap: Snapshot | None) -> list[Command] | None:
         now_s = snap.t_s if snap is not None else 0.0
         with self._lock:
             pending, self._pending = self._pending, {}
@@ -199,26 +214,14 @@ class Bridge:
             self.tripped = False
             self.twin.log("watchdog_recovered", "site", value=now_s - last_beat_s,
                           detail="heartbeat resumed; last written setpoints restored")
-            return _setpoints(self._commanded)
+            return list(self._commanded.values())
         silent_s = now_s - last_beat_s
         if silent_s > self.heartbeat_timeout_s:
             self.tripped = True
             self._heartbeats_at_trip = heartbeats
-            safe = self.safe_setpoints
+            safe = {c.quantity: c.value for c in self.safe_commands}
             self.twin.log("watchdog", "site", value=silent_s,
-                          detail=f"no heartbeat for {silent_s:g} s: safe state bess {safe.bess_p_set_kw:g} kW, "
-                                 f"EV cap {safe.ev_cap_kw:g} kW, every PV array {SAFE_PV_LIMIT_PCT:g} %")
-            return safe
-        return _setpoints(pending) if pending else None
-
-
-def _setpoints(commands: dict[str, float]) -> Setpoints:
-    """Setpoints from command keys (``Setpoints`` field, and ``:index`` for a per-device one)."""
-    return Setpoints(bess_p_set_kw=commands.get("bess_p_set_kw"), ev_cap_kw=commands.get("ev_cap_kw"),
-                     pv_limit_pct=_per_device(commands, "pv_limit_pct"),
-                     charger_limit_kw=_per_device(commands, "charger_limit_kw"))
-
-
-def _per_device(commands: dict[str, float], name: str) -> dict[int, float]:
-    prefix = f"{name}:"
-    return {int(key.removeprefix(prefix)): value for key, value in commands.items() if key.startswith(prefix)}
+                          detail=f"no heartbeat for {silent_s:g} s: safe state bess {safe.get('p_set_kw', 0.0):g} kW, "
+                                 f"EV cap {safe['ev_cap_kw']:g} kW, every PV array {SAFE_PV_LIMIT_PCT:g} %")
+            return list(self.safe_commands)
+        return list(pending.values()) if pending else None

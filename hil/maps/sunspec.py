@@ -181,8 +181,9 @@ class SunSpecDevice:
             raw -= 0x10000
         return raw * 10.0 ** self.scale_exponent(model_id, name)
 
-    def command(self, written: dict[tuple[int, str], float]) -> tuple[str, float]:
-        """Take a validated write into the control points; returns what the controls now command."""
+    def command(self, written: dict[tuple[int, str], float]) -> tuple[str, str, float]:
+        """Take a validated write into the control points; returns what the controls now command,
+        as (target, quantity, value) of ``twin.model.commands``."""
         self._set(written)
 
         def value(model_id: int, name: str) -> float:
@@ -191,13 +192,13 @@ class SunSpecDevice:
         if self.device.kind == "pv":
             limited = value(123, "WMaxLim_Ena") == 1
             limit_pct = 0.0 if value(123, "Conn") == 0 else value(123, "WMaxLimPct") if limited else 100.0
-            return f"pv_limit_pct:{self.device.index}", limit_pct
+            return self.device.twin_name, "p_limit_pct", limit_pct
         mode = int(value(124, "StorCtl_Mod"))
         rate_pct = (value(124, "OutWRte") if mode & STORCTL_DISCHARGE else 0.0) - \
             (value(124, "InWRte") if mode & STORCTL_CHARGE else 0.0)
-        return "bess_p_set_kw", rate_pct / 100.0 * self.device.rating_kw
+        return self.device.twin_name, "p_set_kw", rate_pct / 100.0 * self.device.rating_kw
 
-    def follow(self, command: str, value: float) -> None:
+    def follow(self, quantity: str, value: float) -> None:
         """Mirror a plain-map setpoint into the control points, so both views agree."""
         if self.device.kind == "pv":
             self._set({(123, "Conn"): 1, (123, "WMaxLimPct"): value, (123, "WMaxLim_Ena"): int(value < 100.0)})

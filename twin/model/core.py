@@ -9,6 +9,7 @@ the step, solves the power flow and returns an immutable ``Snapshot`` of the ste
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import count
 
@@ -17,7 +18,14 @@ import simpy
 
 from twin.config.faults import Fault, check_fault
 from twin.config.scenario import Scenario
-from twin.model.controllers.base import Measurements, Setpoints, SiteInfo
+from twin.model.commands import (
+    Command,
+    CommandSpec,
+    command_specs,
+    ev_p_max_kw,
+    spec_of,
+)
+from twin.model.controllers.base import Measurements, SiteInfo
 from twin.model.devices.bess import Battery
 from twin.model.devices.charger import ChargingSlots
 from twin.model.devices.load import BuildingLoads
@@ -54,7 +62,6 @@ def profile_grid_s(step_s: float) -> float:
 CHARGING_SUBSTEP_S = 900.0
 MIN_PART_S = 1e-3  # shorter parts are merged into the next: a battery that fills in them stops at its target
 ISLAND_LOSS_FRACTION = 0.04  # losses assumed when shedding for an island, before the power flow says
-SETPOINT_LOG_KW = 50.0  # a setpoint change smaller than this is not worth an event row
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +140,6 @@ class Twin:
                                       np.array([g.ramp_kw_per_s for g in spec]))
         self._charger_q_per_p = np.array([math.tan(math.acos(g.power_factor)) for g in spec])
         self._swap_q_per_p = math.tan(math.acos(site.swap.power_factor)) if site.swap else 0.0
-        self.charger_latency_s = max((g.command_latency_s for g in groups), default=0.0)
         self.swap = SwapStationModel(env, site.swap, self.totals, self.log) if site.swap else None
 
         self.pools = self._connector_pools()
@@ -143,11 +149,10 @@ class Twin:
             env.process(arrivals(env, cls, rates, self._start_hour, np.random.default_rng(seed), ids,
                                  self._visit_for(cls.name)))
 
-        self.ev_p_max_kw = float(self.chargers.p_max_kw.sum())
-        if site.swap:
-            self.ev_p_max_kw += site.swap.pack_chargers * site.swap.pack_charger_kw
+        self.ev_p_max_kw = ev_p_max_kw(site)
         self.ev_cap_kw = self.ev_p_max_kw
-        self._requested: dict[str, float] = {}
+        self.command_specs = command_specs(site)
+        self._requested: dict[tuple[str, str], float] = {}  # last value asked per (target, quantity)
         self._last_losses_kw = 0.0
 
         self.points = injection_points(site)
@@ -226,49 +231,46 @@ class Twin:
             bess_soc_max_pct=bess.soc_max_pct if bess else 100.0,
             ev_p_max_kw=self.ev_p_max_kw,
             valley_cny_per_kwh=float(self._tariff.min()),
+            bess_name=bess.name if bess else None,
         )
 
     # -- commands ------------------------------------------------------------------------
-    def apply(self, setpoints: Setpoints, source: str = "controller") -> None:
-        """Take commands; each takes effect after its device's command latency."""
-        if setpoints.bess_p_set_kw is not None and self.battery is not None:
-            value = float(np.clip(setpoints.bess_p_set_kw, -self.battery.spec.p_max_kw, self.battery.spec.p_max_kw))
-            self._command("bess_p_set_kw", value, self.battery.spec.command_latency_s, source)
-        if setpoints.ev_cap_kw is not None:
-            self._command("ev_cap_kw", float(np.clip(setpoints.ev_cap_kw, 0.0, self.ev_p_max_kw)),
-                          self.charger_latency_s, source)
-        for array, limit_pct in setpoints.pv_limit_pct.items():
-            self._command(f"pv_limit_pct:{array}", float(np.clip(limit_pct, 0.0, 100.0)), 0.0, source)
-        for slot, limit_kw in setpoints.charger_limit_kw.items():
-            value = float(np.clip(limit_kw, 0.0, self.chargers.p_max_kw[slot]))
-            self._command(f"charger_limit_kw:{slot}", value, self.charger_latency_s, source)
+    def apply(self, commands: Iterable[Command]) -> None:
+        """Take commands; each takes effect after its device's command latency.
 
-    def _command(self, key: str, value: float, latency_s: float, source: str) -> None:
+        A value beyond the target's range is clipped to it (a built-in controller may ask for
+        more than a rating); protocol adapters refuse such writes before they get here."""
+        for command in commands:
+            spec = spec_of(command, self.command_specs)
+            value = min(max(float(command.value), spec.low), spec.high)
+            self._command(spec, value, command.source)
+
+    def _command(self, spec: CommandSpec, value: float, source: str) -> None:
+        key = (spec.target, spec.quantity)
         previous = self._requested.get(key)
         if previous == value:
             return
         self._requested[key] = value
-        if previous is None or abs(value - previous) >= SETPOINT_LOG_KW or (value == 0.0) != (previous == 0.0):
-            self.log("setpoint", key, -1, value, source)
-        if latency_s > 0:
-            self.env.process(self._after(latency_s, key, value))
+        if previous is None or abs(value - previous) >= spec.log_step or (value == 0.0) != (previous == 0.0):
+            self.log("setpoint", spec.target, -1, value, f"{spec.quantity} [{spec.unit}] by {source}")
+        if spec.latency_s > 0:
+            self.env.process(self._after(spec, value))
         else:
-            self._set(key, value)
+            self._set(spec, value)
 
-    def _after(self, latency_s: float, key: str, value: float):
-        yield self.env.timeout(latency_s)
-        self._set(key, value)
+    def _after(self, spec: CommandSpec, value: float):
+        yield self.env.timeout(spec.latency_s)
+        self._set(spec, value)
 
-    def _set(self, key: str, value: float) -> None:
-        name, _, index = key.partition(":")  # per-device commands name the device's index
-        if name == "bess_p_set_kw":
+    def _set(self, spec: CommandSpec, value: float) -> None:
+        if spec.kind == "bess":
             self.battery.p_set_kw = value
-        elif name == "ev_cap_kw":
+        elif spec.kind == "ev_cap":
             self.ev_cap_kw = value
-        elif name == "pv_limit_pct":
-            self.pv.p_limit_pct[int(index)] = value
+        elif spec.kind == "pv":
+            self.pv.p_limit_pct[spec.index] = value
         else:
-            self.chargers.p_limit_kw[int(index)] = value
+            self.chargers.p_limit_kw[spec.index] = value
 
     # -- the step ------------------------------------------------------------------------
     def step(self, dt_s: float) -> Snapshot:

@@ -8,9 +8,7 @@ replayed or killed run's folder gives the same figures.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,11 +26,6 @@ class ElementLimit:
     minutes_outside: float
     worst: float
     worst_t_s: float
-
-
-def resolved_site(results_dir: str | Path) -> dict[str, Any]:
-    """The site that ran, as recorded in ``resolved.json`` (after command-line options)."""
-    return json.loads((Path(results_dir) / "resolved.json").read_text())["site"]
 
 
 def _matrix(ts: pa.Table, prefix: str) -> tuple[list[str], np.ndarray]:

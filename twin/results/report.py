@@ -12,14 +12,14 @@ matplotlib.use("Agg")  # headless: CI and servers have no display
 import matplotlib.pyplot as plt
 import numpy as np
 
-from twin.results.kpi import KPI_LABELS, format_kpi
 from twin.results.energy import energy_report_lines
-from twin.results.limits import LIMIT_COLUMNS, limits_report_lines, resolved_site
-from twin.results.reader import read_events, read_meta, read_timeseries
+from twin.results.kpi import KPI_LABELS, format_kpi
+from twin.results.limits import LIMIT_COLUMNS, limits_report_lines
+from twin.results.reader import Results, open_results
 
 
 PLOT_COLUMNS = ("t_s", "grid_p_kw", "contract_limit_kw", "pv_available_kw.", "pv_p_kw.", "bess_p_kw", "bess_soc_pct",
-                "ev_p_kw", "ev_cap_kw", "load_p_kw", "queue_len.", *LIMIT_COLUMNS)
+                "ev_p_kw", "ev_cap_kw", "load_p_kw", "queue_len.", "dt_s", *LIMIT_COLUMNS)
 
 
 def _sum_prefix(ts, prefix: str) -> np.ndarray:
@@ -27,9 +27,10 @@ def _sum_prefix(ts, prefix: str) -> np.ndarray:
     return np.sum([ts.column(n).to_numpy() for n in names], axis=0) if names else np.zeros(ts.num_rows)
 
 
-def write_plot(results_dir: str | Path) -> Path:
-    ts = read_timeseries(results_dir, PLOT_COLUMNS)
-    meta = read_meta(results_dir)
+def write_plot(source: Results | str | Path) -> Path:
+    results = open_results(source)
+    ts = results.timeseries(PLOT_COLUMNS)
+    meta = results.meta
     hours = ts.column("t_s").to_numpy() / 3600.0
     fig, axes = plt.subplots(7, 1, figsize=(11, 16), sharex=True, constrained_layout=True)
     fig.suptitle(f"{meta['scenario']} — {meta['site']} — controller: {meta['controller']}")
@@ -68,12 +69,12 @@ def write_plot(results_dir: str | Path) -> Path:
         ax.step(hours, ts.column(name).to_numpy(), lw=0.8, where="post", label=name.split(".", 1)[1])
     ax.set_ylabel("vehicles")
     ax.set_title("Queue length", loc="left", fontsize=9)
-    _limit_panels(axes[5], axes[6], ts, hours, resolved_site(results_dir)["limits"])
+    _limit_panels(axes[5], axes[6], ts, hours, results.resolved["site"]["limits"])
     axes[6].set_xlabel("hours since scenario start")
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=8)
-    path = Path(results_dir) / "plot.png"
+    path = results.folder / "plot.png"
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
@@ -99,9 +100,10 @@ def _limit_panels(loading_ax, voltage_ax, ts, hours: np.ndarray, limits: dict) -
     voltage_ax.set_title("Bus voltage envelope (energized buses) and the [limits] band", loc="left", fontsize=9)
 
 
-def write_report(results_dir: str | Path, kpis: dict[str, Any], verdicts: list | None = None) -> Path:
-    meta = read_meta(results_dir)
-    events = read_events(results_dir)
+def write_report(source: Results | str | Path, kpis: dict[str, Any], verdicts: list | None = None) -> Path:
+    results = open_results(source)
+    meta = results.meta
+    events = results.events
     kinds = events.column("kind").to_pylist() if events.num_rows else []
     lines = [
         f"# {meta['scenario']}",
@@ -132,9 +134,9 @@ def write_report(results_dir: str | Path, kpis: dict[str, Any], verdicts: list |
         overall = "PASS" if all(v.passed for v in verdicts) else "FAIL"
         lines += ["", f"## Acceptance criteria: {overall}", "", "| criterion | measured | verdict |", "|---|---:|---|"]
         lines += [f"| `{v.criterion}` | {v.measured:.3f} | {'pass' if v.passed else '**FAIL**'} |" for v in verdicts]
-    limit_ts = read_timeseries(results_dir, ("dt_s", *LIMIT_COLUMNS))
     lines += ["", *energy_report_lines(kpis)]
-    lines += limits_report_lines(limit_ts, resolved_site(results_dir)["limits"], dt.datetime.fromisoformat(meta["start"]))
+    lines += limits_report_lines(results.timeseries(("dt_s", *LIMIT_COLUMNS)), results.resolved["site"]["limits"],
+                                 dt.datetime.fromisoformat(meta["start"]))
     lines += ["## Events", "", "| kind | count |", "|---|---:|"]
     for kind in sorted(set(kinds)):
         lines.append(f"| {kind} | {kinds.count(kind)} |")
@@ -144,6 +146,6 @@ def write_report(results_dir: str | Path, kpis: dict[str, Any], verdicts: list |
                   f"Step lateness against the wall clock: p50 {late['p50_ms']:.2f} ms, p99 {late['p99_ms']:.2f} ms, "
                   f"max {late['max_ms']:.1f} ms, {late['overruns']} overruns (steps later than one wall-clock step)."]
     lines += ["", "## Plot", "", "![plot](plot.png)", ""]
-    path = Path(results_dir) / "report.md"
+    path = results.folder / "report.md"
     path.write_text("\n".join(lines))
     return path

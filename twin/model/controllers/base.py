@@ -1,8 +1,8 @@
 """What a controller sees and what it may command: the same for built-in and external controllers.
 
 A controller never sees the twin's truth: ``Measurements`` come out of the sensor model.
-``Setpoints`` go through the twin's command path (latency, ramp), whether they come from
-an in-process controller or from Modbus writes.
+Its decisions are ``Command`` values (``twin.model.commands``) and go through the twin's one
+command path (range, latency, ramp), as Modbus writes and OCPP profiles do.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from twin.model.commands import Command
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,19 +43,10 @@ class SiteInfo:
     bess_soc_max_pct: float
     ev_p_max_kw: float  # all connectors and pack chargers at full power
     valley_cny_per_kwh: float  # the lowest tariff of the day
-
-
-@dataclass(frozen=True, slots=True)
-class Setpoints:
-    """Commands; ``None`` (or a device left out) leaves a value as it is."""
-
-    bess_p_set_kw: float | None = None
-    ev_cap_kw: float | None = None
-    pv_limit_pct: dict[int, float] = field(default_factory=dict)  # PV array (site order) -> % of its inverter
-    charger_limit_kw: dict[int, float] = field(default_factory=dict)  # connector slot -> kW
+    bess_name: str | None = None  # the battery as commands name it; None: the site has none
 
 
 class Controller(Protocol):
     name: str
 
-    def decide(self, measured: Measurements) -> Setpoints: ...
+    def decide(self, measured: Measurements) -> list[Command]: ...
