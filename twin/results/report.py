@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,14 @@ matplotlib.use("Agg")  # headless: CI and servers have no display
 import matplotlib.pyplot as plt
 import numpy as np
 
+from twin.results.energy import energy_report_lines
 from twin.results.kpi import KPI_LABELS, format_kpi
+from twin.results.limits import LIMIT_COLUMNS, limits_report_lines
 from twin.results.reader import Results, open_results
 
 
 PLOT_COLUMNS = ("t_s", "grid_p_kw", "contract_limit_kw", "pv_available_kw.", "pv_p_kw.", "bess_p_kw", "bess_soc_pct",
-                "ev_p_kw", "ev_cap_kw", "load_p_kw", "queue_len.")
+                "ev_p_kw", "ev_cap_kw", "load_p_kw", "queue_len.", "dt_s", *LIMIT_COLUMNS)
 
 
 def _sum_prefix(ts, prefix: str) -> np.ndarray:
@@ -48,7 +51,7 @@ def write_plot(source: Results | str | Path) -> Path:
     ts = results.timeseries(PLOT_COLUMNS)
     meta = results.meta
     t_h = ts.column("t_s").to_numpy() / 3600.0
-    fig, axes = plt.subplots(5, 1, figsize=(11, 12), sharex=True)
+    fig, axes = plt.subplots(7, 1, figsize=(11, 16), sharex=True)
     # fixed margins: constrained layout measured every tick label and took most of the time
     fig.subplots_adjust(left=0.07, right=0.93, top=0.95, bottom=0.05, hspace=0.3)
     # and titles at a given height (y=1.0 below): placing them "auto" measured every axis again
@@ -90,8 +93,9 @@ def write_plot(source: Results | str | Path) -> Path:
     for name in [n for n in ts.column_names if n.startswith("queue_len.")]:
         ax.step(*_envelope(t_h, ts.column(name).to_numpy()), lw=0.8, where="post", label=name.split(".", 1)[1])
     ax.set_ylabel("vehicles")
-    ax.set_xlabel("hours since scenario start")
     ax.set_title("Queue length", loc="left", fontsize=9, y=1.0)
+    _limit_panels(axes[5], axes[6], ts, t_h, results.resolved["site"]["limits"])
+    axes[6].set_xlabel("hours since scenario start")
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=8)
@@ -99,6 +103,26 @@ def write_plot(source: Results | str | Path) -> Path:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def _limit_panels(loading_ax, voltage_ax, ts, hours: np.ndarray, limits: dict) -> None:
+    """Branch loading (each transformer and the feeder) and the bus-voltage envelope, with the limits."""
+    for prefix in ("trafo_loading_pct.", "line_loading_pct.utility_feeder"):
+        for name in [n for n in ts.column_names if n.startswith(prefix)]:
+            loading_ax.plot(*_envelope(hours, ts.column(name).to_numpy()), lw=0.8, label=name.split(".", 1)[1])
+    loading_ax.axhline(limits["max_loading_pct"], color="r", ls="--", lw=1, label="max_loading_pct")
+    loading_ax.set_ylabel("%")
+    loading_ax.set_title("Loading of transformers and the feeder", loc="left", fontsize=9, y=1.0)
+    names = [n for n in ts.column_names if n.startswith("v_pu.")]
+    if names:
+        v = np.column_stack([ts.column(n).to_numpy() for n in names])
+        live = v > 0
+        voltage_ax.plot(*_envelope(hours, np.where(live, v, np.inf).min(axis=1)), lw=0.8, label="lowest bus")
+        voltage_ax.plot(*_envelope(hours, np.where(live, v, -np.inf).max(axis=1)), lw=0.8, label="highest bus")
+    for key in ("v_min_pu", "v_max_pu"):
+        voltage_ax.axhline(limits[key], color="r", ls="--", lw=1)
+    voltage_ax.set_ylabel("pu")
+    voltage_ax.set_title("Bus voltage envelope (energized buses) and the [limits] band", loc="left", fontsize=9, y=1.0)
 
 
 def write_report(source: Results | str | Path, kpis: dict[str, Any], verdicts: list | None = None) -> Path:
@@ -135,7 +159,10 @@ def write_report(source: Results | str | Path, kpis: dict[str, Any], verdicts: l
         overall = "PASS" if all(v.passed for v in verdicts) else "FAIL"
         lines += ["", f"## Acceptance criteria: {overall}", "", "| criterion | measured | verdict |", "|---|---:|---|"]
         lines += [f"| `{v.criterion}` | {v.measured:.3f} | {'pass' if v.passed else '**FAIL**'} |" for v in verdicts]
-    lines += ["", "## Events", "", "| kind | count |", "|---|---:|"]
+    lines += ["", *energy_report_lines(kpis)]
+    lines += limits_report_lines(results.timeseries(("dt_s", *LIMIT_COLUMNS)), results.resolved["site"]["limits"],
+                                 dt.datetime.fromisoformat(meta["start"]))
+    lines += ["## Events", "", "| kind | count |", "|---|---:|"]
     for kind in sorted(set(kinds)):
         lines.append(f"| {kind} | {kinds.count(kind)} |")
     if meta.get("lateness"):

@@ -102,6 +102,13 @@ class ChargingSlots:
         wanted[~self.occupied | self.faulted | (self.soc_pct >= self.target_soc_pct)] = 0.0
         return wanted
 
+    def seconds_to_target(self, granted_kw: np.ndarray) -> np.ndarray:
+        """How long each slot would take to reach its target at ``granted_kw`` (inf if never)."""
+        room_kwh = np.maximum(self.target_soc_pct - self.soc_pct, 0.0) / 100.0 * self.capacity_kwh
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.occupied & (granted_kw > 0), room_kwh / (granted_kw * self.efficiency) * 3600.0,
+                            np.inf)
+
     def advance(self, dt_s: float, granted_kw: np.ndarray) -> np.ndarray:
         """Draw ``granted_kw`` (ramp-limited upward), charge the batteries, fire done events.
 
