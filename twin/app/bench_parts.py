@@ -131,11 +131,38 @@ def timed_run(scenario_path: Path, out_dir: Path, duration_s: float | None, step
             "missing": timer.missing}
 
 
+def runpp_loop(scenario_path: Path, n_steps: int = 400) -> dict:
+    """A plain pandapower ``runpp`` loop on the scenario's network, in this process right after
+    its runs, so that the ratio to it is taken under the same load. The injections are those of
+    ``n_steps`` one-minute steps of the twin from 06:00, uncontrolled (a busy, varied stretch)."""
+    import numpy as np
+
+    from twin.config.scenario import load_scenario
+    from twin.model.core import Twin
+    from twin.model.grid import Grid
+
+    scenario = load_scenario(scenario_path).with_options(step_s=60.0)
+    twin = Twin(scenario)
+    samples = []
+    for k in range(360 + n_steps):
+        twin.step(60.0)
+        if k >= 360:
+            samples.append((twin._p_kw.copy(), twin._q_kvar.copy()))
+    reference = Grid(scenario.site, twin.points, backend="pandapower")
+    fast = Grid(scenario.site, twin.points, backend="newton")
+    started = time.perf_counter()
+    states = [reference.solve(p, q) for p, q in samples]
+    ms = (time.perf_counter() - started) / len(samples) * 1e3
+    worst_dv = max(float(np.abs(fast.solve(p, q).v_pu - ref.v_pu).max()) for (p, q), ref in zip(samples, states))
+    return {"runpp_ms": ms, "max_dv_pu": worst_dv}
+
+
 def main(argv: list[str]) -> None:
     """``bench_parts.py SCENARIO DURATION_S STEP_S [SCENARIO DURATION_S STEP_S ...]``: one JSON line.
 
     ``DURATION_S``/``STEP_S`` of ``-`` keep the scenario's own. Runs go in order; each run's
-    peak RSS is the process's peak after it (so put the run whose peak matters first).
+    peak RSS is the process's peak after it (so put the run whose peak matters first). Then a
+    plain ``runpp`` loop on the first scenario's network (its figures join the first run's).
     """
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,6 +173,8 @@ def main(argv: list[str]) -> None:
                             None if step == "-" else float(step))
             run["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
             runs.append(run)
+    print(f"  plain pandapower runpp loop on the network of {Path(argv[0]).name} ...", file=sys.stderr, flush=True)
+    runs[0].update(runpp_loop(Path(argv[0])))
     print(json.dumps(runs))
 
 

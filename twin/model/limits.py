@@ -25,18 +25,21 @@ class LimitMonitor:
         lim = self.limits
         live = v_pu > 0  # a de-energized bus is not a voltage violation
         low, high = live & (v_pu < lim.v_min_pu), live & (v_pu > lim.v_max_pu)
-        texts = np.where(low, f"< v_min_pu {lim.v_min_pu:g}", f"> v_max_pu {lim.v_max_pu:g}")
-        self._update(t_s, low | high, v_pu, texts, self.bus_names, self._bus_since, "voltage {:.4f} pu {}")
+        self._update(t_s, low | high, v_pu, lambda i: f"< v_min_pu {lim.v_min_pu:g}" if low[i] else
+                     f"> v_max_pu {lim.v_max_pu:g}", self.bus_names, self._bus_since, "voltage {:.4f} pu {}")
         loading = np.concatenate((line_loading_pct, trafo_loading_pct))
         over = loading > lim.max_loading_pct
-        self._update(t_s, over, loading, np.full(len(loading), f"> max_loading_pct {lim.max_loading_pct:g}"),
+        self._update(t_s, over, loading, lambda i: f"> max_loading_pct {lim.max_loading_pct:g}",
                      self.branch_names, self._branch_since, "loading {:.1f} % {}")
 
-    def _update(self, t_s, outside, values, texts, names, since, template) -> None:
-        started = outside & np.isnan(since)
-        ended = ~outside & ~np.isnan(since)
+    def _update(self, t_s, outside, values, text_of, names, since, template) -> None:
+        inside_before = np.isnan(since)
+        started = outside & inside_before
+        ended = ~outside & ~inside_before
+        if not (started.any() or ended.any()):  # the usual step: nothing to log, no texts to build
+            return
         for i in np.flatnonzero(started):
-            self.log("limit_violation", names[i], -1, float(values[i]), template.format(values[i], texts[i]))
+            self.log("limit_violation", names[i], -1, float(values[i]), template.format(values[i], text_of(i)))
         for i in np.flatnonzero(ended):
             self.log("limit_cleared", names[i], -1, t_s - since[i], f"outside for {t_s - since[i]:g} s")
         since[started] = t_s
