@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hil.datastore.bridge import Bridge
-from hil.maps.registers import build_register_map
+from hil.maps.registers import register_map_of
 from hil.servers.modbus_tcp import ModbusServer
 from twin.config.scenario import Scenario
 from twin.model.core import Twin
@@ -40,7 +40,7 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     clock = WallClock(speed)
     twin = Twin(scenario)
     out_dir = Path(out_dir)
-    bridge = Bridge(twin, build_register_map(twin), out_dir / AUDIT_FILE, read_only=read_only)
+    bridge = Bridge(twin, register_map_of(twin.scenario), out_dir / AUDIT_FILE, read_only=read_only)
     if watchdog_min_wall_s is not None:
         bridge.heartbeat_timeout_s = max(bridge.heartbeat_timeout_s, watchdog_min_wall_s * speed)
     if bridge_ready is not None:

@@ -14,10 +14,14 @@ from collections.abc import Callable
 
 import sunspec2.device as ssdev
 
-from hil.maps.registers import SUNSPEC_BASE, Device, Point, point_reader
+from hil.maps.points import SUNSPEC_BASE, Device, Point
 from twin import __version__
+from twin.config.site import Site
+from twin.model.commands import command_specs
 from twin.model.controllers.base import Measurements
-from twin.model.core import Snapshot, Twin
+from twin.model.core import Snapshot
+
+PowerReader = Callable[[Measurements, Snapshot], float]  # a PV array's power as its plain map shows it
 
 SUNS_MARKER = [0x5375, 0x6E53]  # "SunS"
 END_MARKER = [0xFFFF, 0x0000]
@@ -51,7 +55,7 @@ def scale_for(largest: float, raw_max: int = INT16_MAX) -> int:
     return max(0, math.ceil(math.log10(max(largest, 1.0) / raw_max)))
 
 
-def _static_values(device: Device, twin: Twin) -> dict[tuple[int, str], float | str]:
+def _static_values(device: Device, site: Site) -> dict[tuple[int, str], float | str]:
     w_sf = power_sf(device.rating_kw)
     values: dict[tuple[int, str], float | str] = {
         (1, "Mn"): "satwin", (1, "Md"): f"twin-{device.kind}", (1, "SN"): device.name,
@@ -63,7 +67,7 @@ def _static_values(device: Device, twin: Twin) -> dict[tuple[int, str], float | 
         values.update({(120, "DERTyp"): DERTYP_PV, (120, "WRtg_SF"): w_sf, (120, "WRtg"): device.rating_kw * 1e3,
                        (123, "WMaxLimPct_SF"): PCT_SF, **CONTROL_DEFAULTS["pv"]})
     elif device.kind == "bess":
-        bess = twin.site.bess
+        bess = site.bess
         values.update({(124, "WChaMax_SF"): w_sf, (124, "WChaMax"): bess.p_max_kw * 1e3,
                        (124, "MinRsvPct_SF"): PCT_SF, (124, "MinRsvPct"): bess.soc_min_pct,
                        (124, "ChaState_SF"): PCT_SF, (124, "InOutWRte_SF"): PCT_SF, **CONTROL_DEFAULTS["bess"],
@@ -113,12 +117,27 @@ CONTROL_DEFAULTS: dict[str, dict[tuple[int, str], float]] = {
     "meter": {},
 }
 
-# writable control points and their accepted range (engineering units, after the scale factor)
-WRITABLE: dict[str, dict[tuple[int, str], tuple[float, float]]] = {
-    "pv": {(123, "Conn"): (0, 1), (123, "WMaxLimPct"): (0.0, 100.0), (123, "WMaxLim_Ena"): (0, 1)},
-    "bess": {(124, "StorCtl_Mod"): (0, 3), (124, "OutWRte"): (0.0, 100.0), (124, "InWRte"): (0.0, 100.0)},
+# writable control points whose range is the register's encoding (on/off, mode bits); the
+# percentages that command a device take their range from ``command_specs`` (``writable_ranges``)
+ENCODING_RANGES: dict[str, dict[tuple[int, str], tuple[float, float]]] = {
+    "pv": {(123, "Conn"): (0, 1), (123, "WMaxLim_Ena"): (0, 1)},
+    "bess": {(124, "StorCtl_Mod"): (0, 3)},
     "meter": {},
 }
+
+
+def writable_ranges(device: Device, site: Site) -> dict[tuple[int, str], tuple[float, float]]:
+    """Every writable control point of ``device`` with its accepted range (engineering units)."""
+    ranges = dict(ENCODING_RANGES[device.kind])
+    specs = command_specs(site)
+    if device.kind == "pv":
+        spec = specs[(device.twin_name, "p_limit_pct")]
+        ranges[(123, "WMaxLimPct")] = (spec.low, spec.high)
+    elif device.kind == "bess":  # rates in % of WChaMax (the rating), one each way
+        spec = specs[(device.twin_name, "p_set_kw")]
+        ranges[(124, "OutWRte")] = (0.0, 100.0 * spec.high / device.rating_kw)
+        ranges[(124, "InWRte")] = (0.0, 100.0 * -spec.low / device.rating_kw)
+    return ranges
 
 
 def _words(data: bytes) -> list[int]:
@@ -128,21 +147,21 @@ def _words(data: bytes) -> list[int]:
 class SunSpecDevice:
     """The SunSpec models of one device: its register image and the meaning of writes to it."""
 
-    def __init__(self, device: Device, twin: Twin) -> None:
+    def __init__(self, device: Device, site: Site, p_kw: PowerReader | None) -> None:
         self.device = device
         self.models = [ssdev.Model(model_id=model_id) for model_id in SUNSPEC_KINDS[device.kind]]
         self.by_id = {model.model_id: model for model in self.models}
-        self.v_ph_nominal = twin.site.utility.vn_kv * 1e3 / math.sqrt(3.0)
-        self.p_kw = point_reader(device, "p_kw", twin)
-        self._set(_static_values(device, twin))
+        self.v_ph_nominal = site.utility.vn_kv * 1e3 / math.sqrt(3.0)
+        self.p_kw = p_kw
+        self._set(_static_values(device, site))
         self.model_address: dict[int, int] = {}
         address = SUNSPEC_BASE + len(SUNS_MARKER)
         for model in self.models:
             self.model_address[model.model_id] = address
             address += model.len  # pysunspec2's len counts ID and L too
         self.size = address + len(END_MARKER) - SUNSPEC_BASE
-        self.writable = {self.address(mid, name): (mid, name, bounds)
-                         for (mid, name), bounds in WRITABLE[device.kind].items()}
+        self.ranges = writable_ranges(device, site)
+        self.writable = {self.address(mid, name): (mid, name, bounds) for (mid, name), bounds in self.ranges.items()}
 
     def address(self, model_id: int, name: str) -> int:
         return self.model_address[model_id] + self.by_id[model_id].points[name].offset
@@ -181,13 +200,13 @@ class SunSpecDevice:
             raw -= 0x10000
         return raw * 10.0 ** self.scale_exponent(model_id, name)
 
-    def command(self, written: dict[tuple[int, str], float]) -> tuple[str, str, float]:
-        """Take a validated write into the control points; returns what the controls now command,
-        as (target, quantity, value) of ``twin.model.commands``."""
-        self._set(written)
+    def preview(self, written: dict[tuple[int, str], float]) -> tuple[str, str, float]:
+        """What the controls would command with ``written`` taken in, as (target, quantity, value)
+        of ``twin.model.commands``; nothing changes until ``take``."""
 
         def value(model_id: int, name: str) -> float:
-            return self.point(model_id, name).cvalue
+            key = (model_id, name)
+            return written[key] if key in written else self.point(model_id, name).cvalue
 
         if self.device.kind == "pv":
             limited = value(123, "WMaxLim_Ena") == 1
@@ -197,6 +216,10 @@ class SunSpecDevice:
         rate_pct = (value(124, "OutWRte") if mode & STORCTL_DISCHARGE else 0.0) - \
             (value(124, "InWRte") if mode & STORCTL_CHARGE else 0.0)
         return self.device.twin_name, "p_set_kw", rate_pct / 100.0 * self.device.rating_kw
+
+    def take(self, written: dict[tuple[int, str], float]) -> None:
+        """Take a validated write into the control points."""
+        self._set(written)
 
     def follow(self, quantity: str, value: float) -> None:
         """Mirror a plain-map setpoint into the control points, so both views agree."""
@@ -209,10 +232,11 @@ class SunSpecDevice:
                        (124, "InWRte"): rate_pct if value < 0 else 0.0})
 
 
-def sunspec_points(device: Device, twin: Twin) -> list[Point]:
-    """Table rows for the SunSpec points this twin fills or accepts, from the model definitions."""
-    block = SunSpecDevice(device, twin)
-    filled = set(_static_values(device, twin)) | set(LIVE[device.kind])
+def sunspec_points(device: Device, site: Site, p_kw: PowerReader | None) -> list[Point]:
+    """Table rows for the SunSpec points the twin fills or accepts, from the model definitions."""
+    block = SunSpecDevice(device, site, p_kw)
+    filled = set(_static_values(device, site)) | set(LIVE[device.kind])
+    ranges = block.ranges
     rows = [Point(device.name, device.unit_id, "SunS", "holding", SUNSPEC_BASE, "string", 2, 1.0, "", "R",
                   "SunSpec marker; models follow")]
     for model in block.models:
@@ -223,7 +247,7 @@ def sunspec_points(device: Device, twin: Twin) -> list[Point]:
             if (model.model_id, name) not in filled:
                 continue
             pdef = point.pdef
-            bounds = WRITABLE[device.kind].get((model.model_id, name))
+            bounds = ranges.get((model.model_id, name))
             sf = block.scale_exponent(model.model_id, name)
             rows.append(Point(device.name, device.unit_id, f"{model.gname}.{name}", "holding", base + point.offset,
                               TYPES.get(pdef["type"], "uint16"), point.len, 10.0 ** sf, pdef.get("units", ""),

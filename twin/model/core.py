@@ -25,7 +25,7 @@ from twin.model.commands import (
     ev_p_max_kw,
     spec_of,
 )
-from twin.model.controllers.base import Measurements, SiteInfo
+from twin.model.controllers.base import Measurements, SiteInfo, site_info
 from twin.model.devices.bess import Battery
 from twin.model.devices.charger import ChargingSlots
 from twin.model.devices.load import BuildingLoads
@@ -217,17 +217,7 @@ class Twin:
 
     @property
     def site_info(self) -> SiteInfo:
-        bess = self.site.bess
-        return SiteInfo(
-            contract_limit_kw=self.site.utility.contract_limit_kw,
-            bess_p_max_kw=bess.p_max_kw if bess else 0.0,
-            bess_e_kwh=bess.e_kwh if bess else 0.0,
-            bess_soc_min_pct=bess.soc_min_pct if bess else 0.0,
-            bess_soc_max_pct=bess.soc_max_pct if bess else 100.0,
-            ev_p_max_kw=self.ev_p_max_kw,
-            valley_cny_per_kwh=float(self._tariff.min()),
-            bess_name=bess.name if bess else None,
-        )
+        return site_info(self.site)
 
     # -- commands ------------------------------------------------------------------------
     def apply(self, commands: Iterable[Command]) -> None:
