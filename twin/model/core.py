@@ -249,7 +249,7 @@ class Twin:
 
     def _set(self, spec: CommandSpec, value: float) -> None:
         if spec.kind == "bess":
-            self.battery.p_set_kw = value
+            self.battery.set_p(value, self.env.now)
         elif spec.kind == "ev_cap":
             self.ev_cap_kw = value
         elif spec.kind == "pv":
@@ -274,7 +274,7 @@ class Twin:
         battery = self.battery
         bess_live = battery is not None and bool(self.grid.energized[self._bess_point])
         islanded = self.grid.islanded and bess_live
-        bess_p = battery.advance(dt_s) if bess_live and not islanded else 0.0
+        bess_p = battery.advance(dt_s, t0) if bess_live and not islanded else 0.0
         if battery is not None and not bess_live:
             battery.p_kw = 0.0
 
