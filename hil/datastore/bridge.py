@@ -20,8 +20,9 @@ from pathlib import Path
 
 from hil.datastore.audit import AuditLog
 from hil.datastore.image import RegisterImage, UnitImage
-from hil.datastore.validation import ILLEGAL_FUNCTION, ValidWrite, validate
+from hil.datastore.validation import ILLEGAL_FUNCTION, ValidWrite, validate, validate_product
 from hil.datastore.watchdog import Watchdog
+from hil.maps.profiles import ProductDevice
 from hil.maps.registers import RegisterMap
 from twin.model.commands import Command
 from twin.model.core import Snapshot, Twin
@@ -34,10 +35,13 @@ class Bridge:
         self.twin = twin
         self.map = reg_map
         self.read_only = read_only
-        self.image = RegisterImage(reg_map, twin.site, twin.sensors.device_point_names)
+        self.image = RegisterImage(reg_map, twin)
         self.units = self.image.units
+        self.energy = self.image.energy
+        self.products = self.image.products
         self.sim_t_s = 0.0
         self.silent_units: frozenset[int] = frozenset()  # comms_loss faults: these units do not answer
+        self.silent_devices: frozenset[str] = frozenset()  # the same, by device (product units follow them)
         self.accepted_writes = 0
         # the twin's name of each unit's device, as faults (comms_loss) name them
         self._twin_names = {d.unit_id: d.twin_name for d in reg_map.devices}
@@ -68,8 +72,12 @@ class Bridge:
     def on_snapshot(self, snap: Snapshot) -> None:
         if snap.comms_lost or self.silent_units:
             self.silent_units = frozenset(unit for unit, name in self._twin_names.items() if name in snap.comms_lost)
-        self.image.update(snap)
+        self.silent_devices = snap.comms_lost
+        timed = self.image.update(snap)
         self.sim_t_s = snap.t_s
+        if timed:
+            with self._lock:
+                self._queue(timed)
 
     def on_events(self, events: list[Event]) -> None:
         pass
@@ -85,30 +93,53 @@ class Bridge:
         if self.read_only:
             code = ILLEGAL_FUNCTION
         else:
-            unit = self.units[unit_id]
+            unit, source = self.units[unit_id], f"modbus {client}"
             with self._lock:
-                checked = validate(unit, address, values, self.twin.command_specs, f"modbus {client}", self.sim_t_s)
+                checked = validate(unit, address, values, self.twin.command_specs, source, self.sim_t_s)
                 if isinstance(checked, ValidWrite):
-                    self._take(unit, checked)
+                    self._take(unit, checked, source)
                     commands, code = checked.commands, 0
                 else:
                     code = checked
         self.log_write(client, unit_id, address, values, code, commands)
         return code
 
-    def _take(self, unit: UnitImage, write: ValidWrite) -> None:
+    def write_product(self, product: ProductDevice, address: int, values: list[int], client: str) -> int:
+        """A write to a product profile's writable point (e.g. a SUN2000's power derating)."""
+        commands: list[Command] = []
+        if self.read_only:
+            code = ILLEGAL_FUNCTION
+        else:
+            with self._lock:
+                checked = validate_product(product, address, values, self.twin.command_specs, f"modbus {client}",
+                                           self.sim_t_s)
+                if isinstance(checked, ValidWrite):
+                    self._queue(checked.commands)
+                    commands, code = checked.commands, 0
+                else:
+                    code = checked
+        self.log_write(client, product.assignment.unit_id, address, values, code, commands)
+        return code
+
+    def _take(self, unit: UnitImage, write: ValidWrite, source: str) -> None:
         """Apply a validated write (under the lock): queue its commands, update what reads back."""
         if write.heartbeat is not None:
             self.watchdog.beat(self.sim_t_s)
             self.image.heartbeat_value = write.heartbeat
             heartbeat = next(p for p in unit.points if p.command == "heartbeat")
             unit.plain[heartbeat.address] = write.heartbeat  # reads back at once, not a step later
-        for command in write.commands:
-            self._pending[(command.target, command.quantity)] = command
+        if unit.sunspec and write.sunspec:  # the block's timers decide what is commanded now
+            write.commands += [Command(target, quantity, value, source, self.sim_t_s)
+                               for target, quantity, value in unit.sunspec.command(write.sunspec, self.sim_t_s)]
+        self._queue(write.commands)
         if unit.sunspec:
-            unit.sunspec.take(write.sunspec)
             for quantity, value in write.mirror:
                 unit.sunspec.follow(quantity, value)
+
+    def _queue(self, commands: list[Command]) -> None:
+        """Hand commands to the next step (under the lock), the last per target winning."""
+        for command in commands:
+            self._pending[(command.target, command.quantity)] = command
 
     def log_write(self, client: str, unit_id: int, address: int, values: list[int], code: int,
                   commands: list[Command] | None = None) -> None:

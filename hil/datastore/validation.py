@@ -1,8 +1,10 @@
 """Write validation: registers in, ``Command``s out, or the Modbus exception code that refuses them.
 
 The one conversion from registers to a ``Command`` and the one range check: device bounds come
-from ``twin.model.commands.check`` (``command_specs(site)``), whether the write came through the
-plain map or SunSpec. A write is checked as a whole; nothing of a refused write takes effect.
+from ``twin.model.commands.check`` (``command_specs(site)``) for the plain map and product
+profiles; SunSpec control points carry ranges derived from the same specs
+(``hil.maps.sunspec.writable_ranges``). A write is checked as a whole; nothing of a refused
+write takes effect.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 from hil.datastore.image import UnitImage
+from hil.maps.profiles import ProductDevice, decode_point
 from hil.maps.registers import SUNSPEC_BASE, decode
 from twin.model.commands import Command, CommandError, CommandSpec, check
 
@@ -68,10 +71,24 @@ def _validate_sunspec(unit: UnitImage, address: int, values: list[int], specs, s
         if not low <= value <= high:  # the register's own range (mode bits, on/off, 0..100 %)
             return ILLEGAL_VALUE
         write.sunspec[(model_id, name)] = value
-    command = Command(*block.preview(write.sunspec), source, t_s)
-    if not _accepted(command, specs):
-        return ILLEGAL_VALUE
-    write.commands.append(command)
+    return write  # the block turns it into commands when it takes it (its timers decide when)
+
+
+def validate_product(product: ProductDevice, address: int, values: list[int], specs: dict[tuple[str, str], CommandSpec],
+                     source: str, t_s: float) -> ValidWrite | int:
+    """A write to a product profile's writable points (e.g. a SUN2000's power derating)."""
+    write = ValidWrite()
+    offset = 0
+    while offset < len(values):
+        point = product.writable.get(address + offset)
+        if point is None or offset + point.count > len(values):
+            return ILLEGAL_ADDRESS if point is None else ILLEGAL_VALUE
+        value = decode_point(point, values[offset:offset + point.count], product.profile.word_order)
+        command = Command(point.target, point.command, value, source, t_s)
+        if not _accepted(command, specs):
+            return ILLEGAL_VALUE
+        write.commands.append(command)
+        offset += point.count
     return write
 
 

@@ -1,4 +1,4 @@
-"""The Modbus register map as data: one table of points, built from the site file alone (no twin).
+"""The Modbus register map as data: one table of points, built from the twin's site.
 
 Every device is one Modbus unit id. Each has a *plain map* at address 0 (engineering
 values as big-endian float32, so a controller integrates in minutes) and PV inverters,
@@ -15,30 +15,85 @@ import io
 import json
 import math
 import struct
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from hil.maps.points import (  # noqa: F401  (the map's rows, re-exported: callers know them from here)
-    JSON_KEYS,
-    SUNSPEC_BASE,
-    TYPE_COUNT,
-    Device,
-    Point,
-    RegisterMap,
-)
-from hil.maps.sunspec import SUNSPEC_KINDS, sunspec_points
-from twin.config.scenario import Scenario
-from twin.config.sensors import sensed_device_points
-from twin.config.site import Site
-from twin.model.commands import command_specs, connector_p_max_kw
-from twin.model.controllers.base import Measurements, site_info
-from twin.model.core import Snapshot
+from twin.model.controllers.base import Measurements, SiteInfo
+from twin.model.core import Snapshot, Twin
+
+JSON_KEYS = ("device", "unit_id", "point", "table", "address", "type", "count", "scale", "units", "access",
+             "description")
+TYPE_COUNT = {"uint16": 1, "int16": 1, "uint32": 2, "int32": 2, "float32": 2}
 
 SITE_UNIT, METER_UNIT, BESS_UNIT, SWAP_UNIT = 1, 2, 3, 4
 PV_FIRST_UNIT, CHARGER_FIRST_UNIT = 10, 100
 MAX_UNIT = 247  # highest Modbus unit id
 
 HEARTBEAT_MAX = 65535
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One register point. A writable point sets ``command`` (the quantity) on ``target`` (the
+    device as the site names it, see ``twin.model.commands``); ``read`` computes the value shown
+    from a step."""
+
+    device: str
+    unit_id: int
+    point: str
+    table: str
+    address: int
+    type: str
+    count: int
+    scale: float
+    units: str
+    access: str
+    description: str
+    min: float | None = None
+    max: float | None = None
+    command: str | None = field(default=None, compare=False)
+    target: str | None = field(default=None, compare=False)
+    read: Callable[[Measurements, Snapshot], float] | None = field(default=None, compare=False, repr=False)
+
+    def as_json(self) -> dict:
+        return {key: getattr(self, key) for key in JSON_KEYS}
+
+    def as_row(self) -> dict:
+        row = self.as_json()
+        row.update(min=self.min, max=self.max)
+        return row
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    name: str
+    unit_id: int
+    kind: str  # site | meter | bess | swap | pv | charger
+    info: SiteInfo  # nameplate data some points publish
+    index: int = 0  # position in the twin's name list (pv arrays, connectors)
+    rating_kw: float = 0.0
+    twin_name: str = ""  # as the site file, faults and sensor models name it (``mcs_1`` is ``charger_mcs_1``)
+
+
+@dataclass(frozen=True)
+class RegisterMap:
+    devices: tuple[Device, ...]
+    points: tuple[Point, ...]
+
+    def device(self, name: str) -> Device:
+        return next(d for d in self.devices if d.name == name)
+
+    def of(self, unit_id: int) -> list[Point]:
+        return [p for p in self.points if p.unit_id == unit_id]
+
+    def point(self, device: str, name: str) -> Point:
+        return next(p for p in self.points if p.device == device and p.point == name)
+
+    def plain(self, unit_id: int) -> list[Point]:
+        return [p for p in self.of(unit_id) if p.address < SUNSPEC_BASE]
+
+
+SUNSPEC_BASE = 40000
 
 
 def pv_device_name(array: str) -> str:
@@ -49,8 +104,8 @@ def charger_device_name(connector: str) -> str:
     return f"charger_{connector}"
 
 
-def _devices(site: Site) -> list[Device]:
-    info = site_info(site)
+def _devices(twin: Twin) -> list[Device]:
+    site, info = twin.site, twin.site_info
     devices = [Device("site", SITE_UNIT, "site", info, twin_name="site"),
                Device("meter", METER_UNIT, "meter", info, rating_kw=site.utility.contract_limit_kw, twin_name="meter")]
     if site.bess:
@@ -59,11 +114,10 @@ def _devices(site: Site) -> list[Device]:
         devices.append(Device("swap", SWAP_UNIT, "swap", info, twin_name=site.swap.name))
     devices += [Device(pv_device_name(a.name), PV_FIRST_UNIT + i, "pv", info, i, a.inverter_kw, a.name)
                 for i, a in enumerate(site.pv)]
-    connector_kw = connector_p_max_kw(site)
     devices += [Device(charger_device_name(name), CHARGER_FIRST_UNIT + i, "charger", info, i,
-                       float(connector_kw[i]), name) for i, name in enumerate(site.connector_names)]
+                       float(twin.chargers.p_max_kw[i]), name) for i, name in enumerate(twin.connector_names)]
     if devices[-1].unit_id > MAX_UNIT:
-        raise ValueError(f"{len(site.connector_names)} connectors do not fit in Modbus unit ids "
+        raise ValueError(f"{len(twin.connector_names)} connectors do not fit in Modbus unit ids "
                          f"{CHARGER_FIRST_UNIT}..{MAX_UNIT}")
     return devices
 
@@ -159,17 +213,17 @@ def plain_layout(kind: str) -> dict[str, tuple[int, str]]:
     return layout
 
 
-def point_reader(device: Device, point: str, sensed: Collection[str] = ()) -> Callable[[Measurements, Snapshot], float] | None:
+def point_reader(device: Device, point: str, twin: Twin) -> Callable[[Measurements, Snapshot], float] | None:
     """What a device's plain point shows after a step: its sensor model's output when the scenario
-    has one for it (``sensed``: ``DEVICE.POINT`` names), else the value its spec reads."""
-    name = f"{device.twin_name}.{point}"
-    if name in sensed:
-        return lambda m, s: m.devices[name]
+    has one for it (``twin.sensors``), else the value its spec reads."""
+    sensed = f"{device.twin_name}.{point}"
+    if sensed in twin.sensors.device_point_names:
+        return lambda m, s: m.devices[sensed]
     spec = next(spec for spec in PLAIN_SPECS[device.kind] if spec.point == point)
     return functools.partial(spec.read, device) if spec.read else None
 
 
-def _plain_points(device: Device, specs: dict, sensed: Collection[str]) -> list[Point]:
+def _plain_points(device: Device, twin: Twin) -> list[Point]:
     points = []
     layout = plain_layout(device.kind)
     for spec in PLAIN_SPECS[device.kind]:
@@ -178,30 +232,30 @@ def _plain_points(device: Device, specs: dict, sensed: Collection[str]) -> list[
             low, high = 0, HEARTBEAT_MAX
         elif spec.command:
             target = device.twin_name
-            bounds = specs[(target, spec.command)]
+            bounds = twin.command_specs[(target, spec.command)]
             low, high = bounds.low, bounds.high
         if spec.command:
             description = f"{description}; writes accepted in {low:g}..{high:g}"
         address, kind = layout[spec.point]
         points.append(Point(device.name, device.unit_id, spec.point, "holding", address, kind, TYPE_COUNT[kind], 1.0,
                             spec.units, "RW" if spec.command else "R", description, low, high, spec.command, target,
-                            point_reader(device, spec.point, sensed)))
+                            point_reader(device, spec.point, twin)))
     return points
 
 
-def build_register_map(site: Site, sensed: Collection[str] = ()) -> RegisterMap:
-    """The whole map of a site: plain points of every device, then its SunSpec points.
+def build_register_map(twin: Twin) -> RegisterMap:
+    """The whole map of a twin: plain points of every device, then its SunSpec points."""
+    from hil.maps.sunspec import (  # sunspec builds on Point
+        SUNSPEC_KINDS,
+        sunspec_points,
+    )
 
-    ``sensed``: device points (``DEVICE.POINT``) with a sensor model in the scenario; they show
-    the model's output (``register_map_of`` passes the scenario's).
-    """
-    specs = command_specs(site)
-    devices = _devices(site)
+    devices = _devices(twin)
     points: list[Point] = []
     for device in devices:
-        points += _plain_points(device, specs, sensed)
+        points += _plain_points(device, twin)
         if device.kind in SUNSPEC_KINDS:
-            points += sunspec_points(device, site, point_reader(device, "p_kw", sensed))
+            points += sunspec_points(device, twin)
     return RegisterMap(tuple(devices), tuple(points))
 
 
@@ -211,12 +265,17 @@ _STRUCT = {"uint16": ">H", "int16": ">h", "uint32": ">I", "int32": ">i", "float3
 
 def encode(point: Point, value: float) -> list[int]:
     """Big-endian words of a plain-map value; out-of-range integers saturate rather than fail a step."""
-    fmt, value = _STRUCT[point.type], float(value)
-    if point.type == "float32":
+    return encode_value(point.type, value)
+
+
+def encode_value(type_name: str, value: float) -> list[int]:
+    """Big-endian words of a value of ``type_name`` (``uint16`` ... ``float32``), integers saturating."""
+    fmt, value = _STRUCT[type_name], float(value)
+    if type_name == "float32":
         raw = struct.pack(fmt, value)
     else:
         bits = 8 * struct.calcsize(fmt)
-        signed = point.type.startswith("int")
+        signed = type_name.startswith("int")
         low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
         raw = struct.pack(fmt, int(min(max(round(value) if math.isfinite(value) else 0, low), high)))
     return [int.from_bytes(raw[i:i + 2], "big") for i in range(0, len(raw), 2)]
@@ -248,7 +307,7 @@ def _cell(value: object) -> str:
 
 def to_markdown(reg_map: RegisterMap, title: str) -> str:
     lines = [f"# Modbus register map: {title}", "",
-             "Generated by `satwin registers` from `hil/maps/registers.py`; do not edit by hand.", "",
+             "Generated by `satwin registers` from `hil/registers.py`; do not edit by hand.", "",
              "All points are holding registers (function 3; function 4 reads the same registers), 0-based "
              "PDU addresses, multi-register values as big-endian words. Plain points start at 0, SunSpec "
              f"blocks at {SUNSPEC_BASE} ('SunS'). Scale: engineering value = raw x scale.", "",
@@ -270,6 +329,6 @@ def export(reg_map: RegisterMap, fmt: str, title: str) -> str:
     return {"json": to_json, "csv": to_csv}[fmt](reg_map)
 
 
-def register_map_of(scenario: Scenario) -> RegisterMap:
-    """The map of a scenario: its site's, with the points its sensor models act on."""
-    return build_register_map(scenario.site, sensed_device_points(scenario.sensors))
+def register_map_of(scenario) -> RegisterMap:
+    """The map of a scenario's site (builds the twin, which names PV arrays and connectors)."""
+    return build_register_map(Twin(scenario))

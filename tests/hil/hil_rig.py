@@ -9,7 +9,7 @@ from pathlib import Path
 from pymodbus.client import ModbusTcpClient
 
 from hil.datastore.bridge import Bridge
-from hil.maps.registers import Point, RegisterMap, decode, register_map_of
+from hil.maps.registers import Point, RegisterMap, build_register_map, decode
 from hil.servers.modbus_tcp import ModbusServer
 from twin.config.scenario import load_scenario
 from twin.model.core import Snapshot, Twin
@@ -54,7 +54,7 @@ class Rig:
 
 def make_rig(tmp_path: Path, read_only: bool = False, allow: set[str] | None = None, scenario=None):
     twin = Twin(scenario or evening_scenario())
-    reg_map = register_map_of(twin.scenario)
+    reg_map = build_register_map(twin)
     audit = tmp_path / "audit.jsonl"
     bridge = Bridge(twin, reg_map, audit, read_only=read_only)
     server = ModbusServer(bridge, "127.0.0.1", 0, allow)

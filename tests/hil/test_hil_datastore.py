@@ -1,16 +1,14 @@
-"""The datastore's pieces: one validation against command_specs, the audit beside the events, the map without a twin."""
+"""The datastore's pieces: one validation against command_specs, the audit beside the events."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from hil_rig import REFERENCE_SCENARIO, client_for, f32
+from hil_rig import client_for, f32
 
-from hil.cli import registers_command
 from hil.datastore.validation import ILLEGAL_VALUE
 from hil.maps.sunspec import writable_ranges
-from twin.model.core import Twin
 
 
 def test_an_accepted_write_is_audited_as_the_command_the_events_table_records(rig):
@@ -50,16 +48,6 @@ def test_sunspec_rate_and_limit_ranges_come_from_command_specs(rig):
     pv = next(d for d in rig.reg_map.devices if d.kind == "pv")
     limit = specs[(pv.twin_name, "p_limit_pct")]
     assert writable_ranges(pv, rig.twin.site)[(123, "WMaxLimPct")] == (limit.low, limit.high)
-
-
-def test_satwin_registers_builds_the_map_without_a_twin(monkeypatch, tmp_path):
-    def no_twin(*args, **kwargs):
-        raise AssertionError("the register map must come from the site, not a Twin")
-
-    monkeypatch.setattr(Twin, "__init__", no_twin)
-    registers_command(REFERENCE_SCENARIO, format="json", out=tmp_path / "map.json", site=None)
-    points = json.loads((tmp_path / "map.json").read_text())
-    assert any(p["device"] == "bess" and p["point"] == "p_set_kw" for p in points)
 
 
 @pytest.mark.parametrize("name", ["p_limit_pct"])
