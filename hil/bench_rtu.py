@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from pymodbus.client import ModbusSerialClient
 
+import scenarios
 from hil.datastore.bridge import Bridge
 from hil.maps.registers import build_register_map
 from hil.servers.pty_link import PtyLink
@@ -26,7 +27,7 @@ from twin.config.scenario import load_scenario
 from twin.config.site import ModbusDevice
 from twin.model.core import Twin
 
-REFERENCE_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "holiday-peak-freight.toml"
+REFERENCE_SCENARIO = scenarios.REFERENCE
 BAUDS = (9600, 115200)
 SENSOR_UNIT, FIRST_REGISTER, REGISTERS = 11, 2102, 80
 

@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
+import scenarios
 from twin.app.cli import load_with_options
 from twin.config.errors import ScenarioError
 from twin.config.scenario import Scenario
@@ -154,7 +155,7 @@ def bench_hil(
     run_bench()
 
 
-DEMO_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "holiday-peak-freight.toml"
+DEMO_SCENARIO = scenarios.REFERENCE
 
 
 def demo_command(

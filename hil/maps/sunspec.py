@@ -17,6 +17,8 @@ from hil.maps.electrical import IDLE_W, EnergyCounters, ac_reader, operating_sta
 from hil.maps.registers import SUNSPEC_BASE, Device, Point
 from hil.maps.sunspec_controls import SetpointTimers
 from hil.maps.sunspec_live import LIVE, static_values, symbol
+from twin.config.site import Site
+from twin.model.commands import command_specs
 from twin.model.controllers.base import Measurements
 from twin.model.core import Snapshot, Twin
 
@@ -48,14 +50,28 @@ CONTROL_DEFAULTS: dict[str, dict[tuple[int, str], float]] = {
 }
 TMS_MAX = 65534  # seconds; 0xFFFF is "not implemented"
 
-# writable control points and their accepted range (engineering units, after the scale factor)
-WRITABLE: dict[str, dict[tuple[int, str], tuple[float, float]]] = {
-    "pv": {(123, "Conn"): (0, 1), (123, "WMaxLimPct"): (0.0, 100.0), (123, "WMaxLim_Ena"): (0, 1),
+# writable control points whose range is the register's encoding (on/off, mode bits, timers);
+# the percentages that command a device take their range from ``command_specs`` (``writable_ranges``)
+ENCODING_RANGES: dict[str, dict[tuple[int, str], tuple[float, float]]] = {
+    "pv": {(123, "Conn"): (0, 1), (123, "WMaxLim_Ena"): (0, 1),
            **{(123, f"WMaxLimPct_{t}"): (0, TMS_MAX) for t in TIMING}},
-    "bess": {(124, "StorCtl_Mod"): (0, 3), (124, "OutWRte"): (0.0, 100.0), (124, "InWRte"): (0.0, 100.0),
-             **{(124, f"InOutWRte_{t}"): (0, TMS_MAX) for t in TIMING}},
+    "bess": {(124, "StorCtl_Mod"): (0, 3), **{(124, f"InOutWRte_{t}"): (0, TMS_MAX) for t in TIMING}},
     "meter": {},
 }
+
+
+def writable_ranges(device: Device, site: Site) -> dict[tuple[int, str], tuple[float, float]]:
+    """Every writable control point of ``device`` with its accepted range (engineering units)."""
+    ranges = dict(ENCODING_RANGES[device.kind])
+    specs = command_specs(site)
+    if device.kind == "pv":
+        spec = specs[(device.twin_name, "p_limit_pct")]
+        ranges[(123, "WMaxLimPct")] = (spec.low, spec.high)
+    elif device.kind == "bess":  # rates in % of WChaMax (the rating), one each way
+        spec = specs[(device.twin_name, "p_set_kw")]
+        ranges[(124, "OutWRte")] = (0.0, 100.0 * spec.high / device.rating_kw)
+        ranges[(124, "InWRte")] = (0.0, 100.0 * -spec.low / device.rating_kw)
+    return ranges
 
 
 def _words(data: bytes) -> list[int]:
@@ -89,8 +105,8 @@ class SunSpecDevice:
             self.model_address[model.model_id] = address
             address += model.len  # pysunspec2's len counts ID and L too
         self.size = address + len(END_MARKER) - SUNSPEC_BASE
-        self.writable = {self.address(mid, name): (mid, name, bounds)
-                         for (mid, name), bounds in WRITABLE[device.kind].items()}
+        self.ranges = writable_ranges(device, twin.site)
+        self.writable = {self.address(mid, name): (mid, name, bounds) for (mid, name), bounds in self.ranges.items()}
         self._sf_cache = {}  # the scale factors are fixed from here on (no *_SF point is writable)
 
     def address(self, model_id: int, name: str) -> int:
@@ -204,7 +220,7 @@ def sunspec_points(device: Device, twin: Twin) -> list[Point]:
             if (model.model_id, name) not in filled:
                 continue
             pdef = point.pdef
-            bounds = WRITABLE[device.kind].get((model.model_id, name))
+            bounds = block.ranges.get((model.model_id, name))
             sf = block.scale_exponent(model.model_id, name)
             rows.append(Point(device.name, device.unit_id, f"{model.gname}.{name}", "holding", base + point.offset,
                               TYPES.get(pdef["type"], "uint16"), point.len, 10.0 ** sf, pdef.get("units", ""),

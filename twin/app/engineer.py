@@ -19,17 +19,18 @@ err_console = Console(stderr=True)
 
 
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="site or scenario files")],
+    files: Annotated[list[Path], typer.Argument(help="site or scenario files (or built-in scenario names)")],
     strict: Annotated[bool, typer.Option("--strict", help="treat warnings as errors (exit 2)")] = False,
 ) -> None:
     """Check site and scenario files: exits 2 at the first mistake; warns about sites that look wrong."""
     from twin.config.files import read_toml
     from twin.config.plausibility import scenario_warnings, site_warnings
-    from twin.config.scenario import load_scenario
+    from twin.config.scenario import load_scenario, scenario_file
     from twin.config.site import load_site
 
     warned = 0
-    for path in files:
+    for given in files:
+        path = scenario_file(given)  # a built-in scenario may be named without a path
         data = read_toml(path)
         if "site" in data:
             loaded = load_scenario(path)

@@ -79,13 +79,23 @@ def _check_connected(site: Site, fail) -> None:
 
 
 def _check_traffic(site: Site, fail) -> None:
+    # groups that serve a class form one queue for it, so they must serve the same classes:
+    # with overlapping sets one group's connectors would silently never see that class
+    for j, group in enumerate(site.chargers):
+        for i, other in enumerate(site.chargers[:j]):
+            shared = set(group.serves) & set(other.serves)
+            if shared and set(group.serves) != set(other.serves):
+                fail(f"chargers[{j}].serves", f"'{group.name}' serves {sorted(group.serves)} and '{other.name}' "
+                     f"serves {sorted(other.serves)}: groups that share a vehicle class ({', '.join(sorted(shared))}) "
+                     f"queue it together and must serve the same classes")
     served = {cls for group in site.chargers for cls in group.serves}
-    for i, vehicle in enumerate(site.vehicles):
+    for i, vehicle in enumerate(site.vehicles):  # even without traffic: the twin keeps a queue for every class
         if vehicle.name == "swap_truck":
-            if site.swap is None and vehicle.daily_vehicles > 0:
-                fail(f"vehicles[{i}]", "swap trucks arrive but the site has no [swap] station")
-        elif vehicle.name not in served and vehicle.daily_vehicles > 0:
-            fail(f"vehicles[{i}]", f"no charger group serves '{vehicle.name}' (add it to a group's 'serves')")
+            if site.swap is None:
+                fail(f"vehicles[{i}]", "a swap_truck class needs a [swap] station (add one, or remove the class)")
+        elif vehicle.name not in served:
+            fail(f"vehicles[{i}]", f"no charger group serves '{vehicle.name}' (add it to a group's 'serves', "
+                 f"or remove the class)")
     for name, count in Counter(v.name for v in site.vehicles).items():
         if count > 1:
             fail("vehicles", f"vehicle class '{name}' is defined {count} times")

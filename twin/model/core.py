@@ -25,7 +25,7 @@ from twin.model.commands import (
     ev_p_max_kw,
     spec_of,
 )
-from twin.model.controllers.base import Measurements, SiteInfo
+from twin.model.controllers.base import Measurements, SiteInfo, site_info
 from twin.model.devices.bess import Battery
 from twin.model.devices.charger import ChargingSlots
 from twin.model.devices.load import BuildingLoads
@@ -222,17 +222,7 @@ class Twin:
 
     @property
     def site_info(self) -> SiteInfo:
-        bess = self.site.bess
-        return SiteInfo(
-            contract_limit_kw=self.site.utility.contract_limit_kw,
-            bess_p_max_kw=bess.p_max_kw if bess else 0.0,
-            bess_e_kwh=bess.e_kwh if bess else 0.0,
-            bess_soc_min_pct=bess.soc_min_pct if bess else 0.0,
-            bess_soc_max_pct=bess.soc_max_pct if bess else 100.0,
-            ev_p_max_kw=self.ev_p_max_kw,
-            valley_cny_per_kwh=float(self._tariff.min()),
-            bess_name=bess.name if bess else None,
-        )
+        return site_info(self.site)
 
     # -- commands ------------------------------------------------------------------------
     def apply(self, commands: Iterable[Command]) -> None:
@@ -264,7 +254,7 @@ class Twin:
 
     def _set(self, spec: CommandSpec, value: float) -> None:
         if spec.kind == "bess":
-            self.battery.p_set_kw = value
+            self.battery.set_p(value, self.env.now)
         elif spec.kind == "ev_cap":
             self.ev_cap_kw = value
         elif spec.kind == "pv":
@@ -295,7 +285,7 @@ class Twin:
         battery = self.battery
         bess_live = battery is not None and bool(self.grid.energized[self._bess_point])
         islanded = self.grid.islanded and bess_live
-        bess_p = battery.advance(dt_s) if bess_live and not islanded else 0.0
+        bess_p = battery.advance(dt_s, t0) if bess_live and not islanded else 0.0
         if battery is not None and not bess_live:
             battery.p_kw = 0.0
 
