@@ -42,8 +42,8 @@ def test_unserved_energy_and_peak_do_not_depend_on_the_step(name):
 
 def test_events_happen_inside_the_step_and_name_connectors_as_the_time_series(holiday):
     scenario = holiday.with_options(start=holiday.start.replace(hour=BUSY_HOURS), duration_s=3 * 3600.0)
-    twin, snaps = run_twin(scenario.with_options(step_s=900.0), controller="none")
-    events = twin.log.drain()
+    events: list = []
+    twin, _ = run_twin(scenario.with_options(step_s=900.0), controller="none", events=events)
     departures = [e for e in events if e.kind == "departure"]
     plugs = [e for e in events if e.kind == "plug"]
     assert departures and plugs

@@ -92,14 +92,32 @@ def build_network(site: Site, points: list[InjectionPoint]) -> tuple[pp.pandapow
         pp.create_transformer_from_parameters(
             net, bus[t.hv_bus], bus[t.lv_bus], t.sn_kva / 1000, t.vn_hv_kv, t.vn_lv_kv, t.vkr_percent,
             t.vk_percent, t.pfe_kw, t.i0_percent, name=t.name)
+    rating_kva = _ratings_kva(site)
     for point in points:
+        sn_mva = rating_kva[point.name] / 1000.0
         if point.element == "sgen":
-            pp.create_sgen(net, bus[point.bus], p_mw=0.0, name=point.name)
+            pp.create_sgen(net, bus[point.bus], p_mw=0.0, sn_mva=sn_mva, max_p_mw=sn_mva, name=point.name)
         elif point.element == "storage":
-            pp.create_storage(net, bus[point.bus], p_mw=0.0, max_e_mwh=1.0, name=point.name)
+            spec = site.bess
+            pp.create_storage(net, bus[point.bus], p_mw=0.0, max_e_mwh=spec.e_kwh / 1000.0, sn_mva=sn_mva,
+                              soc_percent=spec.soc_init_pct, min_e_mwh=spec.soc_min_pct / 100.0 * spec.e_kwh / 1000.0,
+                              max_p_mw=spec.p_max_kw / 1000.0, min_p_mw=-spec.p_max_kw / 1000.0, name=point.name)
         else:
-            pp.create_load(net, bus[point.bus], p_mw=0.0, name=point.name)
+            pp.create_load(net, bus[point.bus], p_mw=0.0, sn_mva=sn_mva, name=point.name)
     return net, bus
+
+
+def _ratings_kva(site: Site) -> dict[str, float]:
+    """Apparent-power rating of each injection point, for the exported network's ``sn_mva``."""
+    ratings = {a.name: a.inverter_kw for a in site.pv}
+    if site.bess:
+        ratings[site.bess.name] = site.bess.p_max_kw
+    ratings.update({g.name: g.count * g.p_max_kw / g.power_factor for g in site.chargers})
+    if site.swap:
+        s = site.swap
+        ratings[s.name] = (s.pack_chargers * s.pack_charger_kw + s.aux_kw) / s.power_factor
+    ratings.update({load.name: load.p_peak_kw / load.power_factor for load in site.loads})
+    return ratings
 
 
 class Grid:
