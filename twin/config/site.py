@@ -347,6 +347,20 @@ class Watchdog(FrozenModel):
     """HIL: how long the controller may stay silent before the safe state."""
 
 
+class ModbusDevice(FrozenModel):
+    """HIL: a device also served as a real product (a register profile in ``hil/profiles``),
+    so a controller configured for that product connects unchanged (docs/controller-guide.md)."""
+
+    device: str
+    """`meter` (the site meter), or a PV array's or the battery's name."""
+    profile: str
+    """A shipped profile, e.g. `dtsu666-h`, `sdm630`, `sun2000` (`satwin registers --profile`)."""
+    unit_id: Annotated[int, Field(ge=1, le=247)] | None = None
+    """Modbus unit id of the product; none: the product's factory address."""
+    transport: Literal["tcp", "rtu", "both"] = "both"
+    """Served over Modbus TCP, over the RTU line (`satwin serve --rtu`), or both."""
+
+
 class Site(FrozenModel):
     name: str
     """Site name, used in reports and results folders."""
@@ -386,6 +400,8 @@ class Site(FrozenModel):
     """Operating limits checked during a run (events, KPIs, report)."""
     watchdog: Watchdog = Watchdog()
     """HIL controller watchdog."""
+    modbus_devices: tuple[ModbusDevice, ...] = ()
+    """Devices served with a product register profile (``hil/profiles``), beside the plain map."""
 
     @property
     def bus_kv(self) -> dict[str, float]:

@@ -336,13 +336,14 @@ class Twin:
         Returns the part's length and (charger_p, swap_p, pv_p, load_p, load_q, load_shed_kw) over it.
         """
         live = self.grid.energized
-        pv_p = np.where(live[self._pv_points], pv_p, 0.0)
-        load_live = live[self._load_points]
-        load_shed_kw = float(load_p[~load_live].sum())
-        load_p, load_q = np.where(load_live, load_p, 0.0), np.where(load_live, load_q, 0.0)
-
         wanted = self.chargers.wanted_kw()
-        wanted[~live[self._group_points][self.connector_group]] = 0.0
+        load_shed_kw = 0.0
+        if not self.grid.all_energized:  # an outage cuts some points off: they draw and give nothing
+            pv_p = np.where(live[self._pv_points], pv_p, 0.0)
+            load_live = live[self._load_points]
+            load_shed_kw = float(load_p[~load_live].sum())
+            load_p, load_q = np.where(load_live, load_p, 0.0), np.where(load_live, load_q, 0.0)
+            wanted[~live[self._group_points][self.connector_group]] = 0.0
         swap_live = self.swap is not None and bool(live[self._swap_point])
         swap_wanted = self.swap.wanted_kw() if swap_live else np.zeros(0)
         start_s = self.env.now
@@ -400,11 +401,12 @@ class Twin:
         tariff = float(self._tariff[int((self._start_hour + t0 / 3600.0) % 24.0)])
         poc_v_pu = float(grid.v_pu[self._poc_index])
         battery = self.battery
+        ev_p_kw = float(charger_p.sum()) + swap_p
         measured = self.sensors.measure(Measurements(
             t_s=t0 + dt_s, hour_local=hour, grid_p_kw=grid.p_import_kw, grid_q_kvar=grid.q_import_kvar,
             poc_v_pu=poc_v_pu, pv_p_kw=float(pv_p.sum()), pv_available_kw=float(pv_available.sum()),
             bess_p_kw=bess_p, bess_soc_pct=battery.soc_pct if battery else 0.0,
-            ev_p_kw=float(charger_p.sum()) + swap_p, ev_cap_kw=self.ev_cap_kw, tariff_cny_per_kwh=tariff),
+            ev_p_kw=ev_p_kw, ev_cap_kw=self.ev_cap_kw, tariff_cny_per_kwh=tariff),
             self.faults.comms_lost, {"pv_p_kw": pv_p, "pv_available_kw": pv_available, "charger_p_kw": charger_p,
                                      "charger_ev_soc_pct": self.chargers.soc_pct, "swap_p_kw": swap_p})
         totals = self.totals
@@ -419,10 +421,10 @@ class Twin:
             pv_available_kw=pv_available, pv_p_kw=pv_p, pv_limit_pct=self.pv.p_limit_pct.copy(),
             bess_p_kw=bess_p, bess_p_set_kw=battery.p_set_kw if battery else 0.0,
             bess_soc_pct=battery.soc_pct if battery else 0.0, bess_state=int(battery.state) if battery else 0,
-            charger_p_kw=charger_p.copy(), charger_limit_kw=self.chargers.p_limit_kw.copy(),
+            charger_p_kw=charger_p, charger_limit_kw=self.chargers.p_limit_kw.copy(),  # charger_p: the step's own
             charger_connected=self.chargers.occupied.copy(), charger_ev_soc_pct=self.chargers.soc_pct.copy(),
             swap_p_kw=swap_p, swap_full_packs=self.swap.full_pack_count if self.swap else 0,
-            load_p_kw=float(load_p.sum()), ev_p_kw=float(charger_p.sum()) + swap_p, ev_cap_kw=self.ev_cap_kw,
+            load_p_kw=float(load_p.sum()), ev_p_kw=ev_p_kw, ev_cap_kw=self.ev_cap_kw,
             queue_len=queues, arrived=totals.arrived, served=totals.served, balked=totals.balked,
             reneged=totals.reneged, delivered_kwh=totals.delivered_kwh, unserved_kwh=totals.unserved_kwh,
             contract_limit_kw=self.site.utility.contract_limit_kw,
