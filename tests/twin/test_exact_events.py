@@ -32,8 +32,8 @@ def _figures(scenario, step_s: float) -> tuple[float, float, object]:
 def test_unserved_energy_and_peak_do_not_depend_on_the_step(name):
     scenario = load_scenario(SCENARIOS / f"{name}.toml")
     scenario = scenario.with_options(start=scenario.start.replace(hour=BUSY_HOURS), duration_s=6 * 3600.0)
-    unserved_1s, peak_1s, _ = _figures(scenario, 1.0)
-    assert unserved_1s > 0.1 and peak_1s > 2000  # a busy holiday window, with vehicles turned away
+    unserved_1s, peak_1s, twin = _figures(scenario, 1.0)
+    assert peak_1s > 2000 and twin.totals.delivered_kwh > 5000  # a busy holiday window
     for step_s in (60.0, 900.0):
         unserved, peak, _ = _figures(scenario, step_s)
         assert unserved == pytest.approx(unserved_1s, abs=0.1), step_s
@@ -42,8 +42,8 @@ def test_unserved_energy_and_peak_do_not_depend_on_the_step(name):
 
 def test_events_happen_inside_the_step_and_name_connectors_as_the_time_series(holiday):
     scenario = holiday.with_options(start=holiday.start.replace(hour=BUSY_HOURS), duration_s=3 * 3600.0)
-    twin, snaps = run_twin(scenario.with_options(step_s=900.0), controller="none")
-    events = twin.log.drain()
+    events: list = []
+    twin, _ = run_twin(scenario.with_options(step_s=900.0), controller="none", events=events)
     departures = [e for e in events if e.kind == "departure"]
     plugs = [e for e in events if e.kind == "plug"]
     assert departures and plugs
@@ -54,10 +54,15 @@ def test_events_happen_inside_the_step_and_name_connectors_as_the_time_series(ho
 
 
 def test_a_vehicle_charges_exactly_until_it_leaves(holiday):
-    """Energy delivered equals the charger energy (times efficiency) of the sessions that ended."""
+    """What departing vehicles took away plus what is on the connectors now is the connectors'
+    grid-side energy times their efficiency, at 1 s and at 15 min steps."""
     scenario = holiday.with_options(start=holiday.start.replace(hour=BUSY_HOURS), duration_s=2 * 3600.0)
     for step_s in (1.0, 900.0):
-        twin, snaps = run_twin(scenario.with_options(step_s=step_s), controller="none")
-        grid_side_kwh = sum(float((s.charger_p_kw * twin.chargers.efficiency).sum()) * s.dt_s for s in snaps) / 3600
-        in_progress_kwh = float((twin.chargers.energy_kwh * twin.chargers.efficiency)[twin.chargers.occupied].sum())
-        assert twin.totals.delivered_kwh + in_progress_kwh == pytest.approx(grid_side_kwh, rel=1e-9)
+        events: list = []
+        twin, snaps = run_twin(scenario.with_options(step_s=step_s), controller="none", events=events)
+        chargers = twin.chargers
+        battery_side_kwh = sum(float((s.charger_p_kw * chargers.efficiency).sum()) * s.dt_s for s in snaps) / 3600
+        departed_kwh = sum(e.value for e in events if e.kind == "departure")
+        on_connectors_kwh = float((chargers.energy_kwh * chargers.efficiency)[chargers.occupied].sum())
+        assert departed_kwh > 1000
+        assert departed_kwh + on_connectors_kwh == pytest.approx(battery_side_kwh, rel=1e-9)

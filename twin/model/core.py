@@ -313,9 +313,9 @@ class Twin:
         end = min(t1, self.env.peek(), grid_end_s)
         total = wanted.sum() + swap_wanted.sum()
         scale = min(1.0, self.ev_cap_kw / total) if total > 0 else 1.0
-        for slots, granted in ((self.chargers, wanted), (self.swap.slots if self.swap else None, swap_wanted)):
-            if slots is not None and granted.size and (granted > 0).any():
-                end = min(end, now + slots.seconds_to_target(granted * scale).min())
+        end = min(end, now + self.chargers.seconds_to_target(wanted * scale))
+        if swap_wanted.size:
+            end = min(end, now + self.swap.slots.seconds_to_target(swap_wanted * scale))
         return min(t1, max(end, now + MIN_PART_S))
 
     def _charge(self, t1: float, pv_p: np.ndarray, load_p: np.ndarray, load_q: np.ndarray) -> tuple[float, tuple]:

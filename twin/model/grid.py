@@ -112,12 +112,35 @@ def build_network(site: Site, points: list[InjectionPoint]) -> tuple[pp.pandapow
             [t.vn_hv_kv for t in trafos], [t.vn_lv_kv for t in trafos], [t.vkr_percent for t in trafos],
             [t.vk_percent for t in trafos], [t.pfe_kw for t in trafos], [t.i0_percent for t in trafos],
             name=[t.name for t in trafos])
+    rating_kva = _ratings_kva(site)
     for element, create in (("sgen", pp.create_sgens), ("storage", pp.create_storages), ("load", pp.create_loads)):
         members = [p for p in points if p.element == element]
         if members:
-            extra = {"max_e_mwh": 1.0} if element == "storage" else {}
-            create(net, [bus[p.bus] for p in members], p_mw=0.0, name=[p.name for p in members], **extra)
+            sn_mva = [rating_kva[p.name] / 1000.0 for p in members]
+            extra = {"sgen": {"max_p_mw": sn_mva}, "storage": _storage_ratings(site), "load": {}}[element]
+            create(net, [bus[p.bus] for p in members], p_mw=0.0, sn_mva=sn_mva, name=[p.name for p in members],
+                   **extra)
     return net, bus
+
+
+def _storage_ratings(site: Site) -> dict[str, float]:
+    """The battery's energy, SoC window and power limits, as pandapower's storage table has them."""
+    spec = site.bess
+    return {"max_e_mwh": spec.e_kwh / 1000.0, "min_e_mwh": spec.soc_min_pct / 100.0 * spec.e_kwh / 1000.0,
+            "soc_percent": spec.soc_init_pct, "max_p_mw": spec.p_max_kw / 1000.0, "min_p_mw": -spec.p_max_kw / 1000.0}
+
+
+def _ratings_kva(site: Site) -> dict[str, float]:
+    """Apparent-power rating of each injection point, for the exported network's ``sn_mva``."""
+    ratings = {a.name: a.inverter_kw for a in site.pv}
+    if site.bess:
+        ratings[site.bess.name] = site.bess.p_max_kw
+    ratings.update({g.name: g.count * g.p_max_kw / g.power_factor for g in site.chargers})
+    if site.swap:
+        s = site.swap
+        ratings[s.name] = (s.pack_chargers * s.pack_charger_kw + s.aux_kw) / s.power_factor
+    ratings.update({load.name: load.p_peak_kw / load.power_factor for load in site.loads})
+    return ratings
 
 
 class Grid:

@@ -60,7 +60,7 @@ def energy_kpis(ts: pa.Table, resolved_site: dict[str, Any], col: dict[str, np.n
     corrected_import = imported + corrected_kwh
     return {
         "bess_stored_change_kwh": stored_kwh,
-        "bess_losses_kwh": -bess_ac_kwh - stored_kwh,
+        "bess_losses_kwh": -bess_ac_kwh - stored_kwh + 0.0,  # + 0.0: an idle battery shows 0, not -0
         "energy_imported_soc_corrected_kwh": corrected_import,
         "self_sufficiency_soc_corrected_pct": 100.0 * (1 - corrected_import / consumption) if consumption else 0.0,
         "charger_losses_kwh": losses_kwh,

@@ -12,9 +12,11 @@ matplotlib.use("Agg")  # headless: CI and servers have no display
 import matplotlib.pyplot as plt
 import numpy as np
 
+from twin.config.site import Site
 from twin.results.energy import energy_report_lines
 from twin.results.kpi import KPI_LABELS, format_kpi
 from twin.results.limits import LIMIT_COLUMNS, limits_report_lines
+from twin.results.one_line import draw_one_line
 from twin.results.reader import Results, open_results
 
 
@@ -170,7 +172,8 @@ def write_report(source: Results | str | Path, kpis: dict[str, Any], verdicts: l
         lines += ["", "## Pacing", "",
                   f"Step lateness against the wall clock: p50 {late['p50_ms']:.2f} ms, p99 {late['p99_ms']:.2f} ms, "
                   f"max {late['max_ms']:.1f} ms, {late['overruns']} overruns (steps later than one wall-clock step)."]
-    lines += ["", "## Plot", "", "![plot](plot.png)", ""]
+    draw_one_line(Site.model_validate(results.resolved["site"]), results.folder / "one-line.png")
+    lines += ["", "## Plot", "", "![plot](plot.png)", "", "## One-line diagram", "", "![one-line](one-line.png)", ""]
     path = results.folder / "report.md"
     path.write_text("\n".join(lines))
     return path

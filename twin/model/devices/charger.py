@@ -102,12 +102,13 @@ class ChargingSlots:
         wanted[~self.occupied | self.faulted | (self.soc_pct >= self.target_soc_pct)] = 0.0
         return wanted
 
-    def seconds_to_target(self, granted_kw: np.ndarray) -> np.ndarray:
-        """How long each slot would take to reach its target at ``granted_kw`` (inf if never)."""
-        room_kwh = np.maximum(self.target_soc_pct - self.soc_pct, 0.0) / 100.0 * self.capacity_kwh
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.occupied & (granted_kw > 0), room_kwh / (granted_kw * self.efficiency) * 3600.0,
-                            np.inf)
+    def seconds_to_target(self, granted_kw: np.ndarray) -> float:
+        """How long until the first slot reaches its target at ``granted_kw`` (inf if none will)."""
+        charging = self.occupied & (granted_kw > 0)
+        if not charging.any():
+            return np.inf
+        room_kwh = (self.target_soc_pct[charging] - self.soc_pct[charging]) / 100.0 * self.capacity_kwh[charging]
+        return float(max(0.0, (room_kwh / (granted_kw[charging] * self.efficiency[charging])).min()) * 3600.0)
 
     def advance(self, dt_s: float, granted_kw: np.ndarray) -> np.ndarray:
         """Draw ``granted_kw`` (ramp-limited upward), charge the batteries, fire done events.
