@@ -143,7 +143,9 @@ def run_controller(host: str = "127.0.0.1", port: int = 5020, unit_map: Path | N
         contract_limit_kw=nameplate_site["contract_limit_kw"], bess_p_max_kw=nameplate_bess["p_max_kw"],
         bess_e_kwh=nameplate_bess["e_kwh"], bess_soc_min_pct=nameplate_bess["soc_min_pct"],
         bess_soc_max_pct=nameplate_bess["soc_max_pct"], ev_p_max_kw=nameplate_site["ev_p_max_kw"],
-        valley_cny_per_kwh=nameplate_site["valley_tariff_cny_per_kwh"]))
+        valley_cny_per_kwh=nameplate_site["valley_tariff_cny_per_kwh"], bess_name="bess"))
+    # the policy's commands, as this client writes them: quantity -> (device, point)
+    points = {"p_set_kw": (bess, "p_set_kw"), "ev_cap_kw": (site, "ev_cap_kw")}
     cycles, failures, last_t_s, beat = 0, 0, -1.0, 0
     last_change, step_wall_s = time.monotonic(), 0.0
     try:
@@ -160,9 +162,8 @@ def run_controller(host: str = "127.0.0.1", port: int = 5020, unit_map: Path | N
                     step_wall_s = now - last_change
                 last_t_s, last_change = s["sim_time_s"], now
                 measured = _measure(s, client.read(meter), client.read(bess), [client.read(d) for d in arrays])
-                command = policy.decide(measured)
-                client.write(bess, "p_set_kw", command.bess_p_set_kw)
-                client.write(site, "ev_cap_kw", command.ev_cap_kw)
+                for command in policy.decide(measured):
+                    client.write(*points[command.quantity], command.value)
                 beat = (beat + 1) % (HEARTBEAT_MAX + 1)
                 client.write(site, "heartbeat", beat)
                 cycles, failures = cycles + 1, 0

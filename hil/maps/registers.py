@@ -34,8 +34,9 @@ HEARTBEAT_MAX = 65535
 
 @dataclass(frozen=True, slots=True)
 class Point:
-    """One register point. ``command`` names what a write sets (``Setpoints`` field, with the
-    device index after ':'), ``read`` computes the value shown from a step."""
+    """One register point. A writable point sets ``command`` (the quantity) on ``target`` (the
+    device as the site names it, see ``twin.model.commands``); ``read`` computes the value shown
+    from a step."""
 
     device: str
     unit_id: int
@@ -51,6 +52,7 @@ class Point:
     min: float | None = None
     max: float | None = None
     command: str | None = field(default=None, compare=False)
+    target: str | None = field(default=None, compare=False)
     read: Callable[[Measurements, Snapshot], float] | None = field(default=None, compare=False, repr=False)
 
     def as_json(self) -> dict:
@@ -121,7 +123,6 @@ def _devices(twin: Twin) -> list[Device]:
 
 
 Read = Callable[[Device, Measurements, Snapshot], float]  # what a point shows after a step
-Range = Callable[[Device, Twin], tuple[float, float]]  # what a write may set
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +132,7 @@ class PlainSpec:
     units: str
     description: str
     read: Read | None  # None: the bridge fills it (heartbeat)
-    command: str | None = None  # writable: what a write sets
-    valid: Range | None = None
+    command: str | None = None  # writable: the quantity a write sets (its range: ``command_specs``)
 
 
 _r = _rw = PlainSpec  # the table below reads better with the access in front; _r rows pass no command
@@ -141,7 +141,7 @@ _r = _rw = PlainSpec  # the table below reads better with the access in front; _
 PLAIN_SPECS: dict[str, list[PlainSpec]] = {
     "site": [
         _rw("ev_cap_kw", "float32", "kW", "Site-wide cap on EV charging (chargers and swap station) in force",
-            lambda d, m, s: m.ev_cap_kw, "ev_cap_kw", lambda d, twin: (0.0, twin.ev_p_max_kw)),
+            lambda d, m, s: m.ev_cap_kw, "ev_cap_kw"),
         _r("contract_limit_kw", "float32", "kW", "Demand contract limit at the utility connection",
            lambda d, m, s: s.contract_limit_kw),
         _r("sim_time_s", "uint32", "s", "Simulation time at the end of the last completed step",
@@ -160,7 +160,7 @@ PLAIN_SPECS: dict[str, list[PlainSpec]] = {
         _r("islanded", "uint16", "", "1 while the utility is lost and the battery forms the grid",
            lambda d, m, s: int(s.islanded)),
         _rw("heartbeat", "uint16", "", "Write any value at least once per watchdog timeout; reads back the last "
-            "value written", None, "heartbeat", lambda d, twin: (0, HEARTBEAT_MAX)),
+            "value written", None, "heartbeat"),
     ],
     "meter": [
         _r("p_kw", "float32", "kW", "Active power at the utility connection, import positive",
@@ -171,7 +171,7 @@ PLAIN_SPECS: dict[str, list[PlainSpec]] = {
     ],
     "bess": [
         _rw("p_set_kw", "float32", "kW", "Power setpoint in force, discharge positive",
-            lambda d, m, s: s.bess_p_set_kw, "bess_p_set_kw", lambda d, twin: (-d.rating_kw, d.rating_kw)),
+            lambda d, m, s: s.bess_p_set_kw, "p_set_kw"),
         _r("p_kw", "float32", "kW", "Active power, discharge positive", lambda d, m, s: m.bess_p_kw),
         _r("soc_pct", "float32", "%", "State of charge", lambda d, m, s: m.bess_soc_pct),
         _r("state", "uint16", "", "Operating state (twin.model.devices.bess state code)", lambda d, m, s: s.bess_state),
@@ -188,14 +188,14 @@ PLAIN_SPECS: dict[str, list[PlainSpec]] = {
     ],
     "pv": [
         _rw("p_limit_pct", "float32", "%", "Active power limit in force, % of inverter rating",
-            lambda d, m, s: s.pv_limit_pct[d.index], "pv_limit_pct", lambda d, twin: (0.0, 100.0)),
+            lambda d, m, s: s.pv_limit_pct[d.index], "p_limit_pct"),
         _r("p_kw", "float32", "kW", "Active power fed in", lambda d, m, s: s.pv_p_kw[d.index]),
         _r("p_available_kw", "float32", "kW", "Power available before curtailment",
            lambda d, m, s: s.pv_available_kw[d.index]),
     ],
     "charger": [
         _rw("p_limit_kw", "float32", "kW", "Power limit of this connector in force",
-            lambda d, m, s: s.charger_limit_kw[d.index], "charger_limit_kw", lambda d, twin: (0.0, d.rating_kw)),
+            lambda d, m, s: s.charger_limit_kw[d.index], "p_limit_kw"),
         _r("p_kw", "float32", "kW", "Charging power", lambda d, m, s: s.charger_p_kw[d.index]),
         _r("connected", "uint16", "", "1 while a vehicle is plugged in", lambda d, m, s: s.charger_connected[d.index]),
         _r("ev_soc_pct", "float32", "%", "State of charge of the plugged-in vehicle (0 when none)",
@@ -227,15 +227,18 @@ def _plain_points(device: Device, twin: Twin) -> list[Point]:
     points = []
     layout = plain_layout(device.kind)
     for spec in PLAIN_SPECS[device.kind]:
-        low, high, description, command = None, None, spec.description, spec.command
-        if spec.valid is not None:
-            low, high = spec.valid(device, twin)
+        low, high, description, target = None, None, spec.description, None
+        if spec.command == "heartbeat":
+            low, high = 0, HEARTBEAT_MAX
+        elif spec.command:
+            target = device.twin_name
+            bounds = twin.command_specs[(target, spec.command)]
+            low, high = bounds.low, bounds.high
+        if spec.command:
             description = f"{description}; writes accepted in {low:g}..{high:g}"
-        if command and device.kind in ("pv", "charger"):
-            command = f"{command}:{device.index}"
         address, kind = layout[spec.point]
         points.append(Point(device.name, device.unit_id, spec.point, "holding", address, kind, TYPE_COUNT[kind], 1.0,
-                            spec.units, "RW" if command else "R", description, low, high, command,
+                            spec.units, "RW" if spec.command else "R", description, low, high, spec.command, target,
                             point_reader(device, spec.point, twin)))
     return points
 
@@ -262,12 +265,17 @@ _STRUCT = {"uint16": ">H", "int16": ">h", "uint32": ">I", "int32": ">i", "float3
 
 def encode(point: Point, value: float) -> list[int]:
     """Big-endian words of a plain-map value; out-of-range integers saturate rather than fail a step."""
-    fmt, value = _STRUCT[point.type], float(value)
-    if point.type == "float32":
+    return encode_value(point.type, value)
+
+
+def encode_value(type_name: str, value: float) -> list[int]:
+    """Big-endian words of a value of ``type_name`` (``uint16`` ... ``float32``), integers saturating."""
+    fmt, value = _STRUCT[type_name], float(value)
+    if type_name == "float32":
         raw = struct.pack(fmt, value)
     else:
         bits = 8 * struct.calcsize(fmt)
-        signed = point.type.startswith("int")
+        signed = type_name.startswith("int")
         low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
         raw = struct.pack(fmt, int(min(max(round(value) if math.isfinite(value) else 0, low), high)))
     return [int.from_bytes(raw[i:i + 2], "big") for i in range(0, len(raw), 2)]

@@ -68,7 +68,7 @@ def test_accepted_write_goes_through_the_twin_with_latency(rig):
         assert rig.snap.bess_p_set_kw == -800.0
         response = client.read_holding_registers(bess.address, count=2, device_id=bess.unit_id)
         assert decode("float32", response.registers) == -800.0
-    assert any(e.kind == "setpoint" and e.device == "bess_p_set_kw" for e in rig.events)
+    assert any(e.kind == "setpoint" and e.device == "bess" and e.detail.startswith("p_set_kw [kW]") for e in rig.events)
 
 
 def test_exception_codes_and_the_audit_log(rig):

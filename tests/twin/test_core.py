@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import run_twin
+from twin.model.commands import Command
 
 
 @pytest.fixture(scope="module")
@@ -54,16 +55,10 @@ def test_peak_shaving_reduces_the_holiday_peak_against_none(evening):
 
 def test_ev_cap_is_respected_and_battery_covers_first(holiday):
     twin, snaps = run_twin(holiday.with_options(step_s=10.0, duration_s=3600.0), "none")
-    twin.apply(twin_setpoints(ev_cap_kw=500.0))
+    twin.apply([Command("site", "ev_cap_kw", 500.0)])
     for _ in range(30):
         s = twin.step(10.0)
     assert s.ev_p_kw - twin.site.swap.aux_kw <= 500.0 + 1e-6
-
-
-def twin_setpoints(**values):
-    from twin.model.controllers.base import Setpoints
-
-    return Setpoints(**values)
 
 
 def test_an_hour_step_charges_like_its_parts(holiday):
@@ -90,11 +85,11 @@ def test_a_pv_limit_curtails_only_the_array_it_names(holiday):
     noon = holiday.with_options(start=holiday.start.replace(hour=12), step_s=10.0, duration_s=600.0)
     twin, _ = run_twin(noon, "none", steps=1)
     canopy, roof = twin.site.pv
-    twin.apply(twin_setpoints(pv_limit_pct={1: 20.0}))
+    twin.apply([Command(roof.name, "p_limit_pct", 20.0)])
     s = twin.step(10.0)
     assert s.pv_limit_pct.tolist() == [100.0, 20.0]
     assert s.pv_p_kw[1] == pytest.approx(0.2 * roof.inverter_kw)
     assert s.pv_available_kw[1] > 0.2 * roof.inverter_kw
     assert s.pv_p_kw[0] == s.pv_available_kw[0] > 0.2 * canopy.inverter_kw
-    twin.apply(twin_setpoints(pv_limit_pct={0: 150.0}))  # clipped to 100 %; the other array keeps its limit
+    twin.apply([Command(canopy.name, "p_limit_pct", 150.0)])  # clipped to 100 %; the other array keeps its limit
     assert twin.step(10.0).pv_limit_pct.tolist() == [100.0, 20.0]

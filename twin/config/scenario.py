@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from twin.config.criteria import parse_criterion
+import scenarios
 from twin.config.errors import ScenarioError
 from twin.config.faults import Fault, check_fault
 from twin.config.files import FrozenModel, read_toml, validate
@@ -153,14 +154,28 @@ def _check_step(scenario: Scenario, field: str) -> None:
     check_sensors(scenario.sensors, scenario.site, scenario.path)
 
 
+def scenario_file(path: str | Path) -> Path:
+    """``path`` itself, or, when no such file exists and it is a bare name, the built-in scenario
+    of that name (``holiday-peak-freight``); an unknown name lists the built-in ones."""
+    path = Path(path)
+    if path.exists() or len(path.parts) != 1:
+        return path
+    found = scenarios.builtin(path.name)
+    if found is None:
+        raise ScenarioError(path, None, f"file not found, and no built-in scenario has that name "
+                            f"(built-in: {', '.join(scenarios.builtin_names())})")
+    return found
+
+
 def load_scenario(path: str | Path, overrides: Overrides | None = None, origin: Origin = COMMAND_LINE,
                   site_path: str | Path | None = None) -> Scenario:
-    """Read a scenario file and the site it names (or ``site_path``); a mistake raises ``ScenarioError``.
+    """Read a scenario file (or a built-in scenario by name) and the site it names (or ``site_path``);
+    a mistake raises ``ScenarioError``.
 
     ``overrides`` (``{"bess.e_kwh": 1500}``, see ``twin.config.overrides``) change fields of
     either file before validation; ``origin`` says where they were written, for errors.
     """
-    path = Path(path)
+    path = scenario_file(path)
     scenario_data, site_changes = read_toml(path), {}
     resolved: dict[str, str] = {}
     if overrides:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import scenarios
 from twin.app.sweep.execute import execute
 from twin.app.sweep.expand import expand
 from twin.app.sweep.study import schema_for
@@ -21,7 +22,7 @@ from twin.app.sweep.table import RowWriter
 from twin.config.sweep import load_sweep
 from twin.config.units import parse_duration_s
 
-SCENARIO = Path(__file__).resolve().parents[2].parent / "scenarios" / "holiday-peak-xianshan.toml"
+SCENARIO = scenarios.FOLDER / "holiday-peak-xianshan.toml"
 TARGET_DAYS, TARGET_MIN = 1000, 10.0
 
 

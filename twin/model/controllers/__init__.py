@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from twin.model.controllers.base import Controller, Measurements, Setpoints, SiteInfo
+from twin.model.controllers.base import Controller, Measurements, SiteInfo
 from twin.model.controllers.none import NoController
 from twin.model.controllers.peak_shaving import PeakShavingController
 
@@ -13,4 +13,4 @@ def make_controller(name: str, site: SiteInfo) -> Controller:
     return BUILT_IN[name](site)
 
 
-__all__ = ["Controller", "Measurements", "Setpoints", "SiteInfo", "make_controller", "BUILT_IN"]
+__all__ = ["Controller", "Measurements", "SiteInfo", "make_controller", "BUILT_IN"]

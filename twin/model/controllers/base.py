@@ -1,8 +1,8 @@
 """What a controller sees and what it may command: the same for built-in and external controllers.
 
 A controller never sees the twin's truth: ``Measurements`` come out of the sensor model.
-``Setpoints`` go through the twin's command path (latency, ramp), whether they come from
-an in-process controller or from Modbus writes.
+Its decisions are ``Command`` values (``twin.model.commands``) and go through the twin's one
+command path (range, latency, ramp), as Modbus writes and OCPP profiles do.
 """
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from twin.config.site import Site
+from twin.model.commands import Command, ev_p_max_kw
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,19 +44,25 @@ class SiteInfo:
     bess_soc_max_pct: float
     ev_p_max_kw: float  # all connectors and pack chargers at full power
     valley_cny_per_kwh: float  # the lowest tariff of the day
+    bess_name: str | None = None  # the battery as commands name it; None: the site has none
 
 
-@dataclass(frozen=True, slots=True)
-class Setpoints:
-    """Commands; ``None`` (or a device left out) leaves a value as it is."""
-
-    bess_p_set_kw: float | None = None
-    ev_cap_kw: float | None = None
-    pv_limit_pct: dict[int, float] = field(default_factory=dict)  # PV array (site order) -> % of its inverter
-    charger_limit_kw: dict[int, float] = field(default_factory=dict)  # connector slot -> kW
+def site_info(site: Site) -> SiteInfo:
+    """The nameplate data of ``site`` (from the site file alone)."""
+    bess = site.bess
+    return SiteInfo(
+        contract_limit_kw=site.utility.contract_limit_kw,
+        bess_p_max_kw=bess.p_max_kw if bess else 0.0,
+        bess_e_kwh=bess.e_kwh if bess else 0.0,
+        bess_soc_min_pct=bess.soc_min_pct if bess else 0.0,
+        bess_soc_max_pct=bess.soc_max_pct if bess else 100.0,
+        ev_p_max_kw=ev_p_max_kw(site),
+        valley_cny_per_kwh=float(min(site.tariff.hourly_cny_per_kwh)),
+        bess_name=bess.name if bess else None,
+    )
 
 
 class Controller(Protocol):
     name: str
 
-    def decide(self, measured: Measurements) -> Setpoints: ...
+    def decide(self, measured: Measurements) -> list[Command]: ...

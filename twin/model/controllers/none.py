@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from twin.model.controllers.base import Measurements, Setpoints, SiteInfo
+from twin.model.commands import SITE_TARGET, Command
+from twin.model.controllers.base import Measurements, SiteInfo
 
 
 class NoController:
@@ -11,5 +12,9 @@ class NoController:
     def __init__(self, site: SiteInfo) -> None:
         self.site = site
 
-    def decide(self, measured: Measurements) -> Setpoints:
-        return Setpoints(bess_p_set_kw=0.0, ev_cap_kw=self.site.ev_p_max_kw)
+    def decide(self, measured: Measurements) -> list[Command]:
+        site = self.site
+        commands = [Command(SITE_TARGET, "ev_cap_kw", site.ev_p_max_kw)]
+        if site.bess_name:
+            commands.insert(0, Command(site.bess_name, "p_set_kw", 0.0))
+        return commands

@@ -16,7 +16,8 @@ filtered over minutes, so a delay of seconds to tens of seconds averages out.
 
 from __future__ import annotations
 
-from twin.model.controllers.base import Measurements, Setpoints, SiteInfo
+from twin.model.commands import SITE_TARGET, Command
+from twin.model.controllers.base import Measurements, SiteInfo
 
 SOC_GUARD_PCT = 1.0  # stop short of the SoC limits so measurement noise does not chatter
 RELAX_PCT_OF_CONTRACT = 5.0  # how fast a binding EV cap is raised when the battery has power to spare
@@ -43,7 +44,7 @@ class PeakShavingController:
         self._last_t_s = m.t_s
         return self._rest_kw + m.ev_p_kw - m.pv_p_kw
 
-    def decide(self, m: Measurements) -> Setpoints:
+    def decide(self, m: Measurements) -> list[Command]:
         site = self.site
         can_discharge = m.bess_soc_pct > site.bess_soc_min_pct + SOC_GUARD_PCT
         can_charge = m.bess_soc_pct < site.bess_soc_max_pct - SOC_GUARD_PCT
@@ -62,4 +63,7 @@ class PeakShavingController:
         spare_kw = site.bess_p_max_kw - bess_kw if can_discharge else 0.0
         relax_kw = min(spare_kw, site.contract_limit_kw * RELAX_PCT_OF_CONTRACT / 100.0)
         ev_cap_kw = min(max(m.ev_p_kw - excess_kw + relax_kw, 0.0), site.ev_p_max_kw)
-        return Setpoints(bess_p_set_kw=bess_kw, ev_cap_kw=ev_cap_kw)
+        commands = [Command(SITE_TARGET, "ev_cap_kw", ev_cap_kw)]
+        if site.bess_name:
+            commands.insert(0, Command(site.bess_name, "p_set_kw", bess_kw))
+        return commands
