@@ -16,6 +16,7 @@ from typing import Any
 
 from hil.datastore.bridge import Bridge
 from hil.maps.registers import build_register_map
+from hil.ocpp.stations import OcppOptions, OcppStations, chain, finish_ocpp
 from hil.servers.modbus_tcp import ModbusServer
 from twin.config.scenario import Scenario
 from twin.model.core import Twin
@@ -42,7 +43,7 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
           stop: threading.Event | None = None, on_listening: Callable[[int], None] | None = None,
           bridge_ready: Callable[[Bridge], None] | None = None,
           watchdog_min_wall_s: float | None = None, start_gate: threading.Event | None = None,
-          start_gate_timeout_s: float = 10.0) -> ServeResult:
+          start_gate_timeout_s: float = 10.0, ocpp: OcppOptions | None = None) -> ServeResult:
     """Serve ``scenario`` until its end, ``stop`` or Ctrl-C; the results folder is always finished.
 
     ``watchdog_min_wall_s``: at high speed the site's heartbeat timeout (simulated seconds)
@@ -50,6 +51,7 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     least that many wall seconds (accelerated acceptance runs use 2 s). ``start_gate``: the
     clock starts when it is set (the controller under test has connected), or
     after ``start_gate_timeout_s``, so a slow-starting controller does not miss the start.
+    ``ocpp``: the chargers also connect to a CSMS as OCPP stations (``hil.ocpp``).
     """
     clock = WallClock(speed)
     twin = Twin(scenario)
@@ -69,17 +71,27 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
          f"recording to {out_dir}")
     if on_listening is not None:
         on_listening(port)
+    stations = OcppStations(twin, ocpp, out_dir) if ocpp is not None else None
+    if stations is not None:
+        echo(f"{len(stations.stations)} OCPP {ocpp.version} stations connecting to {ocpp.url}/<station id>")
+        stations.start()  # waits for their boots, bounded by ocpp.boot_wait_s
     if start_gate is not None:
         start_gate.wait(start_gate_timeout_s)
+    control, sinks = (bridge, [bridge, recorder]) if stations is None else (chain(bridge, stations),
+                                                                             [bridge, recorder, stations])
     stats, status = RunStats(), "failed"  # until the loop returns
     try:
-        stats = run_loop(twin, bridge, [bridge, recorder], clock=clock, stop=stop, record_lateness=True)
+        stats = run_loop(twin, control, sinks, clock=clock, stop=stop, record_lateness=True)
         status = "interrupted" if stats.interrupted else "completed"
     except KeyboardInterrupt:
         status = "interrupted"
     finally:
         server.stop()
         bridge.close()
+        if stations is not None:
+            stations.close()
         lateness = stats.lateness_summary_ms(scenario.step_s / speed)
         kpis, verdicts = finish_run(out_dir, recorder, stats, status, scenario.criteria, lateness=lateness)
+        if stations is not None:
+            verdicts = finish_ocpp(stations, out_dir, kpis, verdicts)
     return ServeResult(out_dir, status, stats, lateness, kpis, verdicts, bridge.accepted_writes)

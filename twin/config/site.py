@@ -120,6 +120,14 @@ class ChargerGroup(FrozenModel):
     power_factor: Annotated[float, Field(gt=0, le=1)] = 0.99
     ramp_kw_per_s: PositiveKw = 100.0
     command_latency_s: Annotated[float, Field(ge=0)] = 1.0
+    # HIL: how a controller reaches these connectors (``modbus``, ``ocpp`` or ``both``), and the
+    # OCPP charging stations they form: ``station_connectors`` per station (0: the whole group)
+    protocol: Literal["modbus", "ocpp", "both"] = "both"
+    station_connectors: Annotated[int, Field(ge=0, le=200)] = 0
+    vendor: str = "satwin"
+    model: str = "twin-dc"
+    supply_v: PositiveKw = 230.0  # line-to-neutral voltage of the supply: OCPP limits in A -> W
+    supply_phases: Literal[1, 3] = 3
 
 
 class SwapStation(FrozenModel):
