@@ -51,8 +51,16 @@ def serve_command(
     out: Annotated[Optional[Path], typer.Option(help="Results folder")] = None,
     read_only: Annotated[bool, typer.Option("--read-only", help="Reject every write (exception 01)")] = False,
     allow: Annotated[Optional[list[str]], typer.Option(help="Client IP allowed to connect (repeatable)")] = None,
+    ocpp_csms: Annotated[Optional[str], typer.Option(help="Chargers also connect as OCPP stations to "
+                                                          "URL/<station id>")] = None,
+    ocpp_version: Annotated[str, typer.Option(help="1.6 or 2.0.1")] = "2.0.1",
+    ocpp_meter_interval: Annotated[str, typer.Option(help="MeterValues interval (simulated)")] = "60s",
+    ocpp_password_file: Annotated[Optional[Path], typer.Option(help="TOML: station id = password "
+                                                                    "(security profile 1)")] = None,
+    ocpp_ca_file: Annotated[Optional[Path], typer.Option(help="CA for a wss:// CSMS")] = None,
 ) -> None:
-    """Run the twin paced to the wall clock and serve every device over Modbus TCP."""
+    """Run the twin paced to the wall clock and serve every device over Modbus TCP (and OCPP)."""
+    from hil.ocpp.cli import ocpp_options
     from hil.serve import serve
 
     try:
@@ -62,8 +70,9 @@ def serve_command(
             raise ScenarioError(None, "--speed", "must be positive")
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         out_dir = out or Path("results") / f"{loaded.name}-modbus-{stamp}"
+        ocpp = ocpp_options(ocpp_csms, ocpp_version, ocpp_meter_interval, ocpp_password_file, ocpp_ca_file)
         result = serve(loaded, out_dir, host=host, port=port, speed=speed, read_only=read_only,
-                       allow=set(allow) if allow else None)
+                       allow=set(allow) if allow else None, ocpp=ocpp)
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:
@@ -155,3 +164,6 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve_command)
     app.command("registers")(registers_command)
     app.command("controller")(controller_command)
+    from hil.ocpp.cli import csms_command
+
+    app.command("csms")(csms_command)

@@ -61,6 +61,7 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
         bridge.heartbeat_timeout_s = max(bridge.heartbeat_timeout_s, watchdog_min_wall_s * speed)
     if bridge_ready is not None:
         bridge_ready(bridge)
+    stations = OcppStations(twin, ocpp, out_dir) if ocpp is not None else None
     server = ModbusServer(bridge, host, port, allow)
     port = server.start()  # before the results folder exists: a busy port leaves nothing behind
     recorder = open_recorder(twin, out_dir, "modbus", {"speed": speed, "read_only": read_only,
@@ -71,7 +72,6 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
          f"recording to {out_dir}")
     if on_listening is not None:
         on_listening(port)
-    stations = OcppStations(twin, ocpp, out_dir) if ocpp is not None else None
     if stations is not None:
         echo(f"{len(stations.stations)} OCPP {ocpp.version} stations connecting to {ocpp.url}/<station id>")
         stations.start()  # waits for their boots, bounded by ocpp.boot_wait_s

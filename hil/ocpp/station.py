@@ -111,6 +111,10 @@ class StationModel:
     sessions_started: int = 0
     _samples: tuple = (None, None, None)  # the step's (power_kw, soc_pct, v_pu) arrays
     _last_heartbeat_s: float = 0.0
+    _profiles_rev: int = 0
+    _composite_key: tuple | None = None
+    _composite: tuple = (None, None)
+    _queued: int = 0  # messages put since the client was last woken
     _last_sample_k: int = 0
 
     def now(self, t_s: float | None = None) -> dt.datetime:
@@ -135,7 +139,7 @@ class StationModel:
                     self._plug(by_slot[slot], vehicle_id, now)
             for c in self.connectors:
                 c.energy_wh += float(power_kw[c.slot]) * dt_s / 3.6
-            limits = self._ocpp_limits_kw(now)
+            limits = self._ocpp_limits_kw()
             for c, limit_kw in zip(self.connectors, limits):
                 self._set_status(c, self._status(c, faulted[c.slot], limit_kw, wanted_kw[c.slot]), now)
             k = int(t_s // self.sample_s)
@@ -166,7 +170,7 @@ class StationModel:
                            sample=self._sample(c), reason=reason, seq_no=session.next_seq()))
         c.session = None
         # a TxProfile lives as long as its transaction
-        self.profiles = [p for p in self.profiles if not (p.purpose == "tx" and p.connector == c.number)]
+        self._set_profiles([p for p in self.profiles if not (p.purpose == "tx" and p.connector == c.number)])
         self._set_status(c, "Available", now)
 
     def _tx(self, c: Connector, now: dt.datetime, reason: str) -> None:
@@ -215,6 +219,13 @@ class StationModel:
         if len(self.outbox) >= MAX_OUTBOX:
             self.outbox.popleft()
         self.outbox.append(message)
+        self._queued += 1
+
+    def take_new(self) -> int:
+        """How many messages were queued since the last call (the client is woken only for them)."""
+        with self.lock:
+            new, self._queued = self._queued, 0
+            return new
 
     def current_status(self) -> list[Outgoing]:
         """Every connector's status now: sent after (re)connecting."""
@@ -252,14 +263,28 @@ class StationModel:
                 self.sample_s = seconds
 
     # -- smart charging --------------------------------------------------------------------
-    def _ocpp_limits_kw(self, now: dt.datetime) -> list[float]:
+    def _composite_kw(self) -> tuple[np.ndarray, float | None]:
+        """Each connector's transaction-level limit and the station maximum, now (kW). Cached for
+        the step: it changes only with time, profiles and sessions."""
+        key = (self.t_s, self._profiles_rev, tuple(c.session.number if c.session else 0 for c in self.connectors))
+        if key != self._composite_key:
+            if not self.profiles:
+                self._composite = (np.array([c.rated_kw for c in self.connectors]), None)
+            else:
+                now = self.now()
+                self._composite = (np.array([self._tx_limit_kw(c, now) for c in self.connectors]),
+                                   station_limit_kw(self.profiles, now, self.supply))
+            self._composite_key = key
+        return self._composite
+
+    def _ocpp_limits_kw(self) -> np.ndarray:
         """Each connector's composite limit before the station maximum is shared."""
-        station_kw = station_limit_kw(self.profiles, now, self.supply)
-        limits = []
-        for c in self.connectors:
-            limit = self._tx_limit_kw(c, now)
-            limits.append(min(limit, station_kw) if station_kw is not None else limit)
-        return limits
+        limits, station_kw = self._composite_kw()
+        return limits if station_kw is None else np.minimum(limits, station_kw)
+
+    def _set_profiles(self, profiles: list[Profile]) -> None:
+        self.profiles = profiles
+        self._profiles_rev += 1
 
     def _tx_limit_kw(self, c: Connector, now: dt.datetime) -> float:
         session = c.session
@@ -278,13 +303,11 @@ class StationModel:
         """What each connector may draw now: its composite limit, the station maximum shared by
         what each EV wants (``wanted_kw`` by twin slot)."""
         with self.lock:
-            now = self.now()
-            limits = np.array([self._tx_limit_kw(c, now) for c in self.connectors])
-            station_kw = station_limit_kw(self.profiles, now, self.supply)
-            if station_kw is not None:
-                wants = np.minimum(limits, [wanted_kw[c.slot] for c in self.connectors])
-                limits = np.minimum(limits, share_kw(station_kw, wants))
-            return limits
+            limits, station_kw = self._composite_kw()
+            if station_kw is None:
+                return limits
+            wants = np.minimum(limits, [wanted_kw[c.slot] for c in self.connectors])
+            return np.minimum(limits, share_kw(station_kw, wants))
 
     def set_profile(self, raw: dict, connector: int) -> str:
         """Accepted or Rejected (the reason goes to the event log)."""
@@ -302,9 +325,9 @@ class StationModel:
                 # it applies to the running transaction (1.6 names it by the CSMS's id, 2.0.1 by ours)
                 profile = replace(profile, transaction_id=self.transaction_id(c.session))
             # a profile replaces one with the same id, or the same purpose, stack level and connector
-            self.profiles = [p for p in self.profiles if p.id != profile.id and not (
+            self._set_profiles([p for p in self.profiles if p.id != profile.id and not (
                 p.purpose == profile.purpose and p.stack_level == profile.stack_level
-                and p.connector == profile.connector)] + [profile]
+                and p.connector == profile.connector)] + [profile])
             first = profile.periods[0]
             self.profile_log.append(("charging_profile", self.supply.to_kw(first.limit, profile.unit, first.phases),
                                      f"set {profile.purpose} id {profile.id} level {profile.stack_level} on "
@@ -325,7 +348,7 @@ class StationModel:
                 and (wanted_purpose is None or p.purpose == wanted_purpose)
                 and (stack_level is None or p.stack_level == stack_level))]
             cleared = len(self.profiles) - len(keep)
-            self.profiles = keep
+            self._set_profiles(keep)
             if cleared:
                 self.profile_log.append(("charging_profile_cleared", float(cleared),
                                          f"cleared {cleared} profiles (id {profile_id}, connector {connector}, "

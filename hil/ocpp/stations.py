@@ -24,6 +24,7 @@ import numpy as np
 from hil.ocpp.client import OcppClients
 from hil.ocpp.schedule import Supply
 from hil.ocpp.station import Connector, StationModel
+from twin.config.errors import ScenarioError
 from twin.model.commands import Command
 from twin.model.core import Snapshot, Twin
 from twin.model.events import Event
@@ -82,7 +83,8 @@ class OcppStations:
         self.options = options
         self.stations = build_stations(twin, options.sample_s)
         if not self.stations:
-            raise ValueError(f"site '{twin.site.name}' has no charger group with protocol ocpp or both")
+            raise ScenarioError(None, "--ocpp-csms", f"site '{twin.site.name}' has no charger group with "
+                                "protocol ocpp or both")
         self.clients = OcppClients(self.stations, options.url, options.version, options.response_timeout_s,
                                    options.backoff_s, out_dir / AUDIT_FILE if out_dir else None,
                                    options.passwords, options.ca_file)
@@ -123,7 +125,8 @@ class OcppStations:
             lost = bool(self._names[station.station_id] & snap.comms_lost) or station.station_id in snap.comms_lost
             station.step(snap.t_s, snap.dt_s, power_kw, soc_pct, snap.v_pu, chargers.faulted, wanted_kw,
                          plugs, departures, lost)
-        self.clients.wake()
+        if sum(station.take_new() for station in self.stations):
+            self.clients.wake()
 
     # -- setpoint source ---------------------------------------------------------------------
     def __call__(self, snap: Snapshot | None) -> list[Command] | None:
