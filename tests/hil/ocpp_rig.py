@@ -24,7 +24,7 @@ from hil.ocpp.stations import OcppOptions
 from hil.serve import serve
 from twin.results.reader import read_events, read_timeseries
 
-SPEED = 400.0
+SPEED = 1000.0  # faster than the loop can go on this machine: the tests are not about pacing
 NOW = "2026-10-01T10:00:00Z"
 
 
@@ -59,7 +59,8 @@ class Seen:
 
 
 class ScriptedCsms:
-    """Boots and records; after each boot it sends ``script[station]`` — (delay wall s, version -> call)."""
+    """Boots and records; after each boot it sends ``script[station]``: (wall seconds to wait, or a
+    condition on ``Seen`` to wait for; version -> call)."""
 
     def __init__(self, script: dict[str, list] | None = None, silent: bool = False) -> None:
         self.script = script or {}
@@ -103,8 +104,12 @@ class ScriptedCsms:
             pass
 
     async def run_script(self, cp) -> None:
-        for delay_s, make in self.script.get(cp.id, []):
-            await asyncio.sleep(delay_s)
+        for wait, make in self.script.get(cp.id, []):
+            if callable(wait):  # a condition on what the stations reported so far
+                while not wait(self.seen):
+                    await asyncio.sleep(0.02)
+            else:
+                await asyncio.sleep(wait)
             payload = make(cp.version)
             response = await cp.call(payload)
             self.seen.answers.append((cp.id, type(payload).__name__, response))

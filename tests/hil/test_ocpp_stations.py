@@ -109,3 +109,97 @@ def test_tx_default_caps_every_connector_within_the_latency(tx_default_run):
     after = t_s > max(set_at) + LATENCY_S + 1.0
     peak_kw = max(float(p[after].max()) for p in power.values())
     assert 19.0 < peak_kw <= 20.0 + 1e-6
+
+
+def car_power(result) -> tuple[np.ndarray, np.ndarray]:
+    t_s, power = connector_power(result.out_dir)
+    return t_s, np.vstack([power[name] for name in CAR_CONNECTORS])
+
+
+def charging(seen) -> int:
+    """Connectors of car_dc whose last reported state is charging."""
+    last = {connector: state for station, connector, state in seen.status if station == "car_dc"}
+    return sum(state == "Charging" for state in last.values())
+
+
+@pytest.fixture(scope="module", params=VERSIONS)
+def scripted_run(request, tmp_path_factory):
+    """A scripted CSMS: station max 60 kW on car_dc, then a TxDefault of 0, then that cleared."""
+    version = request.param
+    csms = ScriptedCsms({"car_dc": [(0.0, lambda v: profile(v, "station_max", 60000.0, pid=1)),
+                                    (0.2, lambda v: composite(v, 1)),
+                                    (lambda seen: charging(seen) >= 3, lambda v: profile(v, "tx_default", 0.0, pid=2)),
+                                    (1.0, lambda v: clear(v, 2))]})
+    url = csms.start()
+    try:
+        result, summary = run_served(tmp_path_factory.mktemp("scripted"), url, version, 3000.0)
+    finally:
+        csms.stop()
+    changes = [e["t_s"] for e in events_of(result.out_dir, "charging_profile") + events_of(
+        result.out_dir, "charging_profile_cleared") if e["device"] == "car_dc"]
+    assert len(changes) == 3, "the script ran within the scenario"
+    return version, result, csms.seen, sorted(changes)
+
+
+def test_station_max_is_shared_across_connectors(scripted_run):
+    version, result, seen, (max_at, zero_at, cleared_at) = scripted_run
+    t_s, power = car_power(result)
+    window = (t_s > max_at + LATENCY_S + 1.0) & (t_s < zero_at)
+    total_kw = power[:, window].sum(axis=0)
+    assert total_kw.max() <= 60.0 + 1e-6
+    sharing = ((power[:, window] > 1.0).sum(axis=0) >= 2) & (total_kw > 50.0)
+    assert sharing.any(), "two or more vehicles charged at once under the station maximum"
+    answer = [response for _, action, response in seen.answers if action == "GetCompositeSchedule"][0]
+    periods = (answer.charging_schedule if version == "1.6" else answer.schedule)["charging_schedule_period"]
+    assert periods[0]["limit"] == 60000.0
+
+
+def test_limit_zero_suspends_and_keeps_the_transaction(scripted_run):
+    version, result, seen, (max_at, zero_at, cleared_at) = scripted_run
+    t_s, power = car_power(result)
+    suspended = (t_s > zero_at + LATENCY_S + 1.0) & (t_s <= cleared_at)
+    assert suspended.sum() > 10
+    assert power[:, suspended].max() == 0.0
+    assert any(state == "SuspendedEVSE" for _, _, state in seen.status)
+    assert not [e for e in events_of(result.out_dir, "departure") if zero_at < e["t_s"] <= cleared_at]
+    stops = [f for _, kind, f in seen.tx_events if kind in ("stop", "Ended")]
+    assert len(stops) == len(events_of(result.out_dir, "departure"))  # only departures end a transaction
+    resumed = t_s > cleared_at + LATENCY_S + 1.0
+    assert power[:, resumed].max() > 1.0
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_comms_loss_reconnects_and_delivers_what_it_queued(version, tmp_path):
+    csms = ReferenceCsms(port=0)
+    port = csms.start()
+    outage = Fault(kind="comms_loss", device="car_dc_1", start_s=300.0, duration_s=600.0)
+    try:
+        result, summary = run_served(tmp_path, f"ws://127.0.0.1:{port}/ocpp", version, 1500.0, faults=[outage],
+                                     backoff_s=(0.05, 0.2))
+    finally:
+        csms.stop()
+    car = summary["stations"]["car_dc"]
+    assert car["connects"] >= 2 and car["queued"] == 0 and car["state"] == "online"
+    plugs = events_of(result.out_dir, "plug")
+    assert len(csms.state.transactions) == len(plugs)  # none lost while offline
+    start = dt.datetime.fromisoformat(read_meta(result.out_dir)["start"])
+    during = [tx for tx in csms.state.transactions.values() if tx.station == "car_dc"
+              and 300.0 <= seconds(tx.started, start) < 900.0]
+    assert during, "vehicles arrived during the outage"
+    if version == "2.0.1":
+        assert csms.state.offline_events > 0  # flagged as queued offline
+    assert all(v.passed for v in result.verdicts if v.criterion.startswith("ocpp station"))
+
+
+def test_a_csms_that_never_answers_fails_the_verdict(tmp_path):
+    csms = ScriptedCsms(silent=True)
+    url = csms.start()
+    try:
+        result, summary = run_served(tmp_path, url, "2.0.1", 120.0, response_timeout_s=0.5, boot_wait_s=1.0,
+                                     backoff_s=(0.2, 0.5))
+    finally:
+        csms.stop()
+    failed = [v for v in result.verdicts if v.criterion.startswith("ocpp station") and not v.passed]
+    assert len(failed) == 3
+    assert "no answer to BootNotification within 0.5 s" in failed[0].criterion
+    assert all(s["boots"] >= 1 and s["sent"] == 0 for s in summary["stations"].values())
