@@ -156,10 +156,22 @@ def demo_command(
         raise _fail(result.error)
 
 
+def bench_ocpp(
+    wall: Annotated[float, typer.Option(help="Wall seconds to run")] = 60.0,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second")] = 10.0,
+    version: Annotated[str, typer.Option(help="1.6 or 2.0.1")] = "2.0.1",
+) -> None:
+    """Every freight-site station on OCPP with 10 s MeterValues: messages/s, CSMS round trip, step lateness."""
+    from hil.ocpp_bench import bench_ocpp as run_bench
+
+    run_bench(wall, speed, version=version)
+
+
 def register(app: typer.Typer) -> None:
     from twin.app.cli import bench_app
 
     bench_app.command("hil")(bench_hil)
+    bench_app.command("ocpp")(bench_ocpp)
     app.command("demo")(demo_command)
     app.command("serve")(serve_command)
     app.command("registers")(registers_command)

@@ -36,6 +36,7 @@ class ServeResult:
     kpis: dict[str, Any] = field(default_factory=dict)
     verdicts: list[Verdict] = field(default_factory=list)
     accepted_writes: int = 0
+    ocpp_links: dict[str, Any] = field(default_factory=dict)  # station id -> hil.ocpp.client.Link
 
 
 def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int = 5020, speed: float = 1.0,
@@ -94,4 +95,5 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
         kpis, verdicts = finish_run(out_dir, recorder, stats, status, scenario.criteria, lateness=lateness)
         if stations is not None:
             verdicts = finish_ocpp(stations, out_dir, kpis, verdicts)
-    return ServeResult(out_dir, status, stats, lateness, kpis, verdicts, bridge.accepted_writes)
+    return ServeResult(out_dir, status, stats, lateness, kpis, verdicts, bridge.accepted_writes,
+                       stations.clients.links if stations is not None else {})

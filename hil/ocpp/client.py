@@ -46,6 +46,7 @@ class Link:
     errors: int = 0
     last_error: str = ""
     round_trips_s: list[float] = field(default_factory=list)
+    ages_s: list[float] = field(default_factory=list)  # wall time from queued to answered, per message
     tx_ids: dict[int, int] = field(default_factory=dict)  # 1.6: our session -> the CSMS's transaction id
     wake: asyncio.Event | None = None
 
@@ -231,6 +232,7 @@ class OcppClients:
             if model.outbox:
                 message = model.outbox[0]
                 await self._send(station, model, link, message)
+                link.ages_s.append(time.monotonic() - message.queued_s)
                 with model.lock:
                     if model.outbox and model.outbox[0] is message:
                         model.outbox.popleft()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 
@@ -61,6 +62,7 @@ class Outgoing:
     reason: str = ""  # why a tx message is sent: Periodic, ChargingStateChanged, EVDisconnected ...
     offline: bool = False
     seq_no: int = 0
+    queued_s: float = field(default_factory=time.monotonic)  # wall clock: the bench reports message ages
 
 
 @dataclass
