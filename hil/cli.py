@@ -135,20 +135,34 @@ def bench_hil() -> None:
 DEMO_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "holiday-peak-freight.toml"
 
 
+def charger_cap_kw(scenario: Scenario) -> float:
+    """What the contract leaves the chargers beside the building peak and the swap station at full power."""
+    site = scenario.site
+    swap_kw = site.swap.pack_chargers * site.swap.pack_charger_kw + site.swap.aux_kw if site.swap else 0.0
+    return site.utility.contract_limit_kw - sum(load.p_peak_kw for load in site.loads) - swap_kw
+
+
 def demo_command(
     out: Annotated[Path, typer.Option(help="Results folder")] = Path("results/demo"),
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall second")] = 360.0,
     step: Annotated[str, typer.Option(help="Step of the served twin (5 s lets a Python controller keep up at 360x)")] = "5s",
+    ocpp: Annotated[bool, typer.Option("--ocpp", help="Chargers on OCPP 2.0.1 under the reference CSMS too")] = False,
 ) -> None:
     """The main job: the holiday peak served over loopback Modbus, the reference controller as a separate process."""
     from hil.acceptance import run_with_external_controller
+    from hil.ocpp_acceptance import run_with_csms
     from twin.app.cli import print_kpis, print_verdicts
 
     scenario = load_with_options(DEMO_SCENARIO, step=step)
     command = f"{shlex.quote(sys.executable)} -m twin controller --host {{host}} --port {{port}}"
     print(f"{scenario.name}: 24 h served over Modbus at {speed:g}x (about {scenario.duration_s / speed / 60:.1f} min); "
-          f"reference controller: satwin controller (separate process)")
-    result = run_with_external_controller(scenario, out, command, speed=speed, echo=print)
+          f"reference controller: satwin controller (separate process)"
+          + ("; chargers on OCPP under satwin csms (separate process)" if ocpp else ""))
+    if ocpp:
+        csms = f"{shlex.quote(sys.executable)} -m twin csms --port {{port}} --ev-cap-kw {charger_cap_kw(scenario):.0f}"
+        result = run_with_csms(scenario, out, csms, controller_cmd=command, speed=speed, echo=print)
+    else:
+        result = run_with_external_controller(scenario, out, command, speed=speed, echo=print)
     print_kpis(result.kpis, f"{scenario.name} — external reference controller over Modbus ({result.status})")
     print_verdicts([v.__dict__ for v in result.verdicts], "acceptance criteria")
     print(f"results: {out}  (report.md, plot.png, kpi.json, timeseries/, events/, modbus_audit.jsonl)")
