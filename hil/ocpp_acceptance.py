@@ -67,9 +67,7 @@ def run_with_csms(scenario: Scenario, out_dir: Path, csms_cmd: str | None = None
         if controller_cmd:
             result = run_with_external_controller(scenario, out_dir, controller_cmd, speed, echo, ocpp=ocpp)
         else:
-            served = serve(scenario, out_dir, host=HOST, port=0, speed=speed, echo=echo, ocpp=ocpp)
-            result = RunResult(Path(out_dir), served.status, served.stats, served.kpis, None,
-                               verdicts=list(served.verdicts))
+            result = serve(scenario, out_dir, host=HOST, port=0, speed=speed, echo=echo, ocpp=ocpp)
         if child is not None and child.poll() is not None:
             tail = (child.stderr.read() or "").strip().splitlines()[-3:] if child.stderr else []
             problems.append(f"CSMS exited with code {child.returncode} before the scenario ended"
@@ -81,5 +79,5 @@ def run_with_csms(scenario: Scenario, out_dir: Path, csms_cmd: str | None = None
         result.verdicts = list(result.verdicts) + [Verdict(f"CSMS healthy: {p}", float("nan"), False)
                                                    for p in problems]
         result.status = "failed"
-        result.error = "; ".join(problems)
+        result.reason = "; ".join(problems)
     return result

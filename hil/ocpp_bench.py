@@ -44,9 +44,11 @@ def bench_ocpp(wall_s: float = 60.0, speed: float = 10.0, sample_s: float = 10.0
         echo(f"bench ocpp: {scenario.name} from the evening peak, {wall_s:g} s wall at {speed:g}x, 1 s steps, "
              f"OCPP {version} MeterValues every {sample_s:g} s; reference CSMS in its own process")
         with tempfile.TemporaryDirectory() as out:
+            ready: list = []
             served = serve(scenario, Path(out) / "run", port=0, speed=speed, echo=lambda _t: None,
-                           ocpp=OcppOptions(f"ws://127.0.0.1:{port}/bench", version, sample_s))
-            links = served.ocpp_links
+                           ocpp=OcppOptions(f"ws://127.0.0.1:{port}/bench", version, sample_s),
+                           stations_ready=ready.append)
+            links = ready[0].clients.links
     finally:
         stop.set()
         csms.join(10)
