@@ -90,6 +90,7 @@ class Connector:
     status: str = "Available"
     session: Session | None = None
     unavailable: bool = False
+    held: bool = False  # stopped remotely: no power until the vehicle leaves
 
 
 @dataclass
@@ -135,7 +136,10 @@ class StationModel:
             by_slot = {c.slot: c for c in self.connectors}
             for slot in departures:
                 if slot in by_slot:
-                    self._stop(by_slot[slot], now, "EVDisconnected")
+                    c = by_slot[slot]
+                    c.held = False
+                    self._stop(c, now, "EVDisconnected")
+                    self._set_status(c, "Available", now)  # also after a remote stop
             for slot, vehicle_id in plugs:
                 if slot in by_slot:
                     self._plug(by_slot[slot], vehicle_id, now)
@@ -173,7 +177,28 @@ class StationModel:
         c.session = None
         # a TxProfile lives as long as its transaction
         self._set_profiles([p for p in self.profiles if not (p.purpose == "tx" and p.connector == c.number)])
-        self._set_status(c, "Available", now)
+        if not c.held:
+            self._set_status(c, "Available", now)
+
+    def remote_stop(self, number: int) -> bool:
+        """RemoteStop / RequestStop of the station's ``number``-th transaction: it ends now, and the
+        connector gives no power until the vehicle leaves (which it does at its dwell limit)."""
+        with self.lock:
+            for c in self.connectors:
+                if c.session is not None and c.session.number == number:
+                    c.held = True
+                    self._profiles_rev += 1  # the limit changes
+                    self.profile_log.append(("remote_stop", 0.0, f"transaction {self.transaction_id(c.session)} "
+                                             f"on connector {c.number} stopped by the CSMS"))
+                    self._stop(c, self.now(), "Remote")
+                    return True
+            return False
+
+    def session_number(self, transaction_id: str) -> int | None:
+        """Our number of a running transaction named by its 2.0.1 id."""
+        with self.lock:
+            return next((c.session.number for c in self.connectors
+                         if c.session is not None and self.transaction_id(c.session) == transaction_id), None)
 
     def _tx(self, c: Connector, now: dt.datetime, reason: str) -> None:
         self._put(Outgoing("tx_update", now, c.number, session=c.session.number, id_token=c.session.id_token,
@@ -182,6 +207,8 @@ class StationModel:
     def _status(self, c: Connector, faulted: bool, limit_kw: float, wanted_kw: float) -> str:
         if faulted:
             return "Faulted"
+        if c.held:
+            return "Finishing"
         if c.unavailable and c.session is None:
             return "Unavailable"
         if c.session is None:
@@ -270,7 +297,7 @@ class StationModel:
         the step: it changes only with time, profiles and sessions."""
         key = (self.t_s, self._profiles_rev, tuple(c.session.number if c.session else 0 for c in self.connectors))
         if key != self._composite_key:
-            if not self.profiles:
+            if not self.profiles and not any(c.held for c in self.connectors):
                 self._composite = (np.array([c.rated_kw for c in self.connectors]), None)
             else:
                 now = self.now()
@@ -289,6 +316,8 @@ class StationModel:
         self._profiles_rev += 1
 
     def _tx_limit_kw(self, c: Connector, now: dt.datetime) -> float:
+        if c.held:
+            return 0.0
         session = c.session
         limit = connector_limit_kw(self.profiles, c.number, now, session.start if session else None,
                                    self.transaction_id(session), self.supply)

@@ -110,15 +110,17 @@ class Station16(ChargePoint):
             configuration_key=[{"key": k, "readonly": False, "value": f"{values[k]:g}"} for k in asked if k in values],
             unknown_key=[k for k in asked if k not in values] or None)
 
-    # the twin's vehicles come and go with its traffic: remote starts, stops, resets and
-    # availability changes are answered honestly rather than faked
+    # the twin's vehicles come and go with its traffic: a remote start, a reset or an availability
+    # change cannot be made to happen and is answered honestly rather than faked
     @on(Action.remote_start_transaction)
     def on_remote_start_transaction(self, id_tag: str, **_):
         return call_result.RemoteStartTransaction(status="Rejected")
 
     @on(Action.remote_stop_transaction)
     def on_remote_stop_transaction(self, transaction_id: int, **_):
-        return call_result.RemoteStopTransaction(status="Rejected")
+        number = next((n for n, csms_id in self.tx_ids.items() if csms_id == transaction_id), None)
+        stopped = number is not None and self.model.remote_stop(number)
+        return call_result.RemoteStopTransaction(status="Accepted" if stopped else "Rejected")
 
     @on(Action.change_availability)
     def on_change_availability(self, connector_id: int, type: str, **_):

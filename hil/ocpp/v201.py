@@ -20,7 +20,8 @@ CONNECTOR_STATUS = {"Available": "Available", "Preparing": "Occupied", "Charging
                     "Faulted": "Faulted", "Unavailable": "Unavailable"}
 EVENT_TYPE = {"tx_start": "Started", "tx_update": "Updated", "tx_stop": "Ended"}
 TRIGGER = {"CablePluggedIn": "CablePluggedIn", "Periodic": "MeterValuePeriodic",
-           "ChargingStateChanged": "ChargingStateChanged", "Trigger": "Trigger", "EVDisconnected": "EVDeparted"}
+           "ChargingStateChanged": "ChargingStateChanged", "Trigger": "Trigger", "EVDisconnected": "EVDeparted",
+           "Remote": "RemoteStop"}
 CONTEXT = {"tx_start": "Transaction.Begin", "tx_stop": "Transaction.End"}
 
 
@@ -109,15 +110,17 @@ class Station201(ChargePoint):
         accepted = self.model.trigger(requested_message, (evse or {}).get("id"))
         return call_result.TriggerMessage(status="Accepted" if accepted else "NotImplemented")
 
-    # the twin's vehicles come and go with its traffic: remote starts, stops, resets and
-    # availability changes are answered honestly rather than faked
+    # the twin's vehicles come and go with its traffic: a remote start, a reset or an availability
+    # change cannot be made to happen and is answered honestly rather than faked
     @on(Action.request_start_transaction)
     def on_request_start_transaction(self, id_token: dict, remote_start_id: int, **_):
         return call_result.RequestStartTransaction(status="Rejected")
 
     @on(Action.request_stop_transaction)
     def on_request_stop_transaction(self, transaction_id: str, **_):
-        return call_result.RequestStopTransaction(status="Rejected")
+        number = self.model.session_number(transaction_id)
+        stopped = number is not None and self.model.remote_stop(number)
+        return call_result.RequestStopTransaction(status="Accepted" if stopped else "Rejected")
 
     @on(Action.change_availability)
     def on_change_availability(self, operational_status: str, evse=None, **_):

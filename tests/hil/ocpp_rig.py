@@ -60,7 +60,7 @@ class Seen:
 
 class ScriptedCsms:
     """Boots and records; after each boot it sends ``script[station]``: (wall seconds to wait, or a
-    condition on ``Seen`` to wait for; version -> call)."""
+    condition on ``Seen`` to wait for; (version, Seen) -> call)."""
 
     def __init__(self, script: dict[str, list] | None = None, silent: bool = False) -> None:
         self.script = script or {}
@@ -110,9 +110,21 @@ class ScriptedCsms:
                     await asyncio.sleep(0.02)
             else:
                 await asyncio.sleep(wait)
-            payload = make(cp.version)
+            payload = make(cp.version, self.seen)
             response = await cp.call(payload)
             self.seen.answers.append((cp.id, type(payload).__name__, response))
+
+
+def open_transactions(seen: Seen, version: str) -> list[tuple[object, int]]:
+    """(transaction id, connector) of the transactions started and not ended, oldest first."""
+    if version == "1.6":
+        started = [(f["transaction_id"], f["connector_id"]) for _, k, f in seen.tx_events if k == "start"]
+        ended = {f["transaction_id"] for _, k, f in seen.tx_events if k == "stop"}
+    else:
+        started = [(f["transaction_info"]["transaction_id"], f["evse"]["id"]) for _, k, f in seen.tx_events
+                   if k == "Started"]
+        ended = {f["transaction_info"]["transaction_id"] for _, k, f in seen.tx_events if k == "Ended"}
+    return [(tx, connector) for tx, connector in started if tx not in ended]
 
 
 class _Csms16(Cp16):
@@ -142,8 +154,9 @@ class _Csms16(Cp16):
 
     @on(A16.start_transaction)
     def start_tx(self, **fields):
+        fields["transaction_id"] = len(self.test.seen.tx_events) + 1
         self.test.seen.tx_events.append((self.id, "start", fields))
-        return r16.StartTransaction(transaction_id=len(self.test.seen.tx_events), id_tag_info={"status": "Accepted"})
+        return r16.StartTransaction(transaction_id=fields["transaction_id"], id_tag_info={"status": "Accepted"})
 
     @on(A16.stop_transaction)
     def stop_tx(self, **fields):

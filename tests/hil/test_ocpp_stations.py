@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
-from ocpp_rig import ScriptedCsms, connector_power, events_of, run_served
+from ocpp_rig import ScriptedCsms, connector_power, events_of, open_transactions, run_served
 
 from hil.ocpp.csms import Policy, ReferenceCsms
 from twin.config.faults import Fault
@@ -45,6 +45,11 @@ def profile(version: str, purpose: str, limit_w: float, pid: int = 1):
 def clear(version: str, pid: int):
     return call16.ClearChargingProfile(id=pid) if version == "1.6" else call201.ClearChargingProfile(
         charging_profile_id=pid)
+
+
+def remote_stop(version: str, transaction_id):
+    return call16.RemoteStopTransaction(transaction_id=transaction_id) if version == "1.6" else \
+        call201.RequestStopTransaction(transaction_id=transaction_id)
 
 
 def composite(version: str, connector: int):
@@ -109,6 +114,8 @@ def test_tx_default_caps_every_connector_within_the_latency(tx_default_run):
     after = t_s > max(set_at) + LATENCY_S + 1.0
     peak_kw = max(float(p[after].max()) for p in power.values())
     assert 19.0 < peak_kw <= 20.0 + 1e-6
+    obeyed = [v for v in result.verdicts if v.criterion.startswith("charging profiles obeyed")]
+    assert len(obeyed) == 1 and obeyed[0].passed
 
 
 def car_power(result) -> tuple[np.ndarray, np.ndarray]:
@@ -126,10 +133,12 @@ def charging(seen) -> int:
 def scripted_run(request, tmp_path_factory):
     """A scripted CSMS: station max 60 kW on car_dc, then a TxDefault of 0, then that cleared."""
     version = request.param
-    csms = ScriptedCsms({"car_dc": [(0.0, lambda v: profile(v, "station_max", 60000.0, pid=1)),
-                                    (0.2, lambda v: composite(v, 1)),
-                                    (lambda seen: charging(seen) >= 3, lambda v: profile(v, "tx_default", 0.0, pid=2)),
-                                    (1.0, lambda v: clear(v, 2))]})
+    csms = ScriptedCsms({"car_dc": [
+        (0.0, lambda v, _: profile(v, "station_max", 60000.0, pid=1)),
+        (0.2, lambda v, _: composite(v, 1)),
+        (lambda seen: charging(seen) >= 3, lambda v, _: profile(v, "tx_default", 0.0, pid=2)),
+        (1.0, lambda v, _: clear(v, 2)),
+        (0.5, lambda v, seen: remote_stop(v, open_transactions(seen, v)[-1][0]))]})
     url = csms.start()
     try:
         result, summary = run_served(tmp_path_factory.mktemp("scripted"), url, version, 3000.0)
@@ -162,8 +171,9 @@ def test_limit_zero_suspends_and_keeps_the_transaction(scripted_run):
     assert power[:, suspended].max() == 0.0
     assert any(state == "SuspendedEVSE" for _, _, state in seen.status)
     assert not [e for e in events_of(result.out_dir, "departure") if zero_at < e["t_s"] <= cleared_at]
-    stops = [f for _, kind, f in seen.tx_events if kind in ("stop", "Ended")]
-    assert len(stops) == len(events_of(result.out_dir, "departure"))  # only departures end a transaction
+    stops = [f for _, kind, f in seen.tx_events if kind in ("stop", "Ended") and f.get("reason") != "Remote"
+             and f.get("trigger_reason") != "RemoteStop"]
+    assert len(stops) == len(events_of(result.out_dir, "departure"))  # a suspension ends no transaction
     resumed = t_s > cleared_at + LATENCY_S + 1.0
     assert power[:, resumed].max() > 1.0
 
@@ -203,3 +213,23 @@ def test_a_csms_that_never_answers_fails_the_verdict(tmp_path):
     assert len(failed) == 3
     assert "no answer to BootNotification within 0.5 s" in failed[0].criterion
     assert all(s["boots"] >= 1 and s["sent"] == 0 for s in summary["stations"].values())
+
+
+def test_remote_stop_ends_the_transaction_and_holds_the_connector(scripted_run):
+    version, result, seen, _ = scripted_run
+    answers = [response for _, action, response in seen.answers if action in ("RemoteStopTransaction",
+                                                                              "RequestStopTransaction")]
+    assert [a.status for a in answers] == ["Accepted"]
+    remote = [f for _, kind, f in seen.tx_events if kind in ("stop", "Ended")
+              and (f.get("reason") == "Remote" or f.get("trigger_reason") == "RemoteStop")]
+    assert len(remote) == 1
+    stopped = [e for e in events_of(result.out_dir, "remote_stop")]
+    assert len(stopped) == 1
+    connector = int(stopped[0]["detail"].split("connector ")[1].split()[0])
+    t_s, power = connector_power(result.out_dir)
+    held = t_s > stopped[0]["t_s"] + LATENCY_S + 1.0
+    leaves = [e["t_s"] for e in events_of(result.out_dir, "departure") if e["t_s"] > stopped[0]["t_s"]
+              and e["device"] == f"connector{connector - 1}"]
+    if leaves:
+        held &= t_s < leaves[0]
+    assert held.sum() > 5 and power[f"car_dc_{connector}"][held].max() == 0.0
