@@ -47,6 +47,12 @@ class Sample:
     voltage_v: float
     soc_pct: float
 
+    def measurands(self) -> list[tuple[str, float, str]]:
+        """(measurand, value, unit) as every meter value reports them, in both versions."""
+        return [("Energy.Active.Import.Register", self.energy_wh, "Wh"), ("Power.Active.Import", self.power_w, "W"),
+                ("Current.Import", self.current_a, "A"), ("Voltage", self.voltage_v, "V"),
+                ("SoC", self.soc_pct, "Percent")]
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:

@@ -7,19 +7,16 @@ from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
 from hil.ocpp.schedule import ocpp_time
-from hil.ocpp.station import Outgoing, Sample, StationModel
+from hil.ocpp.station import Outgoing, StationModel
 
 SUBPROTOCOL = "ocpp1.6"
 CONFIG_KEYS = ("HeartbeatInterval", "MeterValueSampleInterval")
 
 
 def meter_value(message: Outgoing, context: str) -> list[dict]:
-    s: Sample = message.sample
-    values = [("Energy.Active.Import.Register", s.energy_wh, "Wh"), ("Power.Active.Import", s.power_w, "W"),
-              ("Current.Import", s.current_a, "A"), ("Voltage", s.voltage_v, "V"), ("SoC", s.soc_pct, "Percent")]
     return [{"timestamp": ocpp_time(message.timestamp),
              "sampled_value": [{"value": f"{v:.1f}", "measurand": m, "unit": u, "context": context}
-                               for m, v, u in values]}]
+                               for m, v, u in message.sample.measurands()]}]
 
 
 class Station16(ChargePoint):

@@ -12,7 +12,7 @@ from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 
 from hil.ocpp.schedule import ocpp_time
-from hil.ocpp.station import Outgoing, Sample, StationModel
+from hil.ocpp.station import Outgoing, StationModel
 
 SUBPROTOCOL = "ocpp2.0.1"
 CONNECTOR_STATUS = {"Available": "Available", "Preparing": "Occupied", "Charging": "Occupied",
@@ -26,13 +26,10 @@ CONTEXT = {"tx_start": "Transaction.Begin", "tx_stop": "Transaction.End"}
 
 
 def meter_value(message: Outgoing) -> list[dict]:
-    s: Sample = message.sample
     context = CONTEXT.get(message.kind, "Trigger" if message.reason == "Trigger" else "Sample.Periodic")
-    values = [("Energy.Active.Import.Register", s.energy_wh, "Wh"), ("Power.Active.Import", s.power_w, "W"),
-              ("Current.Import", s.current_a, "A"), ("Voltage", s.voltage_v, "V"), ("SoC", s.soc_pct, "Percent")]
     return [{"timestamp": ocpp_time(message.timestamp),
              "sampled_value": [{"value": round(v, 1), "measurand": m, "context": context,
-                                "unit_of_measure": {"unit": u}} for m, v, u in values]}]
+                                "unit_of_measure": {"unit": u}} for m, v, u in message.sample.measurands()]}]
 
 
 def id_token(token: str) -> dict:

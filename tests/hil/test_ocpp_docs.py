@@ -39,3 +39,11 @@ def test_measurands_are_what_both_versions_send():
     sent16 = [(v["measurand"], v["unit"]) for v in v16.meter_value(message, "Sample.Periodic")[0]["sampled_value"]]
     sent201 = [(v["measurand"], v["unit_of_measure"]["unit"]) for v in v201.meter_value(message)[0]["sampled_value"]]
     assert documented == sent16 == sent201
+
+
+def test_acceptance_figures_are_the_codes():
+    from hil.ocpp.obeyed import TOLERANCE_KW
+    from hil.ocpp_acceptance import LISTEN_WALL_S
+
+    assert f"must listen on it within {LISTEN_WALL_S:g} s" in " ".join(GUIDE.split())
+    assert f"it fails above {TOLERANCE_KW:g} kW" in " ".join(GUIDE.split())
