@@ -42,6 +42,7 @@ class Link:
     state: str = "connecting"  # connecting, booting, online, offline (comms_loss), boot Rejected/Pending
     connects: int = 0
     boots: int = 0
+    booted: bool = False  # the CSMS accepted a boot: a reconnect does not boot again
     sent: int = 0
     errors: int = 0
     last_error: str = ""
@@ -222,8 +223,9 @@ class OcppClients:
     async def _online(self, station, model: StationModel, link: Link) -> bool:
         """Boot, report, then send the outbox until the socket drops, a comms fault or the stop.
         True when the station got online (the back-off starts over)."""
-        if not await self._boot(station, model, link):
+        if not link.booted and not await self._boot(station, model, link):
             return False
+        link.booted = True
         model.online = True
         link.state = "online"
         for message in model.current_status():
