@@ -83,6 +83,9 @@ def serve_command(
     if late:
         print(f"step lateness p50 {late['p50_ms']:.2f} ms, p99 {late['p99_ms']:.2f} ms, max {late['max_ms']:.2f} ms, "
               f"overruns {late['overruns']}")
+    for verdict in result.verdicts:
+        if verdict.criterion.startswith(("ocpp station", "charging profiles obeyed")):
+            print(f"{'pass' if verdict.passed else 'FAIL'}: {verdict.criterion}")
 
 
 def registers_command(
