@@ -22,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-REFERENCE_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "holiday-peak-freight.toml"
+import scenarios
+
+REFERENCE_SCENARIO = scenarios.REFERENCE
 # The feeder waits for the wall clock every PACE_ROWS rows: ~2 ms at 3600x, so its batches leave
 # every ~20 ms (BATCH_WALL_S) as the live worker's do. A sleep per row would pace it below 3600
 # rows/s by itself; a wait every 64 rows (17.8 ms) made the 20 ms batch timer fire only every other

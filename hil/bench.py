@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 from pymodbus.client import AsyncModbusTcpClient
 
+import scenarios
 from hil.maps.registers import register_map_of
 from hil.serve import serve
 from twin.config.scenario import load_scenario
 
-REFERENCE_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "holiday-peak-freight.toml"
+REFERENCE_SCENARIO = scenarios.REFERENCE
 EVENING_PEAK = "2026-10-01T18:00:00+08:00"
 CLIENT_TIMEOUT_S = 2.0
 

@@ -20,7 +20,14 @@ class SeriesStore:
         self.t_s = np.zeros(max(1, capacity))
         self.data = np.zeros((len(self.names), max(1, capacity)))
         self.n = 0
+        self.generation = 0  # counts ``clear``: what was computed from older rows is void
         self.events: list[Event] = []
+
+    def clear(self) -> None:
+        """Start over (a new run on the same server): rows are written again from the front."""
+        self.n = 0
+        self.events = []
+        self.generation += 1
 
     def extend(self, t_s: np.ndarray, block: np.ndarray) -> None:
         """Append rows (``block`` is channels x rows); grows only if the run outlasts its estimate."""

@@ -53,7 +53,7 @@ class PeakEnvelope:
 
     def __init__(self) -> None:
         self._levels: dict[int, _BinLevel] = {}
-        self._store_id: int | None = None
+        self._store_key: tuple[int, int] | None = None  # (store, its generation) the bins were reduced from
 
     @staticmethod
     def bin_samples(samples: int, width_px: float) -> int:
@@ -67,8 +67,9 @@ class PeakEnvelope:
         With fewer than two samples a pixel column the samples themselves (views, no copy);
         otherwise a (max, min) pair per bin at the bin's middle sample time.
         """
-        if id(store) != self._store_id:
-            self._levels, self._store_id = {}, id(store)
+        key = (id(store), store.generation)
+        if key != self._store_key:  # another store, or the same one cleared for a new run: no bin is valid
+            self._levels, self._store_key = {}, key
         n, t_s, data = store.n, store.t_s, store.data
         i0 = max(int(np.searchsorted(t_s[:n], x0_s)) - 1, 0)
         i1 = min(int(np.searchsorted(t_s[:n], x1_s, side="right")) + 1, n)

@@ -65,7 +65,7 @@ class AttachWindow(TwinWindow):
             if sample.t_s <= 0:
                 continue  # the server has not stepped yet: its registers are still empty
             if self.store.n and sample.t_s < self.sim_now_s:
-                self.store.n = 0  # a new run on the same server
+                self.store.clear()  # a new run on the same server
                 self.restarts += 1
             elif self.store.n and sample.t_s == self.sim_now_s:
                 continue  # no step since the last poll (slow speed, or a paused server)

@@ -1,67 +1,32 @@
 """Between the twin's run loop and the Modbus server — the datastore of the HIL bench.
 
-* As a run-loop ``Sink`` it rebuilds every unit's register image from each step's
-  measurements (``snapshot.measured``) and swaps it in whole, so a request never waits
-  for a step and always sees one consistent step.
-* It is the one place writes are validated (unknown address → 02, read-only or bad value
-  → 03, any write in read-only mode → 01) and audited.
-* A write becomes a ``Command`` (``twin.model.commands``) here and nowhere else; as the run
-  loop's ``SetpointSource`` it hands accepted commands to ``Twin.apply`` at the next step (so
-  device latency and ramps apply) and runs the heartbeat watchdog.
+The pieces, each its own module: the register image (``image``), write validation
+(``validation``: registers to ``Command``s, the one range check), the heartbeat watchdog
+(``watchdog``) and the audit log (``audit``). The bridge wires them to the run loop:
+
+* as a run-loop ``Sink`` it rebuilds every unit's image from each step's measurements, so
+  a request never waits for a step and always sees one consistent step;
+* as the server's datastore it validates, applies and audits writes (unknown address → 02,
+  read-only or bad value → 03, any write in read-only mode → 01);
+* as the run loop's ``SetpointSource`` it hands accepted commands to ``Twin.apply`` at the
+  next step (so device latency and ramps apply) and runs the watchdog.
 
 No pymodbus in here: exception codes are plain ints; ``hil.servers.modbus_tcp`` maps them.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import math
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
-from hil.maps.registers import SUNSPEC_BASE, Point, RegisterMap, decode, encode
-from hil.maps.sunspec import SunSpecDevice
-from twin.model.commands import SITE_TARGET, Command
+from hil.datastore.audit import AuditLog
+from hil.datastore.image import RegisterImage, UnitImage
+from hil.datastore.validation import ILLEGAL_FUNCTION, ValidWrite, validate, validate_product
+from hil.datastore.watchdog import Watchdog
+from hil.maps.profiles import ProductDevice
+from hil.maps.registers import RegisterMap
+from twin.model.commands import Command
 from twin.model.core import Snapshot, Twin
 from twin.model.events import Event
-
-ILLEGAL_FUNCTION, ILLEGAL_ADDRESS, ILLEGAL_VALUE = 1, 2, 3
-SAFE_PV_LIMIT_PCT = 100.0  # PV is safe to run: it only lowers import
-
-
-@dataclass
-class UnitImage:
-    points: list[Point]  # plain map, address order
-    size: int
-    sunspec: SunSpecDevice | None
-    plain: list[int] = field(default_factory=list)
-    sunspec_words: list[int] = field(default_factory=list)
-    by_address: dict[int, Point] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.plain = [0] * self.size
-        self.sunspec_words = [0] * (self.sunspec.size if self.sunspec else 0)
-        self.by_address = {p.address: p for p in self.points}
-
-
-def safe_ev_cap_kw(twin: Twin) -> float:
-    """EV cap of the safe state: what the contract leaves beside the building loads at their peak,
-    so the site stays inside its contract with the battery idle."""
-    site = twin.site
-    return max(0.0, site.utility.contract_limit_kw - sum(load.p_peak_kw for load in site.loads))
-
-
-def safe_commands(twin: Twin) -> tuple[Command, ...]:
-    """The watchdog's safe state: battery idle, EV charging capped (``safe_ev_cap_kw``), PV free."""
-    source = "watchdog"
-    commands = [Command(SITE_TARGET, "ev_cap_kw", safe_ev_cap_kw(twin), source)]
-    if twin.site.bess:
-        commands.insert(0, Command(twin.site.bess.name, "p_set_kw", 0.0, source))
-    commands += [Command(name, "p_limit_pct", SAFE_PV_LIMIT_PCT, source) for name in twin.pv.names]
-    return tuple(commands)
 
 
 class Bridge:
@@ -70,45 +35,49 @@ class Bridge:
         self.twin = twin
         self.map = reg_map
         self.read_only = read_only
-        self.units: dict[int, UnitImage] = {}
-        for device in reg_map.devices:
-            plain = reg_map.plain(device.unit_id)
-            size = plain[-1].address + plain[-1].count
-            has_sunspec = any(p.address >= SUNSPEC_BASE for p in reg_map.of(device.unit_id))
-            self.units[device.unit_id] = UnitImage(plain, size, SunSpecDevice(device, twin) if has_sunspec else None)
+        self.image = RegisterImage(reg_map, twin)
+        self.units = self.image.units
+        self.energy = self.image.energy
+        self.products = self.image.products
         self.sim_t_s = 0.0
         self.silent_units: frozenset[int] = frozenset()  # comms_loss faults: these units do not answer
+        self.silent_devices: frozenset[str] = frozenset()  # the same, by device (product units follow them)
         self.accepted_writes = 0
         # the twin's name of each unit's device, as faults (comms_loss) name them
         self._twin_names = {d.unit_id: d.twin_name for d in reg_map.devices}
         self.connections = 0  # clients that connected (and passed the allow-list)
-        self.heartbeat_timeout_s = twin.site.watchdog.heartbeat_timeout_s
-        self.safe_commands = safe_commands(twin)
-        self.tripped = False
-        self._lock = threading.Lock()  # guards what the server thread hands to the run loop
+        self.watchdog = Watchdog(twin.site, twin.log)
+        self._lock = self.image.lock  # one lock: the image, the SunSpec controls, what the run loop takes
         self._pending: dict[tuple[str, str], Command] = {}  # accepted since the last step, per target
-        self._commanded: dict[tuple[str, str], Command] = {}  # the last accepted, restored after a watchdog trip
-        self._heartbeat_value = 0
-        self._heartbeats = 0
-        self._heartbeats_at_trip = 0
-        self._last_heartbeat_t_s = 0.0
         self.audit_path = audit_path
-        self._audit: TextIO | None = None  # opened at the first write, so a failed start leaves no file
+        self.audit = AuditLog(audit_path)
+
+    @property
+    def heartbeat_timeout_s(self) -> float:
+        return self.watchdog.heartbeat_timeout_s
+
+    @heartbeat_timeout_s.setter
+    def heartbeat_timeout_s(self, value: float) -> None:
+        self.watchdog.heartbeat_timeout_s = value
+
+    @property
+    def tripped(self) -> bool:
+        return self.watchdog.tripped
+
+    @property
+    def safe_commands(self) -> tuple[Command, ...]:
+        return self.watchdog.safe_commands
 
     # -- sink: register images from the step ---------------------------------------------
     def on_snapshot(self, snap: Snapshot) -> None:
-        measured = snap.measured
         if snap.comms_lost or self.silent_units:
             self.silent_units = frozenset(unit for unit, name in self._twin_names.items() if name in snap.comms_lost)
-        for unit in self.units.values():
-            words: list[int] = []
-            for point in unit.points:
-                value = self._heartbeat_value if point.command == "heartbeat" else point.read(measured, snap)
-                words += encode(point, value)
-            unit.plain = words  # swapped whole: a reader sees this step or the last, never a mix
-            if unit.sunspec:
-                unit.sunspec_words = unit.sunspec.image(measured, snap)
+        self.silent_devices = snap.comms_lost
+        timed = self.image.update(snap)
         self.sim_t_s = snap.t_s
+        if timed:
+            with self._lock:
+                self._queue(timed)
 
     def on_events(self, events: list[Event]) -> None:
         pass
@@ -116,112 +85,74 @@ class Bridge:
     # -- datastore ------------------------------------------------------------------------
     def read(self, unit_id: int, address: int, count: int) -> list[int]:
         """Registers of the current image; the server has checked the range against the layout."""
-        unit = self.units[unit_id]
-        if address >= SUNSPEC_BASE:
-            return unit.sunspec_words[address - SUNSPEC_BASE:address - SUNSPEC_BASE + count]
-        return unit.plain[address:address + count]
+        return self.image.read(unit_id, address, count)
 
     def write(self, unit_id: int, address: int, values: list[int], client: str) -> int:
         """Validate a write as a whole, apply it, audit it; returns 0 or a Modbus exception code."""
-        source = f"modbus {client}"
+        commands: list[Command] = []
         if self.read_only:
             code = ILLEGAL_FUNCTION
-        elif address >= SUNSPEC_BASE:
-            code = self._write_sunspec(self.units[unit_id], address, values, source)
         else:
-            code = self._write_plain(self.units[unit_id], address, values, source)
-        self.log_write(client, unit_id, address, values, code)
+            unit, source = self.units[unit_id], f"modbus {client}"
+            with self._lock:
+                checked = validate(unit, address, values, self.twin.command_specs, source, self.sim_t_s)
+                if isinstance(checked, ValidWrite):
+                    self._take(unit, checked, source)
+                    commands, code = checked.commands, 0
+                else:
+                    code = checked
+        self.log_write(client, unit_id, address, values, code, commands)
         return code
 
-    def _write_plain(self, unit: UnitImage, address: int, values: list[int], source: str) -> int:
-        accepted: list[tuple[Point, float]] = []
-        offset = 0
-        while offset < len(values):
-            point = unit.by_address.get(address + offset)
-            if point is None or offset + point.count > len(values):
-                return ILLEGAL_VALUE  # a write must cover whole points
-            if point.access != "RW":
-                return ILLEGAL_VALUE
-            value = decode(point.type, values[offset:offset + point.count])
-            if not (math.isfinite(value) and point.min <= value <= point.max):
-                return ILLEGAL_VALUE
-            accepted.append((point, value))
-            offset += point.count
-        with self._lock:
-            for point, value in accepted:
-                if point.command == "heartbeat":
-                    self._beat(int(value))
-                    unit.plain[point.address] = int(value)  # reads back at once, not a step later
+    def write_product(self, product: ProductDevice, address: int, values: list[int], client: str) -> int:
+        """A write to a product profile's writable point (e.g. a SUN2000's power derating)."""
+        commands: list[Command] = []
+        if self.read_only:
+            code = ILLEGAL_FUNCTION
+        else:
+            with self._lock:
+                checked = validate_product(product, address, values, self.twin.command_specs, f"modbus {client}",
+                                           self.sim_t_s)
+                if isinstance(checked, ValidWrite):
+                    self._queue(checked.commands)
+                    commands, code = checked.commands, 0
                 else:
-                    self._accept(Command(point.target, point.command, value, source, self.sim_t_s))
-                    if unit.sunspec:
-                        unit.sunspec.follow(point.command, value)
-        return 0
+                    code = checked
+        self.log_write(client, product.assignment.unit_id, address, values, code, commands)
+        return code
 
-    def _write_sunspec(self, unit: UnitImage, address: int, values: list[int], source: str) -> int:
-        block = unit.sunspec
-        written: dict[tuple[int, str], float] = {}
-        for offset, raw in enumerate(values):
-            target = block.writable.get(address + offset)
-            if target is None:
-                return ILLEGAL_VALUE  # inside the SunSpec block but not a control point we accept
-            model_id, name, (low, high) = target
-            value = block.engineering(model_id, name, raw)
-            if not low <= value <= high:
-                return ILLEGAL_VALUE
-            written[(model_id, name)] = value
-        with self._lock:
-            target, quantity, value = block.command(written)
-            self._accept(Command(target, quantity, value, source, self.sim_t_s))
-        return 0
+    def _take(self, unit: UnitImage, write: ValidWrite, source: str) -> None:
+        """Apply a validated write (under the lock): queue its commands, update what reads back."""
+        if write.heartbeat is not None:
+            self.watchdog.beat(self.sim_t_s)
+            self.image.heartbeat_value = write.heartbeat
+            heartbeat = next(p for p in unit.points if p.command == "heartbeat")
+            unit.plain[heartbeat.address] = write.heartbeat  # reads back at once, not a step later
+        if unit.sunspec and write.sunspec:  # the block's timers decide what is commanded now
+            write.commands += [Command(target, quantity, value, source, self.sim_t_s)
+                               for target, quantity, value in unit.sunspec.command(write.sunspec, self.sim_t_s)]
+        self._queue(write.commands)
+        if unit.sunspec:
+            for quantity, value in write.mirror:
+                unit.sunspec.follow(quantity, value)
 
-    def _accept(self, command: Command) -> None:
-        """Queue a validated command for the next step (called under the lock)."""
-        self._pending[(command.target, command.quantity)] = command
+    def _queue(self, commands: list[Command]) -> None:
+        """Hand commands to the next step (under the lock), the last per target winning."""
+        for command in commands:
+            self._pending[(command.target, command.quantity)] = command
 
-    def _beat(self, value: int) -> None:
-        self._heartbeat_value = value
-        self._heartbeats += 1
-        self._last_heartbeat_t_s = self.sim_t_s
-
-    def log_write(self, client: str, unit_id: int, address: int, values: list[int], code: int) -> None:
+    def log_write(self, client: str, unit_id: int, address: int, values: list[int], code: int,
+                  commands: list[Command] | None = None) -> None:
         if code == 0:
             self.accepted_writes += 1
-        if self.audit_path is None:
-            return
-        if self._audit is None:
-            self._audit = self.audit_path.open("a", buffering=1)
-        record = {"wall_time": dt.datetime.now().astimezone().isoformat(timespec="milliseconds"),
-                  "sim_t_s": self.sim_t_s, "client": client, "unit_id": unit_id, "address": address,
-                  "values": list(values), "result": "ok" if code == 0 else f"exception {code:02d}"}
-        self._audit.write(json.dumps(record) + "\n")
+        self.audit.record(self.sim_t_s, client, unit_id, address, values, code, commands or ())
 
     def close(self) -> None:
-        if self._audit is not None:
-            self._audit.close()
-            self._audit = None
+        self.audit.close()
 
     # -- setpoint source and watchdog -----------------------------------------------------
     def __call__(self, snap: Snapshot | None) -> list[Command] | None:
         now_s = snap.t_s if snap is not None else 0.0
         with self._lock:
             pending, self._pending = self._pending, {}
-            heartbeats, last_beat_s = self._heartbeats, self._last_heartbeat_t_s
-        self._commanded.update(pending)
-        if self.tripped:
-            if heartbeats == self._heartbeats_at_trip:
-                return None  # stay in the safe state; writes are kept for the recovery
-            self.tripped = False
-            self.twin.log("watchdog_recovered", "site", value=now_s - last_beat_s,
-                          detail="heartbeat resumed; last written setpoints restored")
-            return list(self._commanded.values())
-        silent_s = now_s - last_beat_s
-        if silent_s > self.heartbeat_timeout_s:
-            self.tripped = True
-            self._heartbeats_at_trip = heartbeats
-            safe = {c.quantity: c.value for c in self.safe_commands}
-            self.twin.log("watchdog", "site", value=silent_s,
-                          detail=f"no heartbeat for {silent_s:g} s: safe state bess {safe.get('p_set_kw', 0.0):g} kW, "
-                                 f"EV cap {safe['ev_cap_kw']:g} kW, every PV array {SAFE_PV_LIMIT_PCT:g} %")
-            return list(self.safe_commands)
-        return list(pending.values()) if pending else None
+            return self.watchdog.decide(now_s, pending)

@@ -198,3 +198,30 @@ def test_samples_are_numbers_where_modbus_has_them(rig, attach, qtbot):
     row = {name: window.store.value_at(name, window.sim_now_s) for name in window.store.names}
     assert np.isnan(row["load_p_kw"])  # not published
     assert all(np.isfinite(v) for k, v in row.items() if k != "load_p_kw")
+
+
+def test_a_server_restart_leaves_no_stale_envelope_bins(qtbot):
+    """Sim time going backwards is a new run: the plot starts over, and so do the reduced bins."""
+    from gui.data.attach import Sample
+    from gui.plot.envelope import PeakEnvelope
+
+    window = AttachWindow(Poller("127.0.0.1", free_port()))  # never started: the test feeds its rows
+    qtbot.addWidget(window)
+    width = len(window.store.names)
+    rng = np.random.default_rng(7)
+
+    def feed(values: np.ndarray) -> None:
+        for t, row in enumerate(values, start=1):
+            window.poller.rows.put(Sample(float(t), 18.0, row))
+        while window.pull():
+            pass
+
+    feed(rng.normal(100.0, 1.0, size=(2000, width)))  # the first run
+    window.panels.envelope.view(window.store, 0.0, 2000.0, 100.0)  # bins reduced from it
+    feed(rng.normal(-100.0, 1.0, size=(2000, width)))  # the server restarted: another run from t = 1 s
+    assert window.restarts == 1 and window.store.n == 2000
+    x, y = window.panels.envelope.view(window.store, 0.0, 2000.0, 100.0)  # the same bin size as before
+    fresh_x, fresh_y = PeakEnvelope().view(window.store, 0.0, 2000.0, 100.0)
+    np.testing.assert_array_equal(x, fresh_x)
+    np.testing.assert_array_equal(y, fresh_y)  # used to keep the first run's maxima (~ +100)
+    assert y.max() < 0

@@ -8,7 +8,7 @@ import pytest
 import sunspec2.modbus.client as sunspec_client
 from pymodbus.client import ModbusTcpClient
 
-from hil.datastore.bridge import safe_ev_cap_kw
+from hil.datastore.watchdog import safe_ev_cap_kw
 from hil.maps.registers import SUNSPEC_BASE
 
 SCAN_TIMEOUT_S = 30
@@ -90,7 +90,7 @@ def test_watchdog_falls_back_to_the_safe_state_and_recovers(rig):
         rig.step(int(timeout_s) + 4)  # silence, then the chargers' 1 s command latency
         assert rig.bridge.tripped
         assert rig.snap.bess_p_set_kw == 0.0
-        assert rig.snap.ev_cap_kw == safe_ev_cap_kw(rig.twin)
+        assert rig.snap.ev_cap_kw == safe_ev_cap_kw(rig.twin.site)
         assert rig.snap.pv_limit_pct.tolist() == [100.0] * len(rig.twin.pv.names)
         # writes while tripped are kept but do not act
         words = client.convert_to_registers(900.0, client.DATATYPE.FLOAT32)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import numpy as np
 import pytest
@@ -11,6 +12,8 @@ import simpy
 from tests.conftest import FREIGHT_SITE
 from twin.config.scenario import CloudEvent
 from twin.config.site import load_site
+from twin.model.commands import Command
+from twin.model.core import Twin
 from twin.model.devices.bess import Battery, BessState
 from twin.model.devices.charger import ChargingSlots, Occupant, taper_kw
 from twin.model.devices.pv import PvPlant
@@ -92,3 +95,19 @@ def test_interval_mean_is_exact_for_linear_profiles():
     assert profile.mean(0, 600)[0] == pytest.approx(50.0)
     assert profile.mean(30, 90)[0] == pytest.approx(10.0)
     assert profile.mean(120, 121)[0] == pytest.approx(20.0 + 10 / 60 * 0.5)
+
+
+def test_a_battery_command_acts_from_its_time_inside_the_step(holiday):
+    """Latency 30 s inside a 60 s step: half the step at the old setpoint, half at the new one."""
+    bess = holiday.site.bess.model_copy(update={"command_latency_s": 30.0, "ramp_kw_per_s": 1e6})
+    scenario = holiday.model_copy(update={"site": holiday.site.model_copy(update={"bess": bess})})
+    twin = Twin(scenario.with_options(step_s=60.0))
+    soc0 = twin.battery.soc_pct
+    twin.apply([Command(bess.name, "p_set_kw", 1000.0)])
+    first = twin.step(60.0)
+    assert first.bess_p_kw == pytest.approx(500.0)  # used to be 1000: the whole step
+    second = twin.step(60.0)
+    assert second.bess_p_kw == pytest.approx(1000.0)
+    eta = math.sqrt(bess.round_trip_eff_pct / 100.0)
+    discharged_kwh = (soc0 - twin.battery.soc_pct) / 100.0 * bess.e_kwh * eta
+    assert discharged_kwh == pytest.approx(1000.0 * 90.0 / 3600.0)  # 30 s + 60 s at 1000 kW

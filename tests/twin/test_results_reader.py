@@ -15,7 +15,7 @@ from twin.run.session import run_scenario
 
 @pytest.fixture(scope="module")
 def two_hour_run(holiday, tmp_path_factory):
-    """Two hours at 1 s: two timeseries parts (3600 rows each) and their event parts."""
+    """Two hours at 1 s: at least two timeseries parts (3600 rows each, or fewer after 10 s of wall time)."""
     return run_scenario(holiday.with_options(step_s=1.0, duration_s=2 * 3600.0), tmp_path_factory.mktemp("r") / "run")
 
 
@@ -30,7 +30,7 @@ def test_finishing_a_run_reads_each_parquet_part_once(holiday, tmp_path, monkeyp
     monkeypatch.setattr(pq, "read_table", counted)  # every reader goes through pyarrow's read_table
     result = run_scenario(holiday.with_options(step_s=1.0, duration_s=2 * 3600.0), tmp_path / "run")
     parts = sorted(result.out_dir.glob("*/part-*.parquet"))
-    assert len([p for p in parts if p.parent.name == "timeseries"]) == 2 and len(parts) > 2
+    assert len([p for p in parts if p.parent.name == "timeseries"]) >= 2 and len(parts) > 2  # more on a slow machine
     assert {p: reads[p] for p in parts} == {p: 1 for p in parts}
     assert (result.out_dir / "plot.png").exists() and (result.out_dir / "report.md").exists()
 

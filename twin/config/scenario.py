@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from twin.config.criteria import parse_criterion
+import scenarios
 from twin.config.errors import ScenarioError
 from twin.config.faults import Fault, check_fault
 from twin.config.files import FrozenModel, read_toml, validate
@@ -152,9 +153,23 @@ def _check_step(scenario: Scenario, field: str) -> None:
     check_sensors(scenario.sensors, scenario.site, scenario.path)
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read a scenario file and the site it names; a mistake raises ``ScenarioError``."""
+def scenario_file(path: str | Path) -> Path:
+    """``path`` itself, or, when no such file exists and it is a bare name, the built-in scenario
+    of that name (``holiday-peak-freight``); an unknown name lists the built-in ones."""
     path = Path(path)
+    if path.exists() or len(path.parts) != 1:
+        return path
+    found = scenarios.builtin(path.name)
+    if found is None:
+        raise ScenarioError(path, None, f"file not found, and no built-in scenario has that name "
+                            f"(built-in: {', '.join(scenarios.builtin_names())})")
+    return found
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read a scenario file (or a built-in scenario by name) and the site it names; a mistake
+    raises ``ScenarioError``."""
+    path = scenario_file(path)
     raw = validate(ScenarioFile, read_toml(path), path)
     site_path = (path.parent / raw.site).resolve()
     if not site_path.exists():

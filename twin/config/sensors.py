@@ -61,6 +61,11 @@ class SensorModel(FrozenModel):
         return value
 
 
+def sensed_device_points(models: tuple[SensorModel, ...]) -> list[str]:
+    """The device points (``DEVICE.POINT``) that have a sensor model, in the scenario's order."""
+    return [m.point for m in models if m.point not in SITE_POINTS]
+
+
 def device_sensor_points(site: Site) -> dict[str, tuple[str, int | None]]:
     """Device points a sensor model may act on: ``"DEVICE.POINT"`` -> (snapshot field, index in it,
     or None for a single device's scalar)."""

@@ -17,6 +17,10 @@ def check_site(site: Site, path: Path | None) -> None:
         raise ScenarioError(path, field, message)
 
     kv = site.bus_kv
+
+    def unknown_bus(bus: str) -> str:
+        return f"unknown bus '{bus}' (buses: {', '.join(kv)})"
+
     for name, count in Counter(b.name for b in site.buses).items():
         if count > 1:
             fail("buses", f"bus name '{name}' is used {count} times")
@@ -27,7 +31,7 @@ def check_site(site: Site, path: Path | None) -> None:
             fail("name", f"device name '{name}' is used {count} times; every element needs its own name")
 
     if site.utility.connection_bus not in kv:
-        fail("utility.connection_bus", f"unknown bus '{site.utility.connection_bus}' (buses: {', '.join(kv)})")
+        fail("utility.connection_bus", unknown_bus(site.utility.connection_bus))
     if abs(kv[site.utility.connection_bus] - site.utility.vn_kv) > 1e-9:
         fail("utility.connection_bus", f"bus '{site.utility.connection_bus}' is {kv[site.utility.connection_bus]} kV "
              f"but the feeder is {site.utility.vn_kv} kV")
@@ -35,13 +39,13 @@ def check_site(site: Site, path: Path | None) -> None:
     for i, t in enumerate(site.transformers):
         for side, bus, rated in (("hv_bus", t.hv_bus, t.vn_hv_kv), ("lv_bus", t.lv_bus, t.vn_lv_kv)):
             if bus not in kv:
-                fail(f"transformers[{i}].{side}", f"unknown bus '{bus}'")
+                fail(f"transformers[{i}].{side}", unknown_bus(bus))
             if abs(kv[bus] - rated) / rated > 0.1:
                 fail(f"transformers[{i}].{side}", f"bus '{bus}' is {kv[bus]} kV, transformer side is rated {rated} kV")
     for i, line in enumerate(site.lines):
         for side in ("from_bus", "to_bus"):
             if getattr(line, side) not in kv:
-                fail(f"lines[{i}].{side}", f"unknown bus '{getattr(line, side)}'")
+                fail(f"lines[{i}].{side}", unknown_bus(getattr(line, side)))
         if kv[line.from_bus] != kv[line.to_bus]:
             fail(f"lines[{i}]", f"joins buses of different voltage ({kv[line.from_bus]} and {kv[line.to_bus]} kV)")
 
@@ -51,7 +55,7 @@ def check_site(site: Site, path: Path | None) -> None:
     placed += [(f"{key}.bus", d.bus) for key, d in (("bess", site.bess), ("swap", site.swap)) if d is not None]
     for field, bus in placed:
         if bus not in kv:
-            fail(field, f"unknown bus '{bus}' (buses: {', '.join(kv)})")
+            fail(field, unknown_bus(bus))
 
     _check_connected(site, fail)
     _check_traffic(site, fail)
@@ -75,13 +79,23 @@ def _check_connected(site: Site, fail) -> None:
 
 
 def _check_traffic(site: Site, fail) -> None:
+    # groups that serve a class form one queue for it, so they must serve the same classes:
+    # with overlapping sets one group's connectors would silently never see that class
+    for j, group in enumerate(site.chargers):
+        for i, other in enumerate(site.chargers[:j]):
+            shared = set(group.serves) & set(other.serves)
+            if shared and set(group.serves) != set(other.serves):
+                fail(f"chargers[{j}].serves", f"'{group.name}' serves {sorted(group.serves)} and '{other.name}' "
+                     f"serves {sorted(other.serves)}: groups that share a vehicle class ({', '.join(sorted(shared))}) "
+                     f"queue it together and must serve the same classes")
     served = {cls for group in site.chargers for cls in group.serves}
-    for i, vehicle in enumerate(site.vehicles):
+    for i, vehicle in enumerate(site.vehicles):  # even without traffic: the twin keeps a queue for every class
         if vehicle.name == "swap_truck":
-            if site.swap is None and vehicle.daily_vehicles > 0:
-                fail(f"vehicles[{i}]", "swap trucks arrive but the site has no [swap] station")
-        elif vehicle.name not in served and vehicle.daily_vehicles > 0:
-            fail(f"vehicles[{i}]", f"no charger group serves '{vehicle.name}' (add it to a group's 'serves')")
+            if site.swap is None:
+                fail(f"vehicles[{i}]", "a swap_truck class needs a [swap] station (add one, or remove the class)")
+        elif vehicle.name not in served:
+            fail(f"vehicles[{i}]", f"no charger group serves '{vehicle.name}' (add it to a group's 'serves', "
+                 f"or remove the class)")
     for name, count in Counter(v.name for v in site.vehicles).items():
         if count > 1:
             fail("vehicles", f"vehicle class '{name}' is defined {count} times")

@@ -40,13 +40,14 @@ class FaultEffects:
     def schedule(self, fault: Fault, source: str):
         env = self.twin.env
         yield env.timeout(max(0.0, fault.start_s - env.now))
-        self._switch(fault, True)
+        self.switch(fault, True)
         self.twin.log("fault", fault.device or "site", -1, fault.duration_s, f"{fault.kind} ({source})")
         yield env.timeout(fault.duration_s)
-        self._switch(fault, False)
+        self.switch(fault, False)
         self.twin.log("fault_cleared", fault.device or "site", -1, 0.0, fault.kind)
 
-    def _switch(self, fault: Fault, on: bool) -> None:
+    def switch(self, fault: Fault, on: bool) -> None:
+        """Switch a fault's effect on or off now (its process calls this; so does a rebuilt step)."""
         self.active[fault.label] += 1 if on else -1
         active = self.active[fault.label] > 0
         twin, kind, device = self.twin, fault.kind, fault.device

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from twin.model.commands import Command
+from twin.config.site import Site
+from twin.model.commands import Command, ev_p_max_kw
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,21 @@ class SiteInfo:
     ev_p_max_kw: float  # all connectors and pack chargers at full power
     valley_cny_per_kwh: float  # the lowest tariff of the day
     bess_name: str | None = None  # the battery as commands name it; None: the site has none
+
+
+def site_info(site: Site) -> SiteInfo:
+    """The nameplate data of ``site`` (from the site file alone)."""
+    bess = site.bess
+    return SiteInfo(
+        contract_limit_kw=site.utility.contract_limit_kw,
+        bess_p_max_kw=bess.p_max_kw if bess else 0.0,
+        bess_e_kwh=bess.e_kwh if bess else 0.0,
+        bess_soc_min_pct=bess.soc_min_pct if bess else 0.0,
+        bess_soc_max_pct=bess.soc_max_pct if bess else 100.0,
+        ev_p_max_kw=ev_p_max_kw(site),
+        valley_cny_per_kwh=float(min(site.tariff.hourly_cny_per_kwh)),
+        bess_name=bess.name if bess else None,
+    )
 
 
 class Controller(Protocol):

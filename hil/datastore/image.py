@@ -1,0 +1,88 @@
+"""The register image of every unit: rebuilt from each step's measurements, read by the server.
+
+One lock guards the whole image — the plain words, the SunSpec models (their live points and
+their control points) and the heartbeat read-back — so a reader sees one step and every write
+as a whole, never half of a SunSpec write or a block being rebuilt.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from hil.maps.electrical import EnergyCounters
+from hil.maps.profiles import ProductDevice, resolve_products
+from hil.maps.registers import SUNSPEC_BASE, Point, RegisterMap, encode
+from hil.maps.sunspec import SunSpecDevice
+from twin.model.commands import Command
+from twin.model.core import Snapshot, Twin
+
+
+@dataclass
+class UnitImage:
+    points: list[Point]  # plain map, address order
+    size: int
+    sunspec: SunSpecDevice | None
+    plain: list[int] = field(default_factory=list)
+    sunspec_words: list[int] = field(default_factory=list)
+    by_address: dict[int, Point] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.plain = [0] * self.size
+        self.sunspec_words = [0] * (self.sunspec.size if self.sunspec else 0)
+        self.by_address = {p.address: p for p in self.points}
+
+
+class RegisterImage:
+    """Every unit's registers; ``lock`` is held by whoever changes or reads them."""
+
+    def __init__(self, reg_map: RegisterMap, twin: Twin) -> None:
+        self.lock = threading.Lock()
+        self.heartbeat_value = 0  # the last heartbeat written; it reads back at once (set under the lock)
+        self.energy = EnergyCounters(twin)  # integrated from every step, whether a unit answers or not
+        self.units: dict[int, UnitImage] = {}
+        for device in reg_map.devices:
+            plain = reg_map.plain(device.unit_id)
+            size = plain[-1].address + plain[-1].count
+            has_sunspec = any(p.address >= SUNSPEC_BASE for p in reg_map.of(device.unit_id))
+            block = SunSpecDevice(device, twin, self.energy) if has_sunspec else None
+            self.units[device.unit_id] = UnitImage(plain, size, block)
+        # devices also served as real products (site ``modbus_devices``), by the transports they are on
+        self.products = [ProductDevice(a, twin, self.energy) for a in
+                         resolve_products(twin.site.modbus_devices, reg_map.devices, twin.scenario.site_path)]
+
+    def update(self, snap: Snapshot) -> list[Command]:
+        """This step's image (the heartbeat point reads back the last value written); returns what
+        the SunSpec control timers command now."""
+        self.energy.add(snap)
+        timed: list[Command] = []
+        measured = snap.measured
+        plain_words, heartbeat_at = {}, {}
+        for unit_id, unit in self.units.items():  # the plain words depend on the step alone: built unlocked
+            words: list[int] = []
+            for point in unit.points:
+                if point.command == "heartbeat":
+                    heartbeat_at[unit_id] = point.address
+                    words.append(0)  # filled under the lock: a heartbeat written meanwhile is not lost
+                else:
+                    words += encode(point, point.read(measured, snap))
+            plain_words[unit_id] = words
+        with self.lock:
+            for unit_id, unit in self.units.items():
+                unit.plain = plain_words[unit_id]
+                if unit_id in heartbeat_at:
+                    unit.plain[heartbeat_at[unit_id]] = self.heartbeat_value
+                if unit.sunspec:
+                    unit.sunspec_words = unit.sunspec.image(measured, snap)
+                    timed += [Command(*due, "sunspec timer", snap.t_s) for due in unit.sunspec.due(snap.t_s)]
+        for product in self.products:
+            product.image(snap)
+        return timed
+
+    def read(self, unit_id: int, address: int, count: int) -> list[int]:
+        """Registers of the current image; the server has checked the range against the layout."""
+        unit = self.units[unit_id]
+        with self.lock:
+            if address >= SUNSPEC_BASE:
+                return unit.sunspec_words[address - SUNSPEC_BASE:address - SUNSPEC_BASE + count]
+            return unit.plain[address:address + count]
