@@ -29,7 +29,7 @@ STOP_GRACE_S = 5.0
 
 
 def run_with_external_controller(scenario: Scenario, out_dir: Path, controller_cmd: str,
-                                 speed: float = DEFAULT_SPEED, echo=lambda _text: None) -> RunResult:
+                                 speed: float = DEFAULT_SPEED, echo=lambda _text: None, ocpp=None) -> RunResult:
     """Serve ``scenario`` and run ``controller_cmd`` against it; a crashed or silent controller fails the run."""
     listening = threading.Event()
     port_box: list[int] = []
@@ -71,7 +71,7 @@ def run_with_external_controller(scenario: Scenario, out_dir: Path, controller_c
         return serve(scenario, out_dir, host=HOST, port=0, speed=speed, echo=echo, stop=stop,
                      on_listening=on_listening, bridge_ready=bridge_box.append,
                      watchdog_min_wall_s=WATCHDOG_MIN_WALL_S, start_gate=connected,
-                     start_gate_timeout_s=SILENCE_WALL_S)
+                     start_gate_timeout_s=SILENCE_WALL_S, ocpp=ocpp)
     finally:
         stop.set()
         for child in process:

@@ -58,8 +58,16 @@ def serve_command(
                                                              "on this port (as serial gateways do)")] = None,
     bus_timing: Annotated[bool, typer.Option(help="RTU replies no faster than the line's baud rate and the "
                                                   "product's reply time allow")] = True,
+    ocpp_csms: Annotated[Optional[str], typer.Option(help="Chargers also connect as OCPP stations to "
+                                                          "URL/<station id>")] = None,
+    ocpp_version: Annotated[str, typer.Option(help="1.6 or 2.0.1")] = "2.0.1",
+    ocpp_meter_interval: Annotated[str, typer.Option(help="MeterValues interval (simulated)")] = "60s",
+    ocpp_password_file: Annotated[Optional[Path], typer.Option(help="TOML: station id = password "
+                                                                    "(security profile 1)")] = None,
+    ocpp_ca_file: Annotated[Optional[Path], typer.Option(help="CA for a wss:// CSMS")] = None,
 ) -> None:
-    """Run the twin paced to the wall clock and serve every device over Modbus TCP (and RTU)."""
+    """Run the twin paced to the wall clock and serve every device over Modbus TCP (and RTU, and OCPP)."""
+    from hil.ocpp.cli import ocpp_options
     from hil.serve import serve
     from hil.servers.rtu import RtuLine
 
@@ -74,9 +82,10 @@ def serve_command(
             raise ScenarioError(None, "--speed", "must be positive")
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         out_dir = out or Path("results") / f"{loaded.name}-modbus-{stamp}"
+        ocpp = ocpp_options(ocpp_csms, ocpp_version, ocpp_meter_interval, ocpp_password_file, ocpp_ca_file)
         result = serve(loaded, out_dir, host=host, port=port, speed=speed, read_only=read_only,
                        allow=set(allow) if allow else None, rtu=line, rtu_over_tcp_port=rtu_over_tcp,
-                       bus_timing=bus_timing)
+                       bus_timing=bus_timing, ocpp=ocpp)
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:
@@ -88,6 +97,9 @@ def serve_command(
     if late:
         print(f"step lateness p50 {late['p50_ms']:.2f} ms, p99 {late['p99_ms']:.2f} ms, max {late['max_ms']:.2f} ms, "
               f"overruns {late['overruns']}")
+    for verdict in result.verdicts:
+        if verdict.criterion.startswith(("ocpp station", "charging profiles obeyed")):
+            print(f"{'pass' if verdict.passed else 'FAIL'}: {verdict.criterion}")
 
 
 def registers_command(
@@ -158,20 +170,34 @@ def bench_hil(
 DEMO_SCENARIO = scenarios.REFERENCE
 
 
+def charger_cap_kw(scenario: Scenario) -> float:
+    """What the contract leaves the chargers beside the building peak and the swap station at full power."""
+    site = scenario.site
+    swap_kw = site.swap.pack_chargers * site.swap.pack_charger_kw + site.swap.aux_kw if site.swap else 0.0
+    return site.utility.contract_limit_kw - sum(load.p_peak_kw for load in site.loads) - swap_kw
+
+
 def demo_command(
     out: Annotated[Path, typer.Option(help="Results folder")] = Path("results/demo"),
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall second")] = 360.0,
     step: Annotated[str, typer.Option(help="Step of the served twin (5 s lets a Python controller keep up at 360x)")] = "5s",
+    ocpp: Annotated[bool, typer.Option("--ocpp", help="Chargers on OCPP 2.0.1 under the reference CSMS too")] = False,
 ) -> None:
     """The main job: the holiday peak served over loopback Modbus, the reference controller as a separate process."""
     from hil.acceptance import run_with_external_controller
+    from hil.ocpp_acceptance import run_with_csms
     from twin.app.cli import print_kpis, print_verdicts
 
     scenario = load_with_options(DEMO_SCENARIO, step=step)
     command = f"{shlex.quote(sys.executable)} -m twin controller --host {{host}} --port {{port}}"
     print(f"{scenario.name}: 24 h served over Modbus at {speed:g}x (about {scenario.duration_s / speed / 60:.1f} min); "
-          f"reference controller: satwin controller (separate process)")
-    result = run_with_external_controller(scenario, out, command, speed=speed, echo=print)
+          f"reference controller: satwin controller (separate process)"
+          + ("; chargers on OCPP under satwin csms (separate process)" if ocpp else ""))
+    if ocpp:
+        csms = f"{shlex.quote(sys.executable)} -m twin csms --port {{port}} --ev-cap-kw {charger_cap_kw(scenario):.0f}"
+        result = run_with_csms(scenario, out, csms, controller_cmd=command, speed=speed, echo=print)
+    else:
+        result = run_with_external_controller(scenario, out, command, speed=speed, echo=print)
     print_kpis(result.kpis, f"{scenario.name} — external reference controller over Modbus ({result.status})")
     print_verdicts([v.__dict__ for v in result.verdicts], "acceptance criteria")
     print(f"results: {out}  (report.md, plot.png, kpi.json, timeseries/, events/, modbus_audit.jsonl)")
@@ -179,11 +205,26 @@ def demo_command(
         raise _fail(result.error)
 
 
+def bench_ocpp(
+    wall: Annotated[float, typer.Option(help="Wall seconds to run")] = 60.0,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second")] = 10.0,
+    version: Annotated[str, typer.Option(help="1.6 or 2.0.1")] = "2.0.1",
+) -> None:
+    """Every freight-site station on OCPP with 10 s MeterValues: messages/s, CSMS round trip, step lateness."""
+    from hil.ocpp_bench import bench_ocpp as run_bench
+
+    run_bench(wall, speed, version=version)
+
+
 def register(app: typer.Typer) -> None:
     from twin.app.cli import bench_app
 
     bench_app.command("hil")(bench_hil)
+    bench_app.command("ocpp")(bench_ocpp)
     app.command("demo")(demo_command)
     app.command("serve")(serve_command)
     app.command("registers")(registers_command)
     app.command("controller")(controller_command)
+    from hil.ocpp.cli import csms_command
+
+    app.command("csms")(csms_command)

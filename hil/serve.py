@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hil.datastore.bridge import Bridge
 from hil.maps.registers import build_register_map
+from hil.ocpp.stations import OcppOptions, OcppStations, chain, finish_ocpp
 from hil.servers.modbus_tcp import ModbusServer
 from hil.servers.rtu import RtuLine, RtuServer, line_baud
 from hil.servers.units import BusTiming
@@ -31,7 +32,8 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
           bridge_ready: Callable[[Bridge], None] | None = None,
           watchdog_min_wall_s: float | None = None, start_gate: threading.Event | None = None,
           start_gate_timeout_s: float = 10.0, rtu: RtuLine | None = None, rtu_over_tcp_port: int | None = None,
-          bus_timing: bool = True) -> RunResult:
+          bus_timing: bool = True, ocpp: OcppOptions | None = None,
+          stations_ready: Callable[[OcppStations], None] | None = None) -> RunResult:
     """Serve ``scenario`` until its end, ``stop`` or Ctrl-C; the results folder is always finished.
 
     ``watchdog_min_wall_s``: at high speed the site's heartbeat timeout (simulated seconds)
@@ -41,7 +43,8 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     after ``start_gate_timeout_s``, so a slow-starting controller does not miss the start.
     ``rtu``: also serve the RTU units on this serial line; ``rtu_over_tcp_port``: and with RTU
     framing over TCP on this port (as a serial gateway does); ``bus_timing`` answers them no
-    faster than a real line and product would (``hil.servers.rtu``).
+    faster than a real line and product would (``hil.servers.rtu``). ``ocpp``: the chargers
+    also connect to a CSMS as OCPP stations (``hil.ocpp``); their health joins the verdicts.
     """
     clock = WallClock(speed)
     twin = Twin(scenario)
@@ -51,6 +54,9 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
         bridge.heartbeat_timeout_s = max(bridge.heartbeat_timeout_s, watchdog_min_wall_s * speed)
     if bridge_ready is not None:
         bridge_ready(bridge)
+    stations = OcppStations(twin, ocpp, out_dir) if ocpp is not None else None
+    if stations is not None and stations_ready is not None:
+        stations_ready(stations)
     server = ModbusServer(bridge, host, port, allow)
     port = server.start()  # before the results folder exists: a busy port leaves nothing behind
     try:
@@ -64,6 +70,8 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
             other.stop()
         server.stop()
         bridge.close()
+        if stations is not None:
+            stations.close()
 
     try:
         meta = {"speed": speed, "read_only": read_only, "modbus": f"{host}:{port}",
@@ -76,13 +84,21 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
                      f"recording to {out_dir}")
                 if on_listening is not None:
                     on_listening(port)
+                if stations is not None:
+                    echo(f"{len(stations.stations)} OCPP {ocpp.version} stations connecting to "
+                         f"{ocpp.url}/<station id>")
+                    stations.start()  # waits for their boots, bounded by ocpp.boot_wait_s
                 if start_gate is not None:
                     start_gate.wait(start_gate_timeout_s)
-                session.run(bridge, [bridge], clock=clock, record_lateness=True)
+                control, sinks = (bridge, [bridge]) if stations is None else (chain(bridge, stations),
+                                                                               [bridge, stations])
+                session.run(control, sinks, clock=clock, record_lateness=True)
             finally:
                 stop_serving()  # before the folder is finished: no write lands after the last step
     finally:
         stop_serving()  # also when the folder could not be opened
+    if stations is not None:
+        finish_ocpp(stations, session.result)
     return session.result
 
 

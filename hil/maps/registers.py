@@ -226,19 +226,24 @@ def point_reader(device: Device, point: str, twin: Twin) -> Callable[[Measuremen
 def _plain_points(device: Device, twin: Twin) -> list[Point]:
     points = []
     layout = plain_layout(device.kind)
+    # a connector of a group with protocol = "ocpp" takes its limit from the CSMS only
+    by_ocpp = device.kind == "charger" and twin.site.chargers[twin.connector_group[device.index]].protocol == "ocpp"
     for spec in PLAIN_SPECS[device.kind]:
         low, high, description, target = None, None, spec.description, None
-        if spec.command == "heartbeat":
+        command = None if by_ocpp else spec.command
+        if command == "heartbeat":
             low, high = 0, HEARTBEAT_MAX
-        elif spec.command:
+        elif command:
             target = device.twin_name
-            bounds = twin.command_specs[(target, spec.command)]
+            bounds = twin.command_specs[(target, command)]
             low, high = bounds.low, bounds.high
-        if spec.command:
+        if command:
             description = f"{description}; writes accepted in {low:g}..{high:g}"
+        elif spec.command:
+            description = f"{description}; governed by OCPP (the group's protocol is ocpp)"
         address, kind = layout[spec.point]
         points.append(Point(device.name, device.unit_id, spec.point, "holding", address, kind, TYPE_COUNT[kind], 1.0,
-                            spec.units, "RW" if spec.command else "R", description, low, high, spec.command, target,
+                            spec.units, "RW" if command else "R", description, low, high, command, target,
                             point_reader(device, spec.point, twin)))
     return points
 

@@ -158,6 +158,10 @@ def test_suite(
     controller: Annotated[Optional[str], typer.Option(help=f"override every scenario's controller: {', '.join(CONTROLLERS)}")] = None,
     controller_cmd: Annotated[Optional[str], typer.Option(
         help="run each scenario over Modbus against this command, e.g. 'python my_ems.py --host {host} --port {port}'")] = None,
+    csms_cmd: Annotated[Optional[str], typer.Option(
+        help="chargers on OCPP against this CSMS command, started per scenario, e.g. 'my_csms --port {port}'")] = None,
+    ocpp_csms: Annotated[Optional[str], typer.Option(help="chargers on OCPP against this running CSMS (ws://…)")] = None,
+    ocpp_version: Annotated[str, typer.Option(help="OCPP version of the stations: 1.6 or 2.0.1")] = "2.0.1",
     junit: Annotated[Optional[Path], typer.Option(help="write JUnit XML here")] = None,
     jobs: Annotated[int, typer.Option(help="scenarios run in parallel processes")] = 1,
     step: Annotated[Optional[str], typer.Option(help="override every scenario's step")] = None,
@@ -183,14 +187,19 @@ def test_suite(
         mark = "[green]PASS[/]" if outcome.passed else "[red]FAIL[/]"
         err_console.print(f"{mark} {outcome.name} ({outcome.wall_s:.1f} s)" + (f": {outcome.error}" if outcome.error else ""))
 
+    if ocpp_version not in ("1.6", "2.0.1"):
+        raise ScenarioError(None, "--ocpp-version", "choose from 1.6, 2.0.1")
+    if ocpp_csms and not ocpp_csms.startswith(("ws://", "wss://")):
+        raise ScenarioError(None, "--ocpp-csms", f"'{ocpp_csms}' is not a ws:// or wss:// URL")
+    ocpp = {"csms_cmd": csms_cmd, "ocpp_url": ocpp_csms, "version": ocpp_version} if csms_cmd or ocpp_csms else None
     if scheduler is None:
-        outcomes = run_suite(paths, out_dir, jobs, overrides, controller_cmd, on_done=done)
+        outcomes = run_suite(paths, out_dir, jobs, overrides, controller_cmd, on_done=done, ocpp=ocpp)
     else:
         from twin.app.sweep.execute import dask_client
 
         with dask_client(scheduler) as client:
             outcomes = run_suite(paths, out_dir, jobs, overrides, controller_cmd, on_done=done,
-                                 executor=client.get_executor(pure=False))
+                                 executor=client.get_executor(pure=False), ocpp=ocpp)
     for outcome in outcomes:
         print_verdicts(outcome.verdicts, f"{outcome.name} — {'pass' if outcome.passed else 'FAIL'}")
     summary = write_summary(outcomes, out_dir, label)

@@ -53,7 +53,7 @@ def collect(paths: list[Path]) -> list[Path]:
     return found
 
 
-def external_runner() -> Callable[[Scenario, Path, str], Any]:
+def external_runner(name: str = "external-controller") -> Callable[..., Any]:
     """The runner for ``--controller-cmd``: serve over Modbus and start the vendor's controller.
 
     It lives in ``hil`` (Modbus is ``hil``'s business) and is found through the entry-point
@@ -62,17 +62,21 @@ def external_runner() -> Callable[[Scenario, Path, str], Any]:
     from importlib.metadata import entry_points
 
     for entry in entry_points(group="satwin.runners"):
-        if entry.name == "external-controller":
+        if entry.name == name:
             return entry.load()
-    raise ScenarioError(None, "--controller-cmd", "no external-controller runner is installed (the hil package)")
+    raise ScenarioError(None, "--controller-cmd", f"no {name} runner is installed (the hil package)")
 
 
-def run_one(path: Path, out_dir: Path, overrides: dict[str, Any], controller_cmd: str | None) -> ScenarioOutcome:
-    """One scenario, in a worker process; every failure becomes a failed outcome, not an exception."""
+def run_one(path: Path, out_dir: Path, overrides: dict[str, Any], controller_cmd: str | None,
+            ocpp: dict[str, Any] | None = None) -> ScenarioOutcome:
+    """One scenario, in a worker process; every failure becomes a failed outcome, not an exception.
+    ``ocpp`` (``csms_cmd`` or ``ocpp_url``, ``version``): the chargers on OCPP against that CSMS."""
     started = time.perf_counter()
     try:
         scenario = load_scenario(path).with_options(**overrides)
-        if controller_cmd:
+        if ocpp:
+            result = external_runner("csms")(scenario, out_dir, controller_cmd=controller_cmd, **ocpp)
+        elif controller_cmd:
             result = external_runner()(scenario, out_dir, controller_cmd)
         else:
             from twin.run.session import run_scenario
@@ -91,15 +95,16 @@ def run_one(path: Path, out_dir: Path, overrides: dict[str, Any], controller_cmd
 def run_suite(paths: list[Path], out_dir: Path, jobs: int = 1, overrides: dict[str, Any] | None = None,
               controller_cmd: str | None = None,
               on_done: Callable[[ScenarioOutcome], None] | None = None,
-              executor: Executor | None = None) -> list[ScenarioOutcome]:
+              executor: Executor | None = None, ocpp: dict[str, Any] | None = None) -> list[ScenarioOutcome]:
     """``executor``: run the scenarios there (a Dask cluster's, ``satwin test --scheduler``) rather
-    than in a local process pool of ``jobs``; paths are then absolute, as a remote worker needs."""
+    than in a local process pool of ``jobs``; paths are then absolute, as a remote worker needs.
+    ``ocpp``: the chargers connect to that CSMS (``satwin test --csms-cmd / --ocpp-csms``)."""
     files = collect(paths)
     overrides = overrides or {}
     outcomes: list[ScenarioOutcome] = []
     with executor or ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(run_one, path.resolve() if executor else path, (out_dir / path.stem).resolve(),
-                               overrides, controller_cmd) for path in files]
+                               overrides, controller_cmd, ocpp) for path in files]
         for future in as_completed(futures):
             outcome = future.result()
             outcomes.append(outcome)

@@ -183,6 +183,18 @@ class ChargerGroup(FrozenModel):
     """Soft-start: fastest rise of a connector's power."""
     command_latency_s: Annotated[float, Field(ge=0)] = 1.0
     """Delay between a limit write and the connector following it."""
+    protocol: Literal["modbus", "ocpp", "both"] = "both"
+    """HIL: how a controller reaches these connectors; `ocpp` makes their Modbus limit read-only."""
+    station_connectors: Annotated[int, Field(ge=0, le=200)] = 0
+    """Connectors per OCPP charging station (0: the whole group is one station, named like the group)."""
+    vendor: str = "satwin"
+    """OCPP BootNotification vendor."""
+    model: str = "twin-dc"
+    """OCPP BootNotification model."""
+    supply_v: PositiveKw = 230.0
+    """Line-to-neutral supply voltage: OCPP limits in A become W with it."""
+    supply_phases: Literal[1, 3] = 3
+    """Supply phases: OCPP limits in A become W with them."""
 
 
 class SwapStation(FrozenModel):

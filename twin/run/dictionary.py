@@ -75,4 +75,10 @@ EVENTS: dict[str, tuple[str, str, str]] = {
     "limit_cleared": ("bus, line or transformer", "time outside, s", "Back inside the [limits] band."),
     "watchdog": ("site", "silent time, s", "HIL: the controller went silent; devices drop to the safe state."),
     "watchdog_recovered": ("site", "silent time, s", "HIL: the controller is back."),
+    "charging_profile": ("OCPP station", "first period's limit, kW", "OCPP: the CSMS set a charging profile "
+                                                                     "(detail: purpose, id, stack level, connector)."),
+    "charging_profile_rejected": ("OCPP station", "NaN", "OCPP: a SetChargingProfile was rejected (detail: why)."),
+    "charging_profile_cleared": ("OCPP station", "profiles cleared", "OCPP: ClearChargingProfile removed profiles."),
+    "remote_stop": ("OCPP station", "0", "OCPP: the CSMS stopped a transaction; the connector gives no power "
+                                         "until the vehicle leaves."),
 }

@@ -88,6 +88,13 @@ class ChargingSlots:
         self.done[slot] = None
         return float(self.energy_kwh[slot]), float(self.soc_pct[slot])
 
+    def accept_kw(self) -> np.ndarray:
+        """Grid-side power each battery would take now at the slot's rating (its own taper), whatever
+        the controller's limit: what a charger shares a station maximum by."""
+        accept = np.minimum(self.p_max_kw, taper_kw(self.soc_pct, self.max_accept_kw, self.knee_pct) / self.efficiency)
+        accept[~self.occupied | self.faulted | (self.soc_pct >= self.target_soc_pct)] = 0.0
+        return accept
+
     def wanted_kw(self) -> np.ndarray:
         """Grid-side power each slot would draw now, before any site-wide cap or ramp (a new array)."""
         if not self.compiled:
