@@ -18,7 +18,7 @@ from typing import Any
 
 from twin.config.errors import ScenarioError
 from twin.config.files import read_toml
-from twin.config.scenario import Scenario, load_scenario
+from twin.config.scenario import load_scenario
 
 SUMMARY_KPIS = ("peak_grid_import_kw", "peak_15min_demand_kw", "minutes_over_contract", "unserved_ev_energy_pct",
                 "bess_soc_min_pct", "bus_v_pu_min", "load_shed_kwh", "energy_cost_cny")
