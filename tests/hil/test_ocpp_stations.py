@@ -229,7 +229,7 @@ def test_remote_stop_ends_the_transaction_and_holds_the_connector(scripted_run):
     t_s, power = connector_power(result.out_dir)
     held = t_s > stopped[0]["t_s"] + LATENCY_S + 1.0
     leaves = [e["t_s"] for e in events_of(result.out_dir, "departure") if e["t_s"] > stopped[0]["t_s"]
-              and e["device"] == f"connector{connector - 1}"]
+              and e["device"] == f"car_dc_{connector}"]
     if leaves:
         held &= t_s < leaves[0]
     assert held.sum() > 5 and power[f"car_dc_{connector}"][held].max() == 0.0
