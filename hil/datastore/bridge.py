@@ -168,9 +168,12 @@ class Bridge:
             accepted.append(Command(point.target, point.command, value, f"modbus {client}", self.sim_t_s))
             offset += point.count
         if not code:
+            sunspec = self.units[product.assignment.device.unit_id].sunspec
             with self._lock:
                 for command in accepted:
                     self._accept(command)
+                    if sunspec:  # the device's SunSpec controls read back what the product was told
+                        sunspec.follow(command.quantity, command.value)
         self.log_write(client, product.assignment.unit_id, address, values, code)
         return code
 
