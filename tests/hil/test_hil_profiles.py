@@ -23,6 +23,7 @@ PRODUCTS = (  # (device, profile, unit id, transport)
     ("meter", "sdm630", 21, "both"),
     ("meter", "dtsu666", 22, "both"),
     ("meter", "dtsu666-h", 11, "rtu"),  # a SUN2000's meter bus: address 11, on RTU only (11 is pv_roof on TCP)
+    ("meter", "dtsu666-h", 24, "tcp"),  # ... and through a TCP gateway at a free unit id
     ("pv_canopy", "sun2000", 23, "both"),
 )
 
@@ -118,8 +119,9 @@ def test_every_point_over_rtu_on_a_pty_pair(served):
         try:
             client = ModbusSerialClient(link.client_path, baudrate=115200, timeout=1, retries=0)
             assert client.connect()
-            for device, profile, unit_id, _ in PRODUCTS:  # one line, four unit ids
-                check_every_point(client, rig, snaps, device, profile, unit_id)
+            for device, profile, unit_id, transport in PRODUCTS:  # one line, four unit ids
+                if transport != "tcp":
+                    check_every_point(client, rig, snaps, device, profile, unit_id)
             client.close()
         finally:
             line.stop()
@@ -183,3 +185,20 @@ def test_the_controller_guide_quotes_the_profiles_and_the_line_model():
     assert FRAME_GAP_MIN_S == 0.05 and "(at least 50 ms" in guide
     assert frame_time_s(8, reply_bytes(3, 80), 9600) == pytest.approx(0.1875) and "187.5 ms of" in guide
     assert sensor.response_ms == 50 and "the sensor's 50 ms" in guide
+
+
+def test_a_comms_loss_on_the_meter_silences_its_products_too(tmp_path):
+    from twin.config.faults import Fault
+
+    rig, server = make_rig(tmp_path, scenario=product_scenario())
+    try:
+        rig.step()
+        rig.twin.schedule_fault(Fault(kind="comms_loss", device="meter", start_s=rig.twin.env.now + 1, duration_s=30))
+        rig.step(2)
+        with ModbusTcpClient("127.0.0.1", port=rig.port, timeout=0.5, retries=0) as client:
+            with pytest.raises(Exception, match="No response"):
+                client.read_input_registers(0x0034, count=2, device_id=21)  # the SDM630 is the meter
+            assert not client.read_holding_registers(32080, count=2, device_id=23).isError()  # the SUN2000 is not
+    finally:
+        server.stop()
+        rig.bridge.close()
