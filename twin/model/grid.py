@@ -117,7 +117,8 @@ def build_network(site: Site, points: list[InjectionPoint]) -> tuple[pp.pandapow
         members = [p for p in points if p.element == element]
         if members:
             sn_mva = [rating_kva[p.name] / 1000.0 for p in members]
-            extra = {"sgen": {"max_p_mw": sn_mva}, "storage": _storage_ratings(site), "load": {}}[element]
+            # storage points exist only with a battery: a site without one (a year run's baseline) has none
+            extra = _storage_ratings(site) if element == "storage" else {"sgen": {"max_p_mw": sn_mva}, "load": {}}[element]
             create(net, [bus[p.bus] for p in members], p_mw=0.0, sn_mva=sn_mva, name=[p.name for p in members],
                    **extra)
     return net, bus
