@@ -213,25 +213,12 @@ def grid(
 
 
 @app.command()
-def validate(files: Annotated[list[Path], typer.Argument(help="site or scenario files")]) -> None:
-    """Check site and scenario files; exits 2 at the first mistake."""
-    from twin.config.files import read_toml
-    from twin.config.site import load_site
+def validate(files: Annotated[list[Path], typer.Argument(help="site, scenario or published-figures files")]) -> None:
+    """Check site, scenario and published-figures files; exits 2 at the first mistake."""
+    from twin.app.validate import check_file
 
     for path in files:
-        data = read_toml(path)
-        if "site" in data:
-            loaded = load_scenario(path)
-            if loaded.compare is not None:
-                from twin.results.published import published_figures
-
-                published_figures(loaded)
-            console.print(f"ok  {path} (scenario)")
-        elif "buses" in data:
-            load_site(path)
-            console.print(f"ok  {path} (site)")
-        else:
-            console.print(f"--  {path} (neither a site nor a scenario file; not checked)")
+        console.print(f"ok  {path} ({check_file(path)})")
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,9 +15,10 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class FrozenModel(BaseModel):
-    """Base of every file schema: immutable, and unknown keys are mistakes, not silently ignored."""
+    """Base of every file schema: immutable, unknown keys are mistakes, not silently ignored, and
+    ``nan``/``inf`` (valid TOML) are refused: no quantity of a site or scenario is either."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 def field_path(loc: tuple[Any, ...]) -> str:
@@ -30,17 +32,28 @@ def field_path(loc: tuple[Any, ...]) -> str:
     return text
 
 
-def read_toml(path: Path) -> dict[str, Any]:
+_TOML_AT = re.compile(r"\s*\(at (line \d+), column \d+\)|\s*\(at end of document\)")
+
+
+def read_toml(path: Path, non_empty: bool = False) -> dict[str, Any]:
+    """The file's tables; a file that is not UTF-8 TOML (or, if ``non_empty``, is empty) is a ``ScenarioError``."""
     if not path.exists():
         raise ScenarioError(path, None, "file not found")
     if path.is_dir():
         raise ScenarioError(path, None, "is a folder, expected a .toml file")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(path, None, f"not valid TOML: {exc}") from None
+        found = _TOML_AT.search(str(exc))
+        where = found.group(1) if found and found.group(1) else None  # "line 12": the field of a syntax error
+        raise ScenarioError(path, where, f"not valid TOML: {_TOML_AT.sub('', str(exc))}") from None
     except UnicodeDecodeError:
         raise ScenarioError(path, None, "not a UTF-8 text file") from None
+    except OSError as exc:
+        raise ScenarioError(path, None, f"cannot read: {exc.strerror or exc}") from None
+    if non_empty and not data:
+        raise ScenarioError(path, None, "the file is empty (no fields)")
+    return data
 
 
 def validate(model: type[M], data: dict[str, Any], path: Path | None, context: dict[str, Any] | None = None) -> M:

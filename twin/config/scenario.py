@@ -17,11 +17,15 @@ from twin.config.criteria import parse_criterion
 from twin.config.errors import ScenarioError
 from twin.config.faults import Fault, check_fault
 from twin.config.files import FrozenModel, read_toml, validate
+from twin.config.quantities import Name
 from twin.config.sensors import SensorModel, check_sensors
 from twin.config.site import Site, VehicleClassName, load_site
 from twin.config.units import parse_duration_s, parse_offset_s
 
 CONTROLLERS = ("none", "peak-shaving")
+MIN_STEP_S = 0.1  # below this the power flow, not the physics, decides the run time
+MAX_STEPS = 100_000_000  # ~3 years at 1 s: beyond it, split the run or take a longer step
+FIRST_YEAR, LAST_YEAR = 1900, 2200  # the calendar the solar position and tariff hours are computed for
 
 
 class Traffic(FrozenModel):
@@ -59,7 +63,7 @@ class Compare(FrozenModel):
 
 
 class ScenarioFile(FrozenModel):
-    name: str
+    name: Name
     description: str = ""
     site: str
     start: dt.datetime
@@ -84,6 +88,8 @@ class ScenarioFile(FrozenModel):
     def _aware(cls, value: dt.datetime) -> dt.datetime:
         if value.tzinfo is None:
             raise ValueError("start needs a UTC offset, e.g. 2026-10-01T00:00:00+08:00")
+        if not FIRST_YEAR <= value.year < LAST_YEAR:
+            raise ValueError(f"start must lie in the years {FIRST_YEAR}-{LAST_YEAR - 1}")
         return value
 
     @field_validator("criteria")
@@ -139,6 +145,11 @@ class Scenario(FrozenModel):
 
 
 def _check_step(scenario: Scenario, field: str) -> None:
+    if scenario.step_s < MIN_STEP_S:
+        raise ScenarioError(scenario.path, field, f"step must be at least {MIN_STEP_S:g} s")
+    if scenario.duration_s / scenario.step_s > MAX_STEPS:
+        raise ScenarioError(scenario.path, field, f"{scenario.duration_s / scenario.step_s:.3g} steps is more than "
+                            f"{MAX_STEPS:,}: take a longer step or a shorter duration")
     if scenario.step_s > scenario.duration_s:
         raise ScenarioError(scenario.path, field, f"step ({scenario.step_s:g} s) is longer than the duration "
                             f"({scenario.duration_s:g} s)")
@@ -155,7 +166,7 @@ def _check_step(scenario: Scenario, field: str) -> None:
 def load_scenario(path: str | Path) -> Scenario:
     """Read a scenario file and the site it names; a mistake raises ``ScenarioError``."""
     path = Path(path)
-    raw = validate(ScenarioFile, read_toml(path), path)
+    raw = validate(ScenarioFile, read_toml(path, non_empty=True), path)
     site_path = (path.parent / raw.site).resolve()
     if not site_path.exists():
         raise ScenarioError(path, "site", f"site file '{raw.site}' not found (looked at {site_path})")

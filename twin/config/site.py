@@ -14,11 +14,28 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from twin.config.files import FrozenModel, read_toml, validate
+from twin.config.quantities import (
+    MAX_MINUTES,
+    ApparentPowerKva,
+    CapacitanceNfPerKm,
+    CurrentKa,
+    EnergyKwh,
+    Fraction,
+    LatencyS,
+    LengthKm,
+    Minutes,
+    Name,
+    Pct,
+    PowerKw,
+    PowerOrZeroKw,
+    PriceCnyPerKwh,
+    RampKwPerS,
+    ReactanceOhmPerKm,
+    ResistanceOhmPerKm,
+    VoltageKv,
+)
 from twin.config.site_checks import check_site
 
-PositiveKw = Annotated[float, Field(gt=0)]
-Pct = Annotated[float, Field(ge=0, le=100)]
-Fraction = Annotated[float, Field(ge=0, le=1)]
 HourlyProfile = Annotated[tuple[Fraction, ...], Field(min_length=24, max_length=24)]
 
 VehicleClassName = Literal["car", "truck", "swap_truck"]
@@ -28,76 +45,84 @@ FEEDER_LINE = "utility_feeder"  # the network name of the 10 kV feeder from the 
 class Location(FrozenModel):
     latitude_deg: Annotated[float, Field(ge=-90, le=90)]
     longitude_deg: Annotated[float, Field(ge=-180, le=180)]
-    altitude_m: float = 0.0
+    altitude_m: Annotated[float, Field(ge=-500, le=9000)] = 0.0
     timezone: str = "Asia/Shanghai"
 
 
 class Utility(FrozenModel):
     """The 10 kV feeder from the utility substation to the site's point of connection."""
 
-    vn_kv: PositiveKw = 10.0
+    vn_kv: VoltageKv = 10.0
     connection_bus: str
-    contract_limit_kw: PositiveKw
-    feeder_length_km: PositiveKw
-    feeder_r_ohm_per_km: Annotated[float, Field(ge=0)]
-    feeder_x_ohm_per_km: Annotated[float, Field(ge=0)]
-    feeder_c_nf_per_km: Annotated[float, Field(ge=0)] = 0.0
-    feeder_max_i_ka: PositiveKw
+    contract_limit_kw: PowerKw
+    feeder_length_km: LengthKm
+    feeder_r_ohm_per_km: ResistanceOhmPerKm
+    feeder_x_ohm_per_km: ReactanceOhmPerKm
+    feeder_c_nf_per_km: CapacitanceNfPerKm = 0.0
+    feeder_max_i_ka: CurrentKa
     vm_pu: Annotated[float, Field(gt=0.5, lt=1.5)] = 1.0
 
 
 class Bus(FrozenModel):
-    name: str
-    vn_kv: PositiveKw
+    name: Name
+    vn_kv: VoltageKv
 
 
 class Transformer(FrozenModel):
-    name: str
+    name: Name
     hv_bus: str
     lv_bus: str
-    sn_kva: PositiveKw
-    vn_hv_kv: PositiveKw
-    vn_lv_kv: PositiveKw
-    vk_percent: Annotated[float, Field(gt=0, lt=100)]
-    vkr_percent: Annotated[float, Field(ge=0, lt=100)]
-    pfe_kw: Annotated[float, Field(ge=0)] = 0.0
-    i0_percent: Annotated[float, Field(ge=0, lt=100)] = 0.0
+    sn_kva: ApparentPowerKva
+    vn_hv_kv: VoltageKv
+    vn_lv_kv: VoltageKv
+    vk_percent: Annotated[float, Field(ge=0.5, le=50)]
+    vkr_percent: Annotated[float, Field(ge=0, le=50)]
+    pfe_kw: PowerOrZeroKw = 0.0
+    i0_percent: Annotated[float, Field(ge=0, le=20)] = 0.0
+
+    @model_validator(mode="after")
+    def _impedance(self) -> Transformer:
+        if not self.vkr_percent < self.vk_percent:  # the reactive part is sqrt(vk^2 - vkr^2)
+            raise ValueError("vkr_percent (the resistive part) must be below vk_percent")
+        if self.pfe_kw > 0.1 * self.sn_kva:
+            raise ValueError("pfe_kw (iron losses) must be at most 10 % of sn_kva")
+        return self
 
 
 class Line(FrozenModel):
-    name: str
+    name: Name
     from_bus: str
     to_bus: str
-    length_km: PositiveKw
-    r_ohm_per_km: Annotated[float, Field(ge=0)]
-    x_ohm_per_km: Annotated[float, Field(ge=0)]
-    c_nf_per_km: Annotated[float, Field(ge=0)] = 0.0
-    max_i_ka: PositiveKw
-    parallel: Annotated[int, Field(ge=1)] = 1
+    length_km: LengthKm
+    r_ohm_per_km: ResistanceOhmPerKm
+    x_ohm_per_km: ReactanceOhmPerKm
+    c_nf_per_km: CapacitanceNfPerKm = 0.0
+    max_i_ka: CurrentKa
+    parallel: Annotated[int, Field(ge=1, le=100)] = 1
 
 
 class PvArray(FrozenModel):
-    name: str
+    name: Name
     bus: str
-    p_peak_kwp: PositiveKw
-    inverter_kw: PositiveKw
+    p_peak_kwp: PowerKw
+    inverter_kw: PowerKw
     tilt_deg: Annotated[float, Field(ge=0, le=90)] = 10.0
     azimuth_deg: Annotated[float, Field(ge=0, lt=360)] = 180.0
     system_loss_pct: Pct = 14.0
-    temp_coeff_pct_per_c: float = -0.35
+    temp_coeff_pct_per_c: Annotated[float, Field(ge=-2, le=1)] = -0.35
 
 
 class Bess(FrozenModel):
-    name: str
+    name: Name
     bus: str
-    p_max_kw: PositiveKw
-    e_kwh: PositiveKw
+    p_max_kw: PowerKw
+    e_kwh: EnergyKwh
     soc_min_pct: Pct = 10.0
     soc_max_pct: Pct = 95.0
     soc_init_pct: Pct = 60.0
     round_trip_eff_pct: Annotated[float, Field(gt=50, le=100)] = 90.0
-    ramp_kw_per_s: PositiveKw = 1000.0
-    command_latency_s: Annotated[float, Field(ge=0)] = 0.2
+    ramp_kw_per_s: RampKwPerS = 1000.0
+    command_latency_s: LatencyS = 0.2
 
     @model_validator(mode="after")
     def _soc_window(self) -> Bess:
@@ -111,35 +136,41 @@ class Bess(FrozenModel):
 class ChargerGroup(FrozenModel):
     """``count`` identical connectors on one bus, each a Modbus device in HIL."""
 
-    name: str
+    name: Name
     bus: str
     serves: tuple[VehicleClassName, ...]
     count: Annotated[int, Field(ge=1, le=200)]
-    p_max_kw: PositiveKw
+    p_max_kw: PowerKw
     efficiency_pct: Annotated[float, Field(gt=50, le=100)] = 95.0
     power_factor: Annotated[float, Field(gt=0, le=1)] = 0.99
-    ramp_kw_per_s: PositiveKw = 100.0
-    command_latency_s: Annotated[float, Field(ge=0)] = 1.0
+    ramp_kw_per_s: RampKwPerS = 100.0
+    command_latency_s: LatencyS = 1.0
 
 
 class SwapStation(FrozenModel):
-    name: str
+    name: Name
     bus: str
-    packs: Annotated[int, Field(ge=1)]
-    pack_kwh: PositiveKw
-    pack_chargers: Annotated[int, Field(ge=1)]
-    pack_charger_kw: PositiveKw
-    bays: Annotated[int, Field(ge=1)] = 1
-    swap_minutes: PositiveKw = 5.0
+    packs: Annotated[int, Field(ge=1, le=1000)]
+    pack_kwh: Annotated[float, Field(gt=0, le=10_000)]
+    pack_chargers: Annotated[int, Field(ge=1, le=1000)]
+    pack_charger_kw: PowerKw
+    bays: Annotated[int, Field(ge=1, le=100)] = 1
+    swap_minutes: Annotated[float, Field(ge=0.1, le=MAX_MINUTES)] = 5.0
     full_soc_pct: Pct = 95.0
-    aux_kw: Annotated[float, Field(ge=0)] = 20.0
+    aux_kw: PowerOrZeroKw = 20.0
     power_factor: Annotated[float, Field(gt=0, le=1)] = 0.98
+
+    @model_validator(mode="after")
+    def _chargers_per_pack(self) -> SwapStation:
+        if self.pack_chargers > self.packs:
+            raise ValueError("pack_chargers must be at most packs (a charger holds one pack)")
+        return self
 
 
 class Load(FrozenModel):
-    name: str
+    name: Name
     bus: str
-    p_peak_kw: PositiveKw
+    p_peak_kw: PowerKw
     power_factor: Annotated[float, Field(gt=0, le=1)] = 0.95
     hourly_profile: HourlyProfile
 
@@ -148,16 +179,16 @@ class VehicleClass(FrozenModel):
     """Vehicles of one class that stop to charge (or swap) on an ordinary day."""
 
     name: VehicleClassName
-    daily_vehicles: Annotated[float, Field(ge=0)]
+    daily_vehicles: Annotated[float, Field(ge=0, le=20_000)]  # x the scenario's multiplier (at most 50)
     hourly_profile: HourlyProfile
-    battery_kwh: tuple[PositiveKw, PositiveKw]
+    battery_kwh: tuple[Annotated[float, Field(gt=0, le=10_000)], Annotated[float, Field(gt=0, le=10_000)]]
     arrival_soc_pct: tuple[Pct, Pct]
     target_soc_pct: Pct = 80.0
-    max_charge_kw: PositiveKw
+    max_charge_kw: PowerKw
     taper_start_soc_pct: Pct = 80.0
-    max_wait_min: PositiveKw = 20.0
-    max_dwell_min: PositiveKw = 60.0
-    balk_queue_len: Annotated[int, Field(ge=0)] = 8
+    max_wait_min: Minutes = 20.0
+    max_dwell_min: Minutes = 60.0
+    balk_queue_len: Annotated[int, Field(ge=0, le=10_000)] = 8
 
     @field_validator("battery_kwh", "arrival_soc_pct")
     @classmethod
@@ -175,13 +206,13 @@ class VehicleClass(FrozenModel):
 
 
 class Tariff(FrozenModel):
-    hourly_cny_per_kwh: Annotated[tuple[Annotated[float, Field(ge=0)], ...], Field(min_length=24, max_length=24)]
-    export_cny_per_kwh: Annotated[float, Field(ge=0)] = 0.0
+    hourly_cny_per_kwh: Annotated[tuple[PriceCnyPerKwh, ...], Field(min_length=24, max_length=24)]
+    export_cny_per_kwh: PriceCnyPerKwh = 0.0
     source: str
 
 
 class Emissions(FrozenModel):
-    grid_kg_co2_per_kwh: Annotated[float, Field(ge=0)]
+    grid_kg_co2_per_kwh: Annotated[float, Field(ge=0, le=10)]
     source: str
 
 
@@ -192,7 +223,7 @@ class Climate(FrozenModel):
     """Monthly climate normals of the site (January first), for the ``climate`` weather model."""
 
     ghi_kwh_m2_day: Monthly  # mean daily global horizontal irradiation of each month
-    temp_c: Monthly  # mean air temperature of each month
+    temp_c: Annotated[tuple[Annotated[float, Field(ge=-60, le=60)], ...], Field(min_length=12, max_length=12)]  # monthly mean air temperature
     diurnal_range_c: Annotated[float, Field(ge=0, le=30)] = 8.0  # mean daily max minus min
     source: str
 
@@ -232,15 +263,21 @@ class PvDegradation(FrozenModel):
 
 
 class Limits(FrozenModel):
-    v_min_pu: float = 0.95
-    v_max_pu: float = 1.05
-    max_loading_pct: PositiveKw = 100.0
+    v_min_pu: Annotated[float, Field(ge=0.5, le=1.0)] = 0.95
+    v_max_pu: Annotated[float, Field(ge=1.0, le=1.5)] = 1.05
+    max_loading_pct: Annotated[float, Field(ge=1, le=1000)] = 100.0
+
+    @model_validator(mode="after")
+    def _band(self) -> Limits:
+        if not self.v_min_pu < self.v_max_pu:
+            raise ValueError("v_min_pu must be below v_max_pu")
+        return self
 
 
 class Watchdog(FrozenModel):
     """HIL: how long the controller may stay silent before devices fall back to a safe state."""
 
-    heartbeat_timeout_s: PositiveKw = 10.0
+    heartbeat_timeout_s: Annotated[float, Field(ge=0.1, le=86_400)] = 10.0
 
 
 class Site(FrozenModel):
@@ -277,6 +314,6 @@ class Site(FrozenModel):
 def load_site(path: str | Path) -> Site:
     """Read and validate a site file; a mistake raises ``ScenarioError`` naming file and field."""
     path = Path(path)
-    site = validate(Site, read_toml(path), path)
+    site = validate(Site, read_toml(path, non_empty=True), path)
     check_site(site, path)
     return site

@@ -1,0 +1,35 @@
+"""What ``satwin validate`` checks of a file: every kind satwin reads, or a clear refusal.
+
+A file that is empty or of no known kind is a mistake (it used to pass as "not checked",
+so a truncated scenario went unnoticed in CI).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from twin.config.errors import ScenarioError
+from twin.config.files import read_toml
+from twin.config.scenario import load_scenario
+from twin.config.site import load_site
+
+
+def check_file(path: Path) -> str:
+    """Validate one site, scenario or published-figures file; return its kind, or raise ``ScenarioError``."""
+    from twin.results.published import figures_of, is_published_file, published_figures
+
+    data = read_toml(path, non_empty=True)
+    if "site" in data:
+        scenario = load_scenario(path)
+        if scenario.compare is not None:
+            published_figures(scenario)
+        return "scenario"
+    if "buses" in data:
+        load_site(path)
+        return "site"
+    if is_published_file(data):
+        for key in data:
+            figures_of(data, key, path)
+        return "published figures"
+    raise ScenarioError(path, None, "neither a scenario (it has no 'site = ...'), a site (no [[buses]]) nor "
+                        "published figures (no [[KEY.figures]]); see docs/scenarios.md")
