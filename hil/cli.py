@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from hil.servers.limits import ConnectionLimits, client_addresses
 from twin.app.cli import load_with_options
 from twin.config.errors import ScenarioError
 from twin.config.scenario import Scenario
@@ -40,6 +41,21 @@ def _check_host(host: str) -> None:
         raise ScenarioError(None, "--host", f"cannot resolve '{host}' ({exc})") from None
 
 
+def _limits(max_connections: int, idle_timeout_s: float) -> ConnectionLimits:
+    if max_connections < 1:
+        raise ScenarioError(None, "--max-connections", "must be at least 1")
+    if not 0 < idle_timeout_s < float("inf"):
+        raise ScenarioError(None, "--idle-timeout", "must be a positive number of seconds")
+    return ConnectionLimits(max_connections, idle_timeout_s)
+
+
+def _allowed(allow: Optional[list[str]]) -> Optional[set[str]]:
+    try:
+        return client_addresses(allow) if allow else None
+    except ValueError as exc:
+        raise ScenarioError(None, "--allow", str(exc)) from None
+
+
 def serve_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file")],
     site: Annotated[Optional[Path], typer.Option(help="Use this site file instead of the scenario's")] = None,
@@ -51,6 +67,10 @@ def serve_command(
     out: Annotated[Optional[Path], typer.Option(help="Results folder")] = None,
     read_only: Annotated[bool, typer.Option("--read-only", help="Reject every write (exception 01)")] = False,
     allow: Annotated[Optional[list[str]], typer.Option(help="Client IP allowed to connect (repeatable)")] = None,
+    max_connections: Annotated[int, typer.Option(
+        help="Clients connected at once; one more is disconnected at once")] = ConnectionLimits.max_connections,
+    idle_timeout: Annotated[float, typer.Option(
+        help="Seconds without a complete request before a connection is closed")] = ConnectionLimits.idle_timeout_s,
 ) -> None:
     """Run the twin paced to the wall clock and serve every device over Modbus TCP."""
     from hil.serve import serve
@@ -62,8 +82,10 @@ def serve_command(
             raise ScenarioError(None, "--speed", "must be positive")
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         out_dir = out or Path("results") / f"{loaded.name}-modbus-{stamp}"
-        result = serve(loaded, out_dir, host=host, port=port, speed=speed, read_only=read_only,
-                       allow=set(allow) if allow else None)
+        limits = _limits(max_connections, idle_timeout)
+        allowed = _allowed(allow)
+        result = serve(loaded, out_dir, host=host, port=port, speed=speed, read_only=read_only, allow=allowed,
+                       limits=limits)
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:

@@ -16,6 +16,7 @@ from typing import Any
 
 from hil.datastore.bridge import Bridge
 from hil.maps.registers import build_register_map
+from hil.servers.limits import ConnectionLimits
 from hil.servers.modbus_tcp import ModbusServer
 from twin.config.scenario import Scenario
 from twin.model.core import Twin
@@ -42,7 +43,7 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
           stop: threading.Event | None = None, on_listening: Callable[[int], None] | None = None,
           bridge_ready: Callable[[Bridge], None] | None = None,
           watchdog_min_wall_s: float | None = None, start_gate: threading.Event | None = None,
-          start_gate_timeout_s: float = 10.0) -> ServeResult:
+          start_gate_timeout_s: float = 10.0, limits: ConnectionLimits = ConnectionLimits()) -> ServeResult:
     """Serve ``scenario`` until its end, ``stop`` or Ctrl-C; the results folder is always finished.
 
     ``watchdog_min_wall_s``: at high speed the site's heartbeat timeout (simulated seconds)
@@ -59,7 +60,7 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
         bridge.heartbeat_timeout_s = max(bridge.heartbeat_timeout_s, watchdog_min_wall_s * speed)
     if bridge_ready is not None:
         bridge_ready(bridge)
-    server = ModbusServer(bridge, host, port, allow)
+    server = ModbusServer(bridge, host, port, allow, limits)
     port = server.start()  # before the results folder exists: a busy port leaves nothing behind
     recorder = open_recorder(twin, out_dir, "modbus", {"speed": speed, "read_only": read_only,
                                                         "modbus": f"{host}:{port}",

@@ -24,6 +24,8 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from hil.datastore.bridge import Bridge
 from hil.maps.registers import SUNSPEC_BASE
+from hil.servers.framing import MbapFraming, RateLimitedLog, ensure_descriptors, quiet_descriptor_exhaustion
+from hil.servers.limits import ConnectionLimits
 
 REGISTER_FUNCTIONS = {3, 4, 6, 16, 23}  # everything is a holding register; coils and inputs bits are not served
 START_TIMEOUT_S = 10.0
@@ -48,13 +50,15 @@ def _write_target(pdu) -> tuple[int, list[int]]:
     return pdu.address, list(pdu.registers)
 
 
-class _Handler(ServerRequestHandler):
+class _Handler(MbapFraming, ServerRequestHandler):
     """One per connection: enforces the allow-list, names the client for the audit log,
     answers unknown unit ids with 0x0B instead of pymodbus' 04 and traceback, and audits
     writes pymodbus refuses before they reach the bridge (addresses outside the layout)."""
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
+        if self._closing:  # over the connection cap
+            return
         peer = transport.get_extra_info("peername")
         self.client = f"{peer[0]}:{peer[1]}" if peer else "?"
         allow = self.server.allow
@@ -87,11 +91,15 @@ class _Handler(ServerRequestHandler):
 
 
 class _TcpServer(ModbusTcpServer):
-    def __init__(self, bridge: Bridge, allow: set[str] | None, **kwargs) -> None:
+    def __init__(self, bridge: Bridge, allow: set[str] | None, limits: ConnectionLimits, **kwargs) -> None:
         super().__init__(_devices(bridge), **kwargs)
         self.bridge = bridge
         self.unit_ids = set(bridge.units)
         self.allow = allow
+        self.functions = REGISTER_FUNCTIONS  # the framing answers every other function code with exception 01
+        self.limits = limits
+        self.open_connections: set[_Handler] = set()
+        self.refusals = RateLimitedLog()
 
     def callback_new_connection(self) -> _Handler:
         return _Handler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
@@ -125,8 +133,8 @@ class ModbusServer:
     """Serves a bridge on ``host:port`` from a background thread; ``start`` returns the bound port."""
 
     def __init__(self, bridge: Bridge, host: str = "127.0.0.1", port: int = 5020,
-                 allow: set[str] | None = None) -> None:
-        self.bridge, self.host, self.port, self.allow = bridge, host, port, allow
+                 allow: set[str] | None = None, limits: ConnectionLimits = ConnectionLimits()) -> None:
+        self.bridge, self.host, self.port, self.allow, self.limits = bridge, host, port, allow, limits
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: _TcpServer | None = None
         self._thread: threading.Thread | None = None
@@ -135,6 +143,7 @@ class ModbusServer:
 
     def start(self) -> int:
         pymodbus_apply_logging_config(logging.CRITICAL)  # malformed frames are the client's problem, not log spam
+        ensure_descriptors(self.limits)
         self._thread = threading.Thread(target=self._run, name="modbus-server", daemon=True)
         self._thread.start()
         if not self._started.wait(START_TIMEOUT_S):
@@ -145,6 +154,7 @@ class ModbusServer:
 
     def _run(self) -> None:
         self._loop = asyncio.new_event_loop()
+        quiet_descriptor_exhaustion(self._loop)
         try:
             self._loop.run_until_complete(self._serve())
             self._loop.run_forever()
@@ -155,7 +165,7 @@ class ModbusServer:
             self._loop.close()
 
     async def _serve(self) -> None:
-        self._server = _TcpServer(self.bridge, self.allow, address=(self.host, self.port))
+        self._server = _TcpServer(self.bridge, self.allow, self.limits, address=(self.host, self.port))
         try:
             await self._server.serve_forever(background=True)
         except RuntimeError as exc:  # pymodbus' way of saying the bind failed

@@ -48,12 +48,12 @@ class Rig:
         return self.snap
 
 
-def make_rig(tmp_path: Path, read_only: bool = False, allow: set[str] | None = None, scenario=None):
+def make_rig(tmp_path: Path, read_only: bool = False, allow: set[str] | None = None, scenario=None, limits=None):
     twin = Twin(scenario or evening_scenario())
     reg_map = build_register_map(twin)
     audit = tmp_path / "audit.jsonl"
     bridge = Bridge(twin, reg_map, audit, read_only=read_only)
-    server = ModbusServer(bridge, "127.0.0.1", 0, allow)
+    server = ModbusServer(bridge, "127.0.0.1", 0, allow, *([limits] if limits else []))
     port = server.start()
     return Rig(twin, reg_map, bridge, port, audit), server
 

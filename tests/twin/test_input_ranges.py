@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,8 @@ CASES = [
     (FREIGHT, "x_ohm_per_km", "1e-300", 0, "lines[0].x_ohm_per_km"),
     (FREIGHT, "r_ohm_per_km", "1e308", 0, "lines[0].r_ohm_per_km"),
     (FREIGHT, "length_km", "1e-300", 0, "lines[0].length_km"),
+    (FREIGHT, "r_ohm_per_km", "1e-300", 1, "lines[1].r_ohm_per_km"),
+    (FREIGHT, "pfe_kw", "1e-300", 0, "transformers[0].pfe_kw"),
     (FREIGHT, "length_km", "inf", 1, "lines[1].length_km"),
     (FREIGHT, "sn_kva", "inf", 0, "transformers[0].sn_kva"),
     (FREIGHT, "sn_kva", "1e308", 0, "transformers[0].sn_kva"),
@@ -89,3 +92,10 @@ def test_validate_refuses_empty_and_unknown_files_with_exit_2(tmp_path):
         lines = done.stderr.strip().splitlines()
         assert done.returncode == 2, done.stderr
         assert len(lines) == 1 and lines[0].startswith(f"error: {path}: {phrase}"), done.stderr
+
+
+def test_input_ranges_page_is_generated_from_the_schema():
+    from twin.config.ranges import ranges_markdown
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "input-ranges.md"
+    assert page.read_text(encoding="utf-8") == ranges_markdown(), "regenerate: python -m twin.config.ranges > docs/input-ranges.md"

@@ -7,18 +7,28 @@ import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from twin.config.errors import ScenarioError
 
 M = TypeVar("M", bound=BaseModel)
+SMALLEST = 1e-9  # a number is 0 or at least this in magnitude: 1e-300 underflows the admittance matrix
 
 
 class FrozenModel(BaseModel):
-    """Base of every file schema: immutable, unknown keys are mistakes, not silently ignored, and
-    ``nan``/``inf`` (valid TOML) are refused: no quantity of a site or scenario is either."""
+    """Base of every file schema: immutable, unknown keys are mistakes, not silently ignored,
+    ``nan``/``inf`` (valid TOML) are refused, since no quantity of a site or scenario is either,
+    and so are vanishing numbers such as 1e-300."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _not_vanishing(cls, value: Any) -> Any:
+        for number in value if isinstance(value, tuple) else (value,):
+            if isinstance(number, float) and number != 0 and abs(number) < SMALLEST:
+                raise ValueError(f"{number:g} is too small: write 0 or a magnitude of at least {SMALLEST:g}")
+        return value
 
 
 def field_path(loc: tuple[Any, ...]) -> str:

@@ -24,6 +24,7 @@ from twin.config.units import parse_duration_s, parse_offset_s
 
 CONTROLLERS = ("none", "peak-shaving")
 MIN_STEP_S = 0.1  # below this the power flow, not the physics, decides the run time
+MAX_STEP_S = 3600.0  # the tariff and the traffic profiles are hourly
 MAX_STEPS = 100_000_000  # ~3 years at 1 s: beyond it, split the run or take a longer step
 FIRST_YEAR, LAST_YEAR = 1900, 2200  # the calendar the solar position and tariff hours are computed for
 
@@ -153,8 +154,8 @@ def _check_step(scenario: Scenario, field: str) -> None:
     if scenario.step_s > scenario.duration_s:
         raise ScenarioError(scenario.path, field, f"step ({scenario.step_s:g} s) is longer than the duration "
                             f"({scenario.duration_s:g} s)")
-    if scenario.step_s > 3600:
-        raise ScenarioError(scenario.path, field, "step must be at most 1h")
+    if scenario.step_s > MAX_STEP_S:
+        raise ScenarioError(scenario.path, field, f"step must be at most {MAX_STEP_S / 3600:g}h")
     if scenario.weather.model == "climate" and scenario.site.climate is None:
         raise ScenarioError(scenario.path, "weather.model", f"the climate model needs a [climate] table in the "
                             f"site file of '{scenario.site.name}'")
@@ -168,7 +169,7 @@ def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
     raw = validate(ScenarioFile, read_toml(path, non_empty=True), path)
     site_path = (path.parent / raw.site).resolve()
-    if not site_path.exists():
+    if not site_path.is_file():
         raise ScenarioError(path, "site", f"site file '{raw.site}' not found (looked at {site_path})")
     site = load_site(site_path)
     scenario = Scenario(

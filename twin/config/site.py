@@ -216,23 +216,14 @@ class Emissions(FrozenModel):
     source: str
 
 
-Monthly = Annotated[tuple[float, ...], Field(min_length=12, max_length=12)]
-
-
 class Climate(FrozenModel):
     """Monthly climate normals of the site (January first), for the ``climate`` weather model."""
 
-    ghi_kwh_m2_day: Monthly  # mean daily global horizontal irradiation of each month
+    # mean daily global horizontal irradiation of each month; the top of the atmosphere gives ~12
+    ghi_kwh_m2_day: Annotated[tuple[Annotated[float, Field(ge=0, le=12)], ...], Field(min_length=12, max_length=12)]
     temp_c: Annotated[tuple[Annotated[float, Field(ge=-60, le=60)], ...], Field(min_length=12, max_length=12)]  # monthly mean air temperature
     diurnal_range_c: Annotated[float, Field(ge=0, le=30)] = 8.0  # mean daily max minus min
     source: str
-
-    @field_validator("ghi_kwh_m2_day")
-    @classmethod
-    def _plausible_ghi(cls, value: tuple[float, ...]) -> tuple[float, ...]:
-        if not all(0 <= v <= 12 for v in value):
-            raise ValueError("daily GHI must lie between 0 and 12 kWh/m2/day (the top of the atmosphere gives ~12)")
-        return value
 
 
 class PvDegradation(FrozenModel):

@@ -103,7 +103,7 @@ def published_figures(scenario: Scenario) -> dict[str, dict[str, Any]]:
     ref = scenario.compare
     base = scenario.path.parent if scenario.path else Path.cwd()
     path = base / ref.published
-    if not path.exists():
+    if not path.is_file():
         raise ScenarioError(scenario.path, "compare.published", f"'{ref.published}' not found (looked at {path})")
     table = read_toml(path)
     if ref.key not in table:
