@@ -18,7 +18,7 @@ from pathlib import Path
 from hil.datastore.bridge import Bridge
 from hil.serve import serve
 from twin.config.scenario import Scenario
-from twin.results.verdicts import Verdict
+from twin.run.loop import Stop
 from twin.run.session import RunResult
 
 HOST = "127.0.0.1"
@@ -30,12 +30,11 @@ STOP_GRACE_S = 5.0
 
 def run_with_external_controller(scenario: Scenario, out_dir: Path, controller_cmd: str,
                                  speed: float = DEFAULT_SPEED, echo=lambda _text: None) -> RunResult:
-    """Serve ``scenario`` and run ``controller_cmd`` against it; verdicts include the controller's health."""
+    """Serve ``scenario`` and run ``controller_cmd`` against it; a crashed or silent controller fails the run."""
     listening = threading.Event()
     port_box: list[int] = []
     bridge_box: list[Bridge] = []
-    stop = threading.Event()
-    problems: list[str] = []
+    stop = Stop()
     connected = threading.Event()
     process: list[subprocess.Popen] = []
 
@@ -58,32 +57,25 @@ def run_with_external_controller(scenario: Scenario, out_dir: Path, controller_c
             code = child.poll()
             if code is not None and bridge.sim_t_s < scenario.duration_s - scenario.step_s:
                 tail = (child.stderr.read() or "").strip().splitlines()[-3:] if child.stderr else []
-                problems.append(f"controller exited with code {code} before the scenario ended"
-                                + (f": {' | '.join(tail)}" if tail else ""))
-                stop.set()
+                stop.request(f"external controller exited with code {code} before the scenario ended"
+                             + (f": {' | '.join(tail)}" if tail else ""), failed=True)
                 return
             if code is not None:  # it stopped by itself once the scenario was over: that is fine
                 return
             if bridge.accepted_writes == 0 and time.monotonic() - started > SILENCE_WALL_S:
-                problems.append(f"controller wrote nothing within {SILENCE_WALL_S:g} s (silent)")
-                stop.set()
+                stop.request(f"external controller wrote nothing within {SILENCE_WALL_S:g} s (silent)", failed=True)
                 return
             time.sleep(0.1)
 
     try:
-        served = serve(scenario, out_dir, host=HOST, port=0, speed=speed, echo=echo, stop=stop,
-                       on_listening=on_listening, bridge_ready=bridge_box.append,
-                       watchdog_min_wall_s=WATCHDOG_MIN_WALL_S, start_gate=connected,
-                       start_gate_timeout_s=SILENCE_WALL_S)
+        return serve(scenario, out_dir, host=HOST, port=0, speed=speed, echo=echo, stop=stop,
+                     on_listening=on_listening, bridge_ready=bridge_box.append,
+                     watchdog_min_wall_s=WATCHDOG_MIN_WALL_S, start_gate=connected,
+                     start_gate_timeout_s=SILENCE_WALL_S)
     finally:
         stop.set()
         for child in process:
             _stop(child)
-    verdicts = list(served.verdicts)
-    verdicts += [Verdict(f"external controller healthy: {problem}", float("nan"), False) for problem in problems]
-    status = served.status if not problems else "failed"
-    return RunResult(Path(out_dir), status, served.stats, served.kpis, "; ".join(problems) or None,
-                     verdicts=verdicts)
 
 
 def _stop(child: subprocess.Popen) -> None:

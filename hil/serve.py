@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from hil.datastore.bridge import Bridge
 from hil.maps.registers import build_register_map
@@ -20,22 +18,10 @@ from hil.servers.limits import ConnectionLimits
 from hil.servers.modbus_tcp import ModbusServer
 from twin.config.scenario import Scenario
 from twin.model.core import Twin
-from twin.results.verdicts import Verdict
-from twin.run.loop import RunStats, WallClock, run_loop
-from twin.run.session import finish_run, open_recorder
+from twin.run.loop import WallClock
+from twin.run.session import RunResult, Session
 
 AUDIT_FILE = "modbus_audit.jsonl"
-
-
-@dataclass
-class ServeResult:
-    out_dir: Path
-    status: str
-    stats: RunStats
-    lateness_ms: dict[str, float]
-    kpis: dict[str, Any] = field(default_factory=dict)
-    verdicts: list[Verdict] = field(default_factory=list)
-    accepted_writes: int = 0
 
 
 def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int = 5020, speed: float = 1.0,
@@ -43,7 +29,7 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
           stop: threading.Event | None = None, on_listening: Callable[[int], None] | None = None,
           bridge_ready: Callable[[Bridge], None] | None = None,
           watchdog_min_wall_s: float | None = None, start_gate: threading.Event | None = None,
-          start_gate_timeout_s: float = 10.0, limits: ConnectionLimits = ConnectionLimits()) -> ServeResult:
+          start_gate_timeout_s: float = 10.0, limits: ConnectionLimits = ConnectionLimits()) -> RunResult:
     """Serve ``scenario`` until its end, ``stop`` or Ctrl-C; the results folder is always finished.
 
     ``watchdog_min_wall_s``: at high speed the site's heartbeat timeout (simulated seconds)
@@ -62,25 +48,25 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
         bridge_ready(bridge)
     server = ModbusServer(bridge, host, port, allow, limits)
     port = server.start()  # before the results folder exists: a busy port leaves nothing behind
-    recorder = open_recorder(twin, out_dir, "modbus", {"speed": speed, "read_only": read_only,
-                                                        "modbus": f"{host}:{port}",
-                                                        "heartbeat_timeout_s": bridge.heartbeat_timeout_s})
-    echo(f"serving {scenario.name} on modbus tcp://{host}:{port} at {speed:g}x "
-         f"({scenario.n_steps} steps of {scenario.step_s:g} s){' read-only' if read_only else ''}; "
-         f"recording to {out_dir}")
-    if on_listening is not None:
-        on_listening(port)
-    if start_gate is not None:
-        start_gate.wait(start_gate_timeout_s)
-    stats, status = RunStats(), "failed"  # until the loop returns
-    try:
-        stats = run_loop(twin, bridge, [bridge, recorder], clock=clock, stop=stop, record_lateness=True)
-        status = "interrupted" if stats.interrupted else "completed"
-    except KeyboardInterrupt:
-        status = "interrupted"
-    finally:
+    def stop_serving() -> None:  # idempotent
         server.stop()
         bridge.close()
-        lateness = stats.lateness_summary_ms(scenario.step_s / speed)
-        kpis, verdicts = finish_run(out_dir, recorder, stats, status, scenario.criteria, lateness=lateness)
-    return ServeResult(out_dir, status, stats, lateness, kpis, verdicts, bridge.accepted_writes)
+
+    try:
+        meta = {"speed": speed, "read_only": read_only, "modbus": f"{host}:{port}",
+                "heartbeat_timeout_s": bridge.heartbeat_timeout_s}
+        with Session(twin, out_dir, "modbus", meta, stop=stop) as session:
+            try:
+                echo(f"serving {scenario.name} on modbus tcp://{host}:{port} at {speed:g}x "
+                     f"({scenario.n_steps} steps of {scenario.step_s:g} s){' read-only' if read_only else ''}; "
+                     f"recording to {out_dir}")
+                if on_listening is not None:
+                    on_listening(port)
+                if start_gate is not None:
+                    start_gate.wait(start_gate_timeout_s)
+                session.run(bridge, [bridge], clock=clock, record_lateness=True)
+            finally:
+                stop_serving()  # before the folder is finished: no write lands after the last step
+    finally:
+        stop_serving()  # also when the folder could not be opened
+    return session.result
