@@ -18,6 +18,7 @@ import typer
 
 from hil.servers.limits import ConnectionLimits, client_addresses
 from twin.app.cli import load_with_options
+from twin.app.paths import writable_file, writable_folder
 from twin.config.errors import ScenarioError
 from twin.config.scenario import Scenario
 
@@ -81,21 +82,23 @@ def serve_command(
         if speed <= 0:
             raise ScenarioError(None, "--speed", "must be positive")
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out_dir = out or Path("results") / f"{loaded.name}-modbus-{stamp}"
+        out_dir = writable_folder(out or Path("results") / f"{loaded.name}-modbus-{stamp}", "--out")
         limits = _limits(max_connections, idle_timeout)
         allowed = _allowed(allow)
         result = serve(loaded, out_dir, host=host, port=port, speed=speed, read_only=read_only, allow=allowed,
                        limits=limits)
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
-    except OSError as exc:
-        raise _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+    except OSError as exc:  # "cannot listen on ..." from the server, or a disk that filled up
+        raise _fail(f"{exc.strerror} ({exc.filename})" if exc.strerror and exc.filename else str(exc)) from None
     late = result.lateness_ms
     stats = result.stats
     print(f"{result.status}: {stats.steps} steps in {stats.wall_s:.1f} s wall; results in {result.out_dir}")
     if late:
         print(f"step lateness p50 {late['p50_ms']:.2f} ms, p99 {late['p99_ms']:.2f} ms, max {late['max_ms']:.2f} ms, "
               f"overruns {late['overruns']}")
+    if result.status == "interrupted":
+        raise typer.Exit(130)
 
 
 def registers_command(
@@ -117,6 +120,7 @@ def registers_command(
     if out is None:
         sys.stdout.write(text)
     else:
+        writable_file(out, "--out")
         out.write_text(text)
 
 

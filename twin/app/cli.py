@@ -110,8 +110,10 @@ def run(
 
     if backend not in ("newton", "pandapower"):
         raise ScenarioError(None, "--backend", f"unknown backend '{backend}' (newton or pandapower)")
+    from twin.app.paths import writable_folder
+
     loaded = load_with_options(scenario, site, controller, step, duration, seed)
-    out_dir = out or default_out_dir(loaded, loaded.controller)
+    out_dir = writable_folder(out or default_out_dir(loaded, loaded.controller), "--out")
     if not quiet:
         err_console.print(f"[bold]{loaded.name}[/] on [bold]{loaded.site.name}[/], controller "
                           f"[bold]{loaded.controller}[/], {loaded.n_steps} steps of {loaded.step_s:g} s")
@@ -162,14 +164,17 @@ def test_suite(
     """Run a scenario suite headless and judge its criteria; exits 1 if any criterion fails."""
     import datetime as dt
 
-    from twin.app.suite import run_suite, write_junit, write_summary
+    from twin.app.paths import writable_file, writable_folder
+    from twin.app.suite import NOT_RUN, run_suite, write_junit, write_summary
+    from twin.run.loop import Stop
 
     if controller is not None and controller not in CONTROLLERS:
         raise ScenarioError(None, "--controller", f"unknown controller '{controller}' (choose from {', '.join(CONTROLLERS)})")
     if jobs < 1:
         raise ScenarioError(None, "--jobs", "must be at least 1")
-    out_dir = out or Path("results") / f"suite-{dt.datetime.now():%Y%m%d-%H%M%S}"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = writable_folder(out or Path("results") / f"suite-{dt.datetime.now():%Y%m%d-%H%M%S}", "--out")
+    if junit:
+        writable_file(junit, "--junit")  # now, not after the whole suite ran
     overrides = {"controller": controller, "step_s": span_option(step, "--step")}
     label = f"external: {controller_cmd}" if controller_cmd else (controller or "each scenario's own")
 
@@ -177,7 +182,8 @@ def test_suite(
         mark = "[green]PASS[/]" if outcome.passed else "[red]FAIL[/]"
         err_console.print(f"{mark} {outcome.name} ({outcome.wall_s:.1f} s)" + (f": {outcome.error}" if outcome.error else ""))
 
-    outcomes = run_suite(paths, out_dir, jobs, overrides, controller_cmd, on_done=done)
+    stop = Stop()
+    outcomes = run_suite(paths, out_dir, jobs, overrides, controller_cmd, on_done=done, stop=stop)
     for outcome in outcomes:
         print_verdicts(outcome.verdicts, f"{outcome.name} — {'pass' if outcome.passed else 'FAIL'}")
     summary = write_summary(outcomes, out_dir, label)
@@ -185,6 +191,10 @@ def test_suite(
         write_junit(outcomes, junit)
     passed = sum(o.passed for o in outcomes)
     console.print(f"{passed} of {len(outcomes)} scenarios passed; summary: {summary}" + (f", JUnit: {junit}" if junit else ""))
+    if stop.is_set():
+        err_console.print(f"suite stopped ({stop.reason}): {sum(o.error != NOT_RUN for o in outcomes)} of "
+                          f"{len(outcomes)} scenarios ran")
+        raise typer.Exit(130)
     if passed < len(outcomes):
         raise typer.Exit(1)
 
@@ -200,7 +210,11 @@ def grid(
     from twin.config.site import load_site
     from twin.model.grid import Grid, injection_points
 
+    from twin.app.paths import writable_file
+
     loaded = load_site(site)
+    if export:
+        writable_file(export, "--export")
     points = injection_points(loaded)
     network = Grid(loaded, points, backend="pandapower")
     state = network.solve(np.zeros(len(points)), np.zeros(len(points)))
@@ -219,6 +233,19 @@ def validate(files: Annotated[list[Path], typer.Argument(help="site, scenario or
 
     for path in files:
         console.print(f"ok  {path} ({check_file(path)})")
+
+
+@app.command()
+def finish(results_dir: Annotated[Path, typer.Argument(help="a results folder left by a killed run")]) -> None:
+    """Complete a results folder whose run was killed (KPIs, verdicts, report; status recovered)."""
+    from twin.run.recover import finish_folder
+
+    done = finish_folder(results_dir)
+    if not done.changed:
+        console.print(f"{results_dir}: already finished by its run (status {done.status}); nothing to do")
+        return
+    print_kpis(done.kpis, f"{results_dir.name} — recovered, {done.steps} steps")
+    console.print(f"{results_dir}: finished, status recovered ({done.steps} steps recorded)")
 
 
 @app.command()
@@ -260,6 +287,10 @@ def main() -> None:
         sys.exit(2)
     except SimulationError as exc:
         print(f"run failed: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except OSError as exc:  # a disk that filled up, a folder that vanished: one line, not a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"failed: {exc.strerror or exc}{where}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -114,8 +114,8 @@ class Recorder:
             col += width
         self._rows += 1
         self.meta["steps_recorded"] += 1
-        if self._rows == self.chunk_rows or (self._rows & 255 == 0
-                                             and time.monotonic() - self._last_flush > self.chunk_wall_s):
+        # the clock is read every row: a paced run makes a row a second, and a kill must lose seconds, not minutes
+        if self._rows == self.chunk_rows or time.monotonic() - self._last_flush > self.chunk_wall_s:
             self.flush()
 
     def on_events(self, events: list[Event]) -> None:
@@ -139,7 +139,11 @@ class Recorder:
     def _write(self, table: pa.Table, folder: str) -> None:
         final = self.out_dir / folder / f"part-{self._part:05d}.parquet"
         temporary = final.with_suffix(".tmp")
-        pq.write_table(table, temporary)
+        try:
+            pq.write_table(table, temporary)
+        except OSError:
+            temporary.unlink(missing_ok=True)  # a full disk: free what the torn chunk took; earlier chunks stay whole
+            raise
         os.replace(temporary, final)
 
     def close(self, status: str = "completed", **extra: Any) -> None:
