@@ -16,6 +16,8 @@ from hil.datastore.bridge import Bridge
 from hil.maps.registers import build_register_map
 from hil.servers.limits import ConnectionLimits
 from hil.servers.modbus_tcp import ModbusServer
+from hil.servers.rtu import RtuLine, RtuServer, line_baud
+from hil.servers.units import BusTiming
 from twin.config.scenario import Scenario
 from twin.model.core import Twin
 from twin.run.loop import WallClock
@@ -29,7 +31,8 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
           stop: threading.Event | None = None, on_listening: Callable[[int], None] | None = None,
           bridge_ready: Callable[[Bridge], None] | None = None,
           watchdog_min_wall_s: float | None = None, start_gate: threading.Event | None = None,
-          start_gate_timeout_s: float = 10.0, limits: ConnectionLimits = ConnectionLimits()) -> RunResult:
+          start_gate_timeout_s: float = 10.0, rtu: RtuLine | None = None, rtu_over_tcp_port: int | None = None,
+          bus_timing: bool = True, limits: ConnectionLimits = ConnectionLimits()) -> RunResult:
     """Serve ``scenario`` until its end, ``stop`` or Ctrl-C; the results folder is always finished.
 
     ``watchdog_min_wall_s``: at high speed the site's heartbeat timeout (simulated seconds)
@@ -37,6 +40,10 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     least that many wall seconds (accelerated acceptance runs use 2 s). ``start_gate``: the
     clock starts when it is set (the controller under test has connected), or
     after ``start_gate_timeout_s``, so a slow-starting controller does not miss the start.
+    ``rtu``: also serve the RTU units on this serial line; ``rtu_over_tcp_port``: and with RTU
+    framing over TCP on this port (as a serial gateway does); ``bus_timing`` answers them no
+    faster than a real line and product would (``hil.servers.rtu``). ``limits``: the connection cap
+    and idle timeout of the Modbus TCP server (``hil.servers.limits``).
     """
     clock = WallClock(speed)
     twin = Twin(scenario)
@@ -46,9 +53,17 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
         bridge.heartbeat_timeout_s = max(bridge.heartbeat_timeout_s, watchdog_min_wall_s * speed)
     if bridge_ready is not None:
         bridge_ready(bridge)
-    server = ModbusServer(bridge, host, port, allow, limits)
+    server = ModbusServer(bridge, host, port, allow, limits=limits)
     port = server.start()  # before the results folder exists: a busy port leaves nothing behind
+    try:
+        extra = _extra_servers(bridge, host, allow, rtu, rtu_over_tcp_port, bus_timing)
+    except Exception:
+        server.stop()
+        raise
+
     def stop_serving() -> None:  # idempotent
+        for _, other in extra:
+            other.stop()
         server.stop()
         bridge.close()
 
@@ -57,7 +72,8 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
                 "heartbeat_timeout_s": bridge.heartbeat_timeout_s}
         with Session(twin, out_dir, "modbus", meta, stop=stop) as session:
             try:
-                echo(f"serving {scenario.name} on modbus tcp://{host}:{port} at {speed:g}x "
+                lines = "".join(f", {label}" for label, _ in extra)
+                echo(f"serving {scenario.name} on modbus tcp://{host}:{port}{lines} at {speed:g}x "
                      f"({scenario.n_steps} steps of {scenario.step_s:g} s){' read-only' if read_only else ''}; "
                      f"recording to {out_dir}")
                 if on_listening is not None:
@@ -70,3 +86,23 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     finally:
         stop_serving()  # also when the folder could not be opened
     return session.result
+
+
+def _extra_servers(bridge: Bridge, host: str, allow: set[str] | None, rtu: RtuLine | None,
+                   rtu_over_tcp_port: int | None, bus_timing: bool) -> list[tuple[str, ModbusServer]]:
+    """The RTU line and the RTU-over-TCP listener asked for, started; (label, server) each."""
+    started: list[tuple[str, ModbusServer]] = []
+    try:
+        if rtu is not None:
+            line = RtuServer(bridge, rtu, timing=bus_timing)
+            line.start()
+            started.append((f"rtu {rtu.device} {line.timing.baud} baud {rtu.parity}", line))
+        if rtu_over_tcp_port is not None:
+            timing = BusTiming(line_baud(bridge, rtu.baud if rtu else None), rtu.parity if rtu else "N", bus_timing)
+            gateway = ModbusServer(bridge, host, rtu_over_tcp_port, allow, rtu_timing=timing)
+            started.append((f"rtu-over-tcp://{host}:{gateway.start()}", gateway))
+    except Exception:
+        for _, server in started:
+            server.stop()
+        raise
+    return started

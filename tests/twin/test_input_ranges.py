@@ -77,7 +77,7 @@ def test_the_shortest_step_is_valid(tree):
     original = path.read_text(encoding="utf-8")
     path.write_text(set_value(original, "step", '"0.1s"'), encoding="utf-8")
     try:
-        assert check_file(path) == "scenario"
+        assert check_file(path)[0] == "scenario"
     finally:
         path.write_text(original, encoding="utf-8")
 

@@ -200,42 +200,6 @@ def test_suite(
 
 
 @app.command()
-def grid(
-    site: Annotated[Path, typer.Argument(help="site file (.toml)")],
-    export: Annotated[Optional[Path], typer.Option(help="write the pandapower network as JSON here")] = None,
-) -> None:
-    """Build the site's pandapower network, solve it at no load, optionally export it."""
-    import numpy as np
-
-    from twin.config.site import load_site
-    from twin.model.grid import Grid, injection_points
-
-    from twin.app.paths import writable_file
-
-    loaded = load_site(site)
-    if export:
-        writable_file(export, "--export")
-    points = injection_points(loaded)
-    network = Grid(loaded, points, backend="pandapower")
-    state = network.solve(np.zeros(len(points)), np.zeros(len(points)))
-    console.print(f"{loaded.name}: {len(network.net.bus)} buses, {len(network.net.line)} lines, "
-                  f"{len(network.net.trafo)} transformers, {len(points)} injection points; "
-                  f"no-load voltage {state.v_pu.min():.4f}-{state.v_pu.max():.4f} pu")
-    if export:
-        network.export_json(export)
-        console.print(f"wrote {export} (open with pandapower.from_json)")
-
-
-@app.command()
-def validate(files: Annotated[list[Path], typer.Argument(help="site, scenario or published-figures files")]) -> None:
-    """Check site, scenario and published-figures files; exits 2 at the first mistake."""
-    from twin.app.validate import check_file
-
-    for path in files:
-        console.print(f"ok  {path} ({check_file(path)})")
-
-
-@app.command()
 def finish(results_dir: Annotated[Path, typer.Argument(help="a results folder left by a killed run")]) -> None:
     """Complete a results folder whose run was killed (KPIs, verdicts, report; status recovered)."""
     from twin.run.recover import finish_folder
@@ -265,15 +229,23 @@ def normals(
 
 
 @bench_app.callback(invoke_without_command=True)
-def bench(ctx: typer.Context) -> None:
-    """Twin speed: 24 h at 1 s and 1 min steps, and the ratio against a plain pandapower runpp loop."""
+def bench(ctx: typer.Context,
+          compare_ref: Optional[str] = typer.Option(None, "--compare-ref", help="also run this git ref (a temporary "
+                                                    "worktree), side by side, for an A/B in one run"),
+          duration: str = typer.Option("24h", help="length of the 1 s run"),
+          year: bool = typer.Option(True, "--year/--no-year", help="also time the year at 1 h with its baseline")) -> None:
+    """Twin speed: 24 h at 1 s (µs a step, part by part) and at 1 min, a year at 1 h, against a plain runpp loop."""
     if ctx.invoked_subcommand is None:
         from twin.app.bench import bench_core
 
-        bench_core(echo=console.print)
+        bench_core(echo=console.print, compare_ref=compare_ref, duration_s=span_option(duration, "--duration"),
+                   year=year)
 
 
 def _register_plugins() -> None:
+    from twin.app import engineer
+
+    engineer.register(app)  # validate, grid, reference, compare
     for entry in entry_points(group="satwin.commands"):
         entry.load()(app)
 

@@ -10,12 +10,13 @@ from pathlib import Path
 
 from twin.config.errors import ScenarioError
 from twin.config.files import read_toml
-from twin.config.scenario import load_scenario
-from twin.config.site import load_site
+from twin.config.scenario import Scenario, load_scenario
+from twin.config.site import Site, load_site
 
 
-def check_file(path: Path) -> str:
-    """Validate one site, scenario or published-figures file; return its kind, or raise ``ScenarioError``."""
+def check_file(path: Path) -> tuple[str, Scenario | Site | None]:
+    """Validate one site, scenario or published-figures file; return its kind and what was loaded
+    (None for published figures), or raise ``ScenarioError``."""
     from twin.results.published import figures_of, is_published_file, published_figures
 
     data = read_toml(path, non_empty=True)
@@ -23,13 +24,12 @@ def check_file(path: Path) -> str:
         scenario = load_scenario(path)
         if scenario.compare is not None:
             published_figures(scenario)
-        return "scenario"
+        return "scenario", scenario
     if "buses" in data:
-        load_site(path)
-        return "site"
+        return "site", load_site(path)
     if is_published_file(data):
         for key in data:
             figures_of(data, key, path)
-        return "published figures"
+        return "published figures", None
     raise ScenarioError(path, None, "neither a scenario (it has no 'site = ...'), a site (no [[buses]]) nor "
                         "published figures (no [[KEY.figures]]); see docs/scenarios.md")

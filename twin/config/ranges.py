@@ -1,4 +1,5 @@
-"""The allowed range of every number in a site or scenario file, read from the schema itself.
+"""The allowed range of every number in a scenario file and the rules every number obeys,
+read from the schema itself (a site file's ranges are in ``docs/site-reference.md``).
 
 ``docs/input-ranges.md`` is this module's output (``python -m twin.config.ranges``); a test
 keeps the two equal, so the page cannot drift from what ``satwin validate`` enforces.
@@ -16,7 +17,6 @@ from pydantic.fields import FieldInfo
 
 from twin.config.files import SMALLEST
 from twin.config.scenario import FIRST_YEAR, LAST_YEAR, MAX_STEP_S, MAX_STEPS, MIN_STEP_S, ScenarioFile
-from twin.config.site import Site
 from twin.config.units import MAX_SPAN_S
 
 _BOUNDS = ((at.Ge, ">=", "ge"), (at.Gt, ">", "gt"), (at.Le, "<=", "le"), (at.Lt, "<", "lt"))
@@ -82,16 +82,15 @@ def ranges_markdown() -> str:
              f"`24h`, `365d` or seconds, are at most {MAX_SPAN_S / 86400:.0f} days, and a step is at least "
              f"{MIN_STEP_S:g} s with at most {MAX_STEPS:,} steps a run. Names of devices, buses and scenarios are "
              "1-64 letters, digits, `_` or `-`. Where a row says nothing, the number has no bound of its own "
-             "(spans, or a cross-field rule).", "",
+             "(spans, or a cross-field rule). The range of each field of a site file is in the `allowed` column of "
+             "[site-reference.md](site-reference.md).", "",
              "Cross-field rules: a transformer's `vkr_percent` is below its `vk_percent` and `pfe_kw` at most 10 % "
              "of `sn_kva`; the swap station has at most one pack charger per pack; `limits.v_min_pu` is below "
              "`v_max_pu`; the battery's `soc_min_pct` <= `soc_init_pct` <= `soc_max_pct`; a step is no longer than "
              f"the duration; `start` lies in the years {FIRST_YEAR}-{LAST_YEAR - 1}.", ""]
-    for title, model in (("Site file", Site), ("Scenario file", ScenarioFile)):
-        lines += [f"## {title}", "", "| field | type | range |", "|---|---|---|"]
-        lines += [f"| `{key}` | {kind} | {', '.join(bounds)} |"
-                  for key, kind, bounds in numeric_fields(model, spans=model is ScenarioFile)]
-        lines.append("")
+    lines += ["## Scenario file", "", "| field | type | range |", "|---|---|---|"]
+    lines += [f"| `{key}` | {kind} | {', '.join(bounds)} |" for key, kind, bounds in numeric_fields(ScenarioFile, spans=True)]
+    lines.append("")
     return "\n".join(lines)
 
 
