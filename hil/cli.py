@@ -78,6 +78,8 @@ def serve_command(
         help="Clients connected at once; one more is disconnected at once")] = ConnectionLimits.max_connections,
     idle_timeout: Annotated[float, typer.Option(
         help="Seconds without a complete request before a connection is closed")] = ConnectionLimits.idle_timeout_s,
+    overrun: Annotated[str, typer.Option(help="When the machine cannot keep --speed: warn (catch up), slow (run "
+                                              "slower from there) or stop (fail the run)")] = "warn",
 ) -> None:
     """Run the twin paced to the wall clock and serve every device over Modbus TCP (and RTU)."""
     from hil.serve import serve
@@ -92,11 +94,15 @@ def serve_command(
         _check_host(host)
         if speed <= 0:
             raise ScenarioError(None, "--speed", "must be positive")
+        from twin.run.loop import OVERRUN_POLICIES
+
+        if overrun not in OVERRUN_POLICIES:
+            raise ScenarioError(None, "--overrun", f"'{overrun}': choose {', '.join(OVERRUN_POLICIES)}")
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         out_dir = writable_folder(out or Path("results") / f"{loaded.name}-modbus-{stamp}", "--out")
         result = serve(loaded, out_dir, host=host, port=port, speed=speed, read_only=read_only,
                        allow=_allowed(allow), rtu=line, rtu_over_tcp_port=rtu_over_tcp, bus_timing=bus_timing,
-                       limits=_limits(max_connections, idle_timeout))
+                       limits=_limits(max_connections, idle_timeout), overrun=overrun)
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:  # "cannot listen on ..." from a server, or a disk that filled up

@@ -8,6 +8,8 @@ thread. The results folder is the one ``satwin run`` writes (KPIs, verdicts, rep
 
 from __future__ import annotations
 
+import functools
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +22,7 @@ from hil.servers.rtu import RtuLine, RtuServer, line_baud
 from hil.servers.units import BusTiming
 from twin.config.scenario import Scenario
 from twin.model.core import Twin
-from twin.run.loop import WallClock
+from twin.run.loop import Stop, WallClock
 from twin.run.session import RunResult, Session
 
 AUDIT_FILE = "modbus_audit.jsonl"
@@ -32,7 +34,7 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
           bridge_ready: Callable[[Bridge], None] | None = None,
           watchdog_min_wall_s: float | None = None, start_gate: threading.Event | None = None,
           start_gate_timeout_s: float = 10.0, rtu: RtuLine | None = None, rtu_over_tcp_port: int | None = None,
-          bus_timing: bool = True, limits: ConnectionLimits = ConnectionLimits()) -> RunResult:
+          bus_timing: bool = True, limits: ConnectionLimits = ConnectionLimits(), overrun: str = "warn") -> RunResult:
     """Serve ``scenario`` until its end, ``stop`` or Ctrl-C; the results folder is always finished.
 
     ``watchdog_min_wall_s``: at high speed the site's heartbeat timeout (simulated seconds)
@@ -43,9 +45,11 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     ``rtu``: also serve the RTU units on this serial line; ``rtu_over_tcp_port``: and with RTU
     framing over TCP on this port (as a serial gateway does); ``bus_timing`` answers them no
     faster than a real line and product would (``hil.servers.rtu``). ``limits``: the connection cap
-    and idle timeout of the Modbus TCP server (``hil.servers.limits``).
+    and idle timeout of the Modbus TCP server (``hil.servers.limits``). ``overrun``: what a step
+    later than a whole wall-clock step does (``WallClock``: warn, slow or stop); the warning is
+    printed at once, and ``stop`` fails the run with it.
     """
-    clock = WallClock(speed)
+    clock = WallClock(speed, overrun)
     twin = Twin(scenario)
     out_dir = Path(out_dir)
     bridge = Bridge(twin, build_register_map(twin), out_dir / AUDIT_FILE, read_only=read_only)
@@ -71,6 +75,7 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
         meta = {"speed": speed, "read_only": read_only, "modbus": f"{host}:{port}",
                 "heartbeat_timeout_s": bridge.heartbeat_timeout_s}
         with Session(twin, out_dir, "modbus", meta, stop=stop) as session:
+            clock.on_overrun = functools.partial(_overran, session.stop, overrun == "stop")
             try:
                 lines = "".join(f", {label}" for label, _ in extra)
                 echo(f"serving {scenario.name} on modbus tcp://{host}:{port}{lines} at {speed:g}x "
@@ -86,6 +91,14 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     finally:
         stop_serving()  # also when the folder could not be opened
     return session.result
+
+
+def _overran(stop: threading.Event, fail: bool, message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+    if fail and isinstance(stop, Stop):
+        stop.request(message, failed=True)
+    elif fail:
+        stop.set()
 
 
 def _extra_servers(bridge: Bridge, host: str, allow: set[str] | None, rtu: RtuLine | None,
