@@ -14,9 +14,12 @@ No pymodbus in here: exception codes are plain ints; ``hil.servers.modbus_tcp`` 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import logging
 import math
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +33,7 @@ from twin.model.commands import SITE_TARGET, Command
 from twin.model.core import Snapshot, Twin
 from twin.model.events import Event
 
-ILLEGAL_FUNCTION, ILLEGAL_ADDRESS, ILLEGAL_VALUE = 1, 2, 3
+ILLEGAL_FUNCTION, ILLEGAL_ADDRESS, ILLEGAL_VALUE, DEVICE_FAILURE = 1, 2, 3, 4
 SAFE_PV_LIMIT_PCT = 100.0  # PV is safe to run: it only lowers import
 
 
@@ -102,6 +105,7 @@ class Bridge:
         self._last_heartbeat_t_s = 0.0
         self.audit_path = audit_path
         self._audit: TextIO | None = None  # opened at the first write, so a failed start leaves no file
+        self.audit_failed = False  # the last write could not be audited (and was refused)
 
     # -- sink: register images from the step ---------------------------------------------
     def on_snapshot(self, snap: Snapshot) -> None:
@@ -142,13 +146,29 @@ class Bridge:
     def write(self, unit_id: int, address: int, values: list[int], client: str) -> int:
         """Validate a write as a whole, apply it, audit it; returns 0 or a Modbus exception code."""
         source = f"modbus {client}"
+        commit = None
         if self.read_only:
             code = ILLEGAL_FUNCTION
         elif address >= SUNSPEC_BASE:
-            code = self._write_sunspec(self.units[unit_id], address, values, source)
+            code, commit = self._write_sunspec(self.units[unit_id], address, values, source)
         else:
-            code = self._write_plain(self.units[unit_id], address, values, source)
-        self.log_write(client, unit_id, address, values, code)
+            code, commit = self._write_plain(self.units[unit_id], address, values, source)
+        return self._audited(client, unit_id, address, values, code, commit)
+
+    def _audited(self, client: str, unit_id: int, address: int, values: list[int], code: int, commit) -> int:
+        """Audit first, then apply: a write the audit log cannot hold (a full disk) is refused with
+        exception 04 and has no effect, so nothing acts that the log does not show."""
+        try:
+            self.log_write(client, unit_id, address, values, code)
+        except OSError as exc:
+            if not self.audit_failed:
+                logging.getLogger("satwin.hil").error("the audit log cannot be written (%s): writes are refused "
+                                                      "with exception 04 until it can", exc.strerror or exc)
+            self.audit_failed = True
+            return DEVICE_FAILURE
+        self.audit_failed = False
+        if commit is not None:
+            commit()
         return code
 
     def write_product(self, product: ProductDevice, address: int, values: list[int], client: str) -> int:
@@ -167,37 +187,41 @@ class Bridge:
                 code = ILLEGAL_VALUE
             accepted.append(Command(point.target, point.command, value, f"modbus {client}", self.sim_t_s))
             offset += point.count
-        if not code:
+        def commit() -> None:
             with self._lock:
                 for command in accepted:
                     self._accept(command)
-        self.log_write(client, product.assignment.unit_id, address, values, code)
-        return code
 
-    def _write_plain(self, unit: UnitImage, address: int, values: list[int], source: str) -> int:
+        return self._audited(client, product.assignment.unit_id, address, values, code, None if code else commit)
+
+    def _write_plain(self, unit: UnitImage, address: int, values: list[int], source: str):
+        """(0, what applies the write) or (exception code, None): validation only, nothing applied yet."""
         accepted: list[tuple[Point, float]] = []
         offset = 0
         while offset < len(values):
             point = unit.by_address.get(address + offset)
             if point is None or offset + point.count > len(values):
-                return ILLEGAL_VALUE  # a write must cover whole points
+                return ILLEGAL_VALUE, None  # a write must cover whole points
             if point.access != "RW":
-                return ILLEGAL_VALUE
+                return ILLEGAL_VALUE, None
             value = decode(point.type, values[offset:offset + point.count])
             if not (math.isfinite(value) and point.min <= value <= point.max):
-                return ILLEGAL_VALUE
+                return ILLEGAL_VALUE, None
             accepted.append((point, value))
             offset += point.count
-        with self._lock:
-            for point, value in accepted:
-                if point.command == "heartbeat":
-                    self._beat(int(value))
-                    unit.plain[point.address] = int(value)  # reads back at once, not a step later
-                else:
-                    self._accept(Command(point.target, point.command, value, source, self.sim_t_s))
-                    if unit.sunspec:
-                        unit.sunspec.follow(point.command, value)
-        return 0
+
+        def commit() -> None:
+            with self._lock:
+                for point, value in accepted:
+                    if point.command == "heartbeat":
+                        self._beat(int(value))
+                        unit.plain[point.address] = int(value)  # reads back at once, not a step later
+                    else:
+                        self._accept(Command(point.target, point.command, value, source, self.sim_t_s))
+                        if unit.sunspec:
+                            unit.sunspec.follow(point.command, value)
+
+        return 0, commit
 
     def _write_sunspec(self, unit: UnitImage, address: int, values: list[int], source: str) -> int:
         block = unit.sunspec
@@ -205,16 +229,19 @@ class Bridge:
         for offset, raw in enumerate(values):
             target = block.writable.get(address + offset)
             if target is None:
-                return ILLEGAL_VALUE  # inside the SunSpec block but not a control point we accept
+                return ILLEGAL_VALUE, None  # inside the SunSpec block but not a control point we accept
             model_id, name, (low, high) = target
             value = block.engineering(model_id, name, raw)
             if not low <= value <= high:
-                return ILLEGAL_VALUE
+                return ILLEGAL_VALUE, None
             written[(model_id, name)] = value
-        with self._lock:
-            for target, quantity, value in block.command(written, self.sim_t_s):
-                self._accept(Command(target, quantity, value, source, self.sim_t_s))
-        return 0
+
+        def commit() -> None:
+            with self._lock:
+                for target, quantity, value in block.command(written, self.sim_t_s):
+                    self._accept(Command(target, quantity, value, source, self.sim_t_s))
+
+        return 0, commit
 
     def _accept(self, command: Command) -> None:
         """Queue a validated command for the next step (called under the lock)."""
@@ -226,16 +253,29 @@ class Bridge:
         self._last_heartbeat_t_s = self.sim_t_s
 
     def log_write(self, client: str, unit_id: int, address: int, values: list[int], code: int) -> None:
+        """One line of the audit log; an ``OSError`` (full disk) leaves the log whole and is raised."""
+        if self.audit_path is not None:
+            self._append_audit(client, unit_id, address, values, code)
         if code == 0:
             self.accepted_writes += 1
-        if self.audit_path is None:
-            return
+
+    def _append_audit(self, client: str, unit_id: int, address: int, values: list[int], code: int) -> None:
         if self._audit is None:
             self._audit = self.audit_path.open("a", buffering=1)
         record = {"wall_time": dt.datetime.now().astimezone().isoformat(timespec="milliseconds"),
                   "sim_t_s": self.sim_t_s, "client": client, "unit_id": unit_id, "address": address,
                   "values": list(values), "result": "ok" if code == 0 else f"exception {code:02d}"}
-        self._audit.write(json.dumps(record) + "\n")
+        whole = self._audit.tell()
+        try:
+            self._audit.write(json.dumps(record) + "\n")
+            self._audit.flush()
+        except OSError:  # a full disk: cut the torn line off, so every line of the log stays whole
+            with contextlib.suppress(OSError):
+                self._audit.close()
+            self._audit = None
+            with contextlib.suppress(OSError):
+                os.truncate(self.audit_path, whole)
+            raise
 
     def close(self) -> None:
         if self._audit is not None:

@@ -16,6 +16,7 @@ name and renamed, so a reader never sees half a chunk; ``read_timeseries`` reads
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -182,7 +183,16 @@ class Recorder:
         os.replace(temporary, final)
 
     def close(self, status: str = "completed", **extra: Any) -> None:
-        self.flush()
+        try:
+            self.flush()
+        except OSError as exc:  # a full disk: run.json still says how the run ended, and the error goes on
+            self.meta.update(extra)
+            self.meta.update(status="failed", reason=f"the recording could not be written: {exc.strerror or exc}; "
+                             "the steps up to steps_recorded are readable")
+            self.meta["steps_recorded"] -= self._rows
+            with contextlib.suppress(OSError):
+                self._write_meta()
+            raise
         self.meta.update(status=status, **extra)
         self._write_meta()
 
