@@ -127,7 +127,7 @@ def site_tables_md() -> str:
     for key, array, model in seen:
         title = "Top level" if not key else (f"[[{key}]]" if array else f"[{key}]")
         lines += [f"## {title}", ""]
-        doc = (model.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        doc = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split())
         if doc and not doc.startswith(model.__name__ + "("):
             lines += [doc, ""]
         lines += ["| field | type | unit | default | allowed | meaning |", "|---|---|---|---|---|---|"]

@@ -385,13 +385,17 @@ class Watchdog(FrozenModel):
 
 
 class ModbusDevice(FrozenModel):
-    """HIL: a device also served as a real product (a register profile in ``hil/profiles``), so a
-    controller configured for that product connects unchanged (docs/controller-guide.md)."""
+    """HIL: a device also served as a real product (a register profile in ``hil/profiles``),
+    so a controller configured for that product connects unchanged (docs/controller-guide.md)."""
 
-    device: str  # "meter" (the site meter), a PV array's or the battery's name
-    profile: str  # e.g. "dtsu666-h", "sdm630", "sun2000"; checked against the shipped profiles when served
-    unit_id: Annotated[int, Field(ge=1, le=247)] | None = None  # None: the product's factory address
+    device: str
+    """`meter` (the site meter), or a PV array's or the battery's name."""
+    profile: str
+    """A shipped profile, e.g. `dtsu666-h`, `sdm630`, `sun2000` (`satwin registers --profile`)."""
+    unit_id: Annotated[int, Field(ge=1, le=247)] | None = None
+    """Modbus unit id of the product; none: the product's factory address."""
     transport: Literal["tcp", "rtu", "both"] = "both"
+    """Served over Modbus TCP, over the RTU line (`satwin serve --rtu`), or both."""
 
 
 class Site(FrozenModel):
@@ -434,6 +438,7 @@ class Site(FrozenModel):
     watchdog: Watchdog = Watchdog()
     """HIL controller watchdog."""
     modbus_devices: tuple[ModbusDevice, ...] = ()
+    """Devices served with a product register profile (``hil/profiles``), beside the plain map."""
 
     @property
     def bus_kv(self) -> dict[str, float]:
