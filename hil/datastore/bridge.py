@@ -14,17 +14,15 @@ No pymodbus in here: exception codes are plain ints; ``hil.servers.modbus_tcp`` 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import logging
 import math
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
+from hil.datastore.audit_file import AuditFile
 from hil.maps.electrical import EnergyCounters
 from hil.maps.profiles import ProductDevice, decode_point, resolve_products
 from hil.maps.registers import SUNSPEC_BASE, Point, RegisterMap, decode, encode
@@ -104,7 +102,7 @@ class Bridge:
         self._heartbeats_at_trip = 0
         self._last_heartbeat_t_s = 0.0
         self.audit_path = audit_path
-        self._audit: TextIO | None = None  # opened at the first write, so a failed start leaves no file
+        self._audit = AuditFile(audit_path) if audit_path is not None else None
         self.audit_failed = False  # the last write could not be audited (and was refused)
 
     # -- sink: register images from the step ---------------------------------------------
@@ -254,33 +252,17 @@ class Bridge:
 
     def log_write(self, client: str, unit_id: int, address: int, values: list[int], code: int) -> None:
         """One line of the audit log; an ``OSError`` (full disk) leaves the log whole and is raised."""
-        if self.audit_path is not None:
-            self._append_audit(client, unit_id, address, values, code)
+        if self._audit is not None:
+            record = {"wall_time": dt.datetime.now().astimezone().isoformat(timespec="milliseconds"),
+                      "sim_t_s": self.sim_t_s, "client": client, "unit_id": unit_id, "address": address,
+                      "values": list(values), "result": "ok" if code == 0 else f"exception {code:02d}"}
+            self._audit.write_line(json.dumps(record))
         if code == 0:
             self.accepted_writes += 1
-
-    def _append_audit(self, client: str, unit_id: int, address: int, values: list[int], code: int) -> None:
-        if self._audit is None:
-            self._audit = self.audit_path.open("a", buffering=1)
-        record = {"wall_time": dt.datetime.now().astimezone().isoformat(timespec="milliseconds"),
-                  "sim_t_s": self.sim_t_s, "client": client, "unit_id": unit_id, "address": address,
-                  "values": list(values), "result": "ok" if code == 0 else f"exception {code:02d}"}
-        whole = self._audit.tell()
-        try:
-            self._audit.write(json.dumps(record) + "\n")
-            self._audit.flush()
-        except OSError:  # a full disk: cut the torn line off, so every line of the log stays whole
-            with contextlib.suppress(OSError):
-                self._audit.close()
-            self._audit = None
-            with contextlib.suppress(OSError):
-                os.truncate(self.audit_path, whole)
-            raise
 
     def close(self) -> None:
         if self._audit is not None:
             self._audit.close()
-            self._audit = None
 
     # -- setpoint source and watchdog -----------------------------------------------------
     def __call__(self, snap: Snapshot | None) -> list[Command] | None:

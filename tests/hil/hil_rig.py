@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,3 +79,15 @@ def read_point(client: ModbusTcpClient, point: Point) -> float:
     response = client.read_holding_registers(point.address, count=point.count, device_id=point.unit_id)
     assert not response.isError(), (point.device, point.point)
     return decode(point.type, response.registers) * point.scale
+
+
+@contextlib.contextmanager
+def serving(tmp_path: Path, **options):
+    """A rig served and stepped once, stopped on leaving (for fixtures)."""
+    rig, server = make_rig(tmp_path, **options)
+    rig.step()
+    try:
+        yield rig
+    finally:
+        server.stop()
+        rig.bridge.close()

@@ -3,6 +3,7 @@ holds connections or trickles bytes: answered in order, refused or disconnected,
 
 from __future__ import annotations
 
+import inspect
 import logging
 import random
 import socket
@@ -13,9 +14,11 @@ import textwrap
 import time
 
 import pytest
-from hil_rig import REPO, client_for, make_rig
+from hil_rig import REPO, client_for, serving
 
+from hil.datastore.audit_file import KEEP, MAX_BYTES
 from hil.servers.limits import ConnectionLimits
+from twin.run.recorder import Recorder
 
 WAIT_S = 3.0  # a bound on every wait for an answer: silence this long is a wedged connection
 
@@ -64,20 +67,14 @@ def connect(port: int) -> socket.socket:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """One served twin for the tests that only read (building a twin takes seconds)."""
-    rig, server = make_rig(tmp_path_factory.mktemp("abuse"))
-    rig.step()
-    yield rig
-    server.stop()
-    rig.bridge.close()
+    with serving(tmp_path_factory.mktemp("abuse")) as rig:
+        yield rig
 
 
 @pytest.fixture
 def limited_rig(tmp_path):
-    rig, server = make_rig(tmp_path, limits=ConnectionLimits(max_connections=3, idle_timeout_s=0.5))
-    rig.step()
-    yield rig
-    server.stop()
-    rig.bridge.close()
+    with serving(tmp_path, limits=ConnectionLimits(max_connections=3, idle_timeout_s=0.5)) as rig:
+        yield rig
 
 
 def test_pipelined_requests_in_one_segment_are_each_answered_in_order(served):
@@ -197,7 +194,9 @@ EXHAUST = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from pathlib import Path
     from hil_rig import make_rig
-    from hil.servers.limits import ConnectionLimits
+    from hil.datastore.audit_file import KEEP, MAX_BYTES
+from hil.servers.limits import ConnectionLimits
+from twin.run.recorder import Recorder
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[0] and 256, 256))
     rig, server = make_rig(Path({out!r}), limits=ConnectionLimits(max_connections=400, idle_timeout_s=60))
     rig.step()
@@ -243,3 +242,6 @@ def test_the_guide_quotes_the_default_limits():
     guide = (REPO / "docs" / "controller-guide.md").read_text(encoding="utf-8")
     assert f"`--max-connections N` (default {ConnectionLimits.max_connections})" in guide
     assert f"`--idle-timeout S` (default {ConnectionLimits.idle_timeout_s:g} s)" in guide
+    assert f"rotates past {MAX_BYTES // 2**20} MB (`modbus_audit.jsonl.1` to `.{KEEP}`" in " ".join(guide.split())
+    chunk_wall_s = inspect.signature(Recorder).parameters["chunk_wall_s"].default
+    assert f"at least every {chunk_wall_s:g} s of wall time" in " ".join(guide.split())

@@ -34,7 +34,8 @@ def test_an_unauditable_write_is_refused_and_not_applied(rig, caplog):
     with client_for(rig.port) as client:
         assert not client.write_registers(bess.address, f32(client, 300.0), device_id=bess.unit_id).isError()
         rig.step()
-        rig.bridge._audit = FullDisk(rig.bridge._audit)
+        audit = rig.bridge._audit
+        audit._file = FullDisk(audit._file)
         refused = client.write_registers(bess.address, f32(client, 900.0), device_id=bess.unit_id)
         assert refused.isError() and refused.exception_code == 4
         rig.step(2)  # (a few steps only: no heartbeat is written, and the watchdog trips at 10 s)
@@ -47,3 +48,17 @@ def test_an_unauditable_write_is_refused_and_not_applied(rig, caplog):
         rig.step(2)
         assert rig.snap.bess_p_set_kw == 500.0
     assert len(rig.audit_path.read_text().splitlines()) == 2
+
+
+def test_the_audit_log_rotates_and_stays_bounded(tmp_path):
+    from hil.datastore.audit_file import AuditFile
+
+    log = AuditFile(tmp_path / "audit.jsonl", max_bytes=1000, keep=2)
+    for i in range(500):
+        log.write_line(json.dumps({"n": i, "pad": "x" * 20}))
+    log.close()
+    files = sorted(tmp_path.iterdir())
+    assert [f.name for f in files] == ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2"]
+    assert all(f.stat().st_size <= 1000 + 64 for f in files)
+    lines = [json.loads(line) for f in reversed(files) for line in f.read_text().splitlines()]
+    assert [r["n"] for r in lines] == list(range(lines[0]["n"], 500))  # the newest lines, in order, whole
