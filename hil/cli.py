@@ -183,6 +183,20 @@ def bench_hil(
     run_bench()
 
 
+def bench_soak_command(
+    days: Annotated[float, typer.Option(help="Simulated days")] = 7.0,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second")] = 3600.0,
+    step: Annotated[str, typer.Option(help="Step of the served twin")] = "10s",
+) -> None:
+    """A long served run with 10 polling clients: RSS and descriptor slope per simulated day."""
+    from hil.bench_soak import bench_soak
+    from twin.app.cli import span_option
+
+    if days <= 0 or speed <= 0:
+        raise _fail("--days and --speed must be positive")
+    bench_soak(days, speed, span_option(step, "--step"))
+
+
 DEMO_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "holiday-peak-freight.toml"
 
 
@@ -211,6 +225,7 @@ def register(app: typer.Typer) -> None:
     from twin.app.cli import bench_app
 
     bench_app.command("hil")(bench_hil)
+    bench_app.command("soak")(bench_soak_command)
     app.command("demo")(demo_command)
     app.command("serve")(serve_command)
     app.command("registers")(registers_command)

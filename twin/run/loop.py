@@ -216,7 +216,7 @@ def run_loop(twin: Twin, control: SetpointSource, sinks: Sequence[Sink], clock: 
             lateness = clock.wait_until(snap.t_s)
             if record_lateness:
                 stats.lateness.add(lateness)
-                if lateness > dt_s / clock.speed:
+                if lateness > twin.scenario.step_s / clock.speed:
                     stats.overruns += 1
             stats.steps = k + 1
             if progress is not None and (k % report_every == 0 or k == n_steps - 1):
