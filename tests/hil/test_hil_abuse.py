@@ -194,9 +194,7 @@ EXHAUST = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from pathlib import Path
     from hil_rig import make_rig
-    from hil.datastore.audit_file import KEEP, MAX_BYTES
-from hil.servers.limits import ConnectionLimits
-from twin.run.recorder import Recorder
+    from hil.servers.limits import ConnectionLimits
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[0] and 256, 256))
     rig, server = make_rig(Path({out!r}), limits=ConnectionLimits(max_connections=400, idle_timeout_s=60))
     rig.step()
