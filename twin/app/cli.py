@@ -175,6 +175,7 @@ def test_suite(
     out_dir = writable_folder(out or Path("results") / f"suite-{dt.datetime.now():%Y%m%d-%H%M%S}", "--out")
     if junit:
         writable_file(junit, "--junit")  # now, not after the whole suite ran
+    out_dir.mkdir(parents=True, exist_ok=True)
     overrides = {"controller": controller, "step_s": span_option(step, "--step")}
     label = f"external: {controller_cmd}" if controller_cmd else (controller or "each scenario's own")
 

@@ -11,10 +11,15 @@ from twin.config.errors import ScenarioError
 
 
 def writable_folder(path: Path, option: str) -> Path:
-    """Create ``path`` (and its parents) and prove a file can be written in it."""
+    """Prove ``path`` can be created or written in, without creating it (a run that stops at a
+    later check leaves nothing behind): a probe file goes into its nearest existing folder."""
+    existing = Path(path)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ScenarioError(None, option, f"cannot write to '{path}': '{existing}' is a file, not a folder")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".satwin-probe-"):
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".satwin-probe-"):
             pass
     except OSError as exc:
         raise ScenarioError(None, option, f"cannot write to '{path}': {exc.strerror or exc}") from None
@@ -22,10 +27,11 @@ def writable_folder(path: Path, option: str) -> Path:
 
 
 def writable_file(path: Path, option: str) -> Path:
-    """Prove ``path`` can be written (its folder is created) without leaving a file behind."""
+    """Prove ``path`` can be written without leaving a file behind (its folder is created)."""
     if path.is_dir():
         raise ScenarioError(None, option, f"'{path}' is a folder; give a file name")
-    writable_folder(path.parent if str(path.parent) else Path("."), option)
+    writable_folder(path.parent, option)
+    path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and not os.access(path, os.W_OK):
         raise ScenarioError(None, option, f"cannot write to '{path}': Permission denied")
     return path
