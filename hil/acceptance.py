@@ -29,12 +29,13 @@ STOP_GRACE_S = 5.0
 
 
 def run_with_external_controller(scenario: Scenario, out_dir: Path, controller_cmd: str,
-                                 speed: float = DEFAULT_SPEED, echo=lambda _text: None, ocpp=None) -> RunResult:
+                                 speed: float = DEFAULT_SPEED, echo=lambda _text: None, ocpp=None,
+                                 stop: Stop | None = None) -> RunResult:
     """Serve ``scenario`` and run ``controller_cmd`` against it; a crashed or silent controller fails the run."""
     listening = threading.Event()
     port_box: list[int] = []
     bridge_box: list[Bridge] = []
-    stop = Stop()
+    stop = stop if stop is not None else Stop()
     connected = threading.Event()
     process: list[subprocess.Popen] = []
 

@@ -17,7 +17,9 @@ from typing import Annotated, Optional
 import typer
 
 import scenarios
+from hil.servers.limits import ConnectionLimits, client_addresses
 from twin.app.cli import load_with_options
+from twin.app.paths import writable_file, writable_folder
 from twin.config.errors import ScenarioError
 from twin.config.scenario import Scenario
 
@@ -39,6 +41,21 @@ def _check_host(host: str) -> None:
         socket.getaddrinfo(host, None)
     except (socket.gaierror, UnicodeError) as exc:
         raise ScenarioError(None, "--host", f"cannot resolve '{host}' ({exc})") from None
+
+
+def _limits(max_connections: int, idle_timeout_s: float) -> ConnectionLimits:
+    if max_connections < 1:
+        raise ScenarioError(None, "--max-connections", "must be at least 1")
+    if not 0 < idle_timeout_s < float("inf"):
+        raise ScenarioError(None, "--idle-timeout", "must be a positive number of seconds")
+    return ConnectionLimits(max_connections, idle_timeout_s)
+
+
+def _allowed(allow: Optional[list[str]]) -> Optional[set[str]]:
+    try:
+        return client_addresses(allow) if allow else None
+    except ValueError as exc:
+        raise ScenarioError(None, "--allow", str(exc)) from None
 
 
 def serve_command(
@@ -65,6 +82,12 @@ def serve_command(
     ocpp_password_file: Annotated[Optional[Path], typer.Option(help="TOML: station id = password "
                                                                     "(security profile 1)")] = None,
     ocpp_ca_file: Annotated[Optional[Path], typer.Option(help="CA for a wss:// CSMS")] = None,
+    max_connections: Annotated[int, typer.Option(
+        help="Clients connected at once; one more is disconnected at once")] = ConnectionLimits.max_connections,
+    idle_timeout: Annotated[float, typer.Option(
+        help="Seconds without a complete request before a connection is closed")] = ConnectionLimits.idle_timeout_s,
+    overrun: Annotated[str, typer.Option(help="When the machine cannot keep --speed: warn (catch up), slow (run "
+                                              "slower from there) or stop (fail the run)")] = "warn",
 ) -> None:
     """Run the twin paced to the wall clock and serve every device over Modbus TCP (and RTU, and OCPP)."""
     from hil.ocpp.cli import ocpp_options
@@ -80,17 +103,20 @@ def serve_command(
         _check_host(host)
         if speed <= 0:
             raise ScenarioError(None, "--speed", "must be positive")
+        from twin.run.loop import OVERRUN_POLICIES
+
+        if overrun not in OVERRUN_POLICIES:
+            raise ScenarioError(None, "--overrun", f"'{overrun}': choose {', '.join(OVERRUN_POLICIES)}")
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out_dir = out or Path("results") / f"{loaded.name}-modbus-{stamp}"
+        out_dir = writable_folder(out or Path("results") / f"{loaded.name}-modbus-{stamp}", "--out")
         ocpp = ocpp_options(ocpp_csms, ocpp_version, ocpp_meter_interval, ocpp_password_file, ocpp_ca_file)
         result = serve(loaded, out_dir, host=host, port=port, speed=speed, read_only=read_only,
-                       allow=set(allow) if allow else None, rtu=line, rtu_over_tcp_port=rtu_over_tcp,
-                       bus_timing=bus_timing, ocpp=ocpp)
+                       allow=_allowed(allow), rtu=line, rtu_over_tcp_port=rtu_over_tcp, bus_timing=bus_timing,
+                       ocpp=ocpp, limits=_limits(max_connections, idle_timeout), overrun=overrun)
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
-    except OSError as exc:
-        where = f"{host}:{port}" if not (rtu or rtu_over_tcp) else "the given ports"
-        raise _fail(f"cannot serve on {where}: {exc.strerror or exc}") from None
+    except OSError as exc:  # "cannot listen on ..." from a server, or a disk that filled up
+        raise _fail(f"{exc.strerror} ({exc.filename})" if exc.strerror and exc.filename else str(exc)) from None
     late = result.lateness_ms
     stats = result.stats
     print(f"{result.status}: {stats.steps} steps in {stats.wall_s:.1f} s wall; results in {result.out_dir}")
@@ -100,6 +126,8 @@ def serve_command(
     for verdict in result.verdicts:
         if verdict.criterion.startswith(("ocpp station", "charging profiles obeyed")):
             print(f"{'pass' if verdict.passed else 'FAIL'}: {verdict.criterion}")
+    if result.status == "interrupted":
+        raise typer.Exit(130)
 
 
 def registers_command(
@@ -131,6 +159,7 @@ def registers_command(
     if out is None:
         sys.stdout.write(text)
     else:
+        writable_file(out, "--out")
         out.write_text(text)
 
 
@@ -165,6 +194,20 @@ def bench_hil(
     from hil.bench import bench_hil as run_bench
 
     run_bench()
+
+
+def bench_soak_command(
+    days: Annotated[float, typer.Option(help="Simulated days")] = 7.0,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second")] = 3600.0,
+    step: Annotated[str, typer.Option(help="Step of the served twin")] = "10s",
+) -> None:
+    """A long served run with 10 polling clients: RSS and descriptor slope per simulated day."""
+    from hil.bench_soak import bench_soak
+    from twin.app.cli import span_option
+
+    if days <= 0 or speed <= 0:
+        raise _fail("--days and --speed must be positive")
+    bench_soak(days, speed, span_option(step, "--step"))
 
 
 DEMO_SCENARIO = scenarios.REFERENCE
@@ -221,6 +264,7 @@ def register(app: typer.Typer) -> None:
 
     bench_app.command("hil")(bench_hil)
     bench_app.command("ocpp")(bench_ocpp)
+    bench_app.command("soak")(bench_soak_command)
     app.command("demo")(demo_command)
     app.command("serve")(serve_command)
     app.command("registers")(registers_command)

@@ -8,6 +8,8 @@ thread. The results folder is the one ``satwin run`` writes (KPIs, verdicts, rep
 
 from __future__ import annotations
 
+import functools
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -15,12 +17,13 @@ from pathlib import Path
 from hil.datastore.bridge import Bridge
 from hil.maps.registers import build_register_map
 from hil.ocpp.stations import OcppOptions, OcppStations, chain, finish_ocpp
+from hil.servers.limits import ConnectionLimits
 from hil.servers.modbus_tcp import ModbusServer
 from hil.servers.rtu import RtuLine, RtuServer, line_baud
 from hil.servers.units import BusTiming
 from twin.config.scenario import Scenario
 from twin.model.core import Twin
-from twin.run.loop import WallClock
+from twin.run.loop import Stop, WallClock
 from twin.run.session import RunResult, Session
 
 AUDIT_FILE = "modbus_audit.jsonl"
@@ -33,7 +36,8 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
           watchdog_min_wall_s: float | None = None, start_gate: threading.Event | None = None,
           start_gate_timeout_s: float = 10.0, rtu: RtuLine | None = None, rtu_over_tcp_port: int | None = None,
           bus_timing: bool = True, ocpp: OcppOptions | None = None,
-          stations_ready: Callable[[OcppStations], None] | None = None) -> RunResult:
+          stations_ready: Callable[[OcppStations], None] | None = None,
+          limits: ConnectionLimits = ConnectionLimits(), overrun: str = "warn") -> RunResult:
     """Serve ``scenario`` until its end, ``stop`` or Ctrl-C; the results folder is always finished.
 
     ``watchdog_min_wall_s``: at high speed the site's heartbeat timeout (simulated seconds)
@@ -45,8 +49,11 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     framing over TCP on this port (as a serial gateway does); ``bus_timing`` answers them no
     faster than a real line and product would (``hil.servers.rtu``). ``ocpp``: the chargers
     also connect to a CSMS as OCPP stations (``hil.ocpp``); their health joins the verdicts.
+    ``limits``: the connection cap and idle timeout of the Modbus TCP server (``hil.servers.limits``).
+    ``overrun``: what a step later than a whole wall-clock step does (``WallClock``: warn, slow or
+    stop); the warning is printed at once, and ``stop`` fails the run with it.
     """
-    clock = WallClock(speed)
+    clock = WallClock(speed, overrun)
     twin = Twin(scenario)
     out_dir = Path(out_dir)
     bridge = Bridge(twin, build_register_map(twin), out_dir / AUDIT_FILE, read_only=read_only)
@@ -57,7 +64,7 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     stations = OcppStations(twin, ocpp, out_dir) if ocpp is not None else None
     if stations is not None and stations_ready is not None:
         stations_ready(stations)
-    server = ModbusServer(bridge, host, port, allow)
+    server = ModbusServer(bridge, host, port, allow, limits=limits)
     port = server.start()  # before the results folder exists: a busy port leaves nothing behind
     try:
         extra = _extra_servers(bridge, host, allow, rtu, rtu_over_tcp_port, bus_timing)
@@ -77,6 +84,7 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
         meta = {"speed": speed, "read_only": read_only, "modbus": f"{host}:{port}",
                 "heartbeat_timeout_s": bridge.heartbeat_timeout_s}
         with Session(twin, out_dir, "modbus", meta, stop=stop) as session:
+            clock.on_overrun = functools.partial(_overran, session.stop, overrun == "stop")
             try:
                 lines = "".join(f", {label}" for label, _ in extra)
                 echo(f"serving {scenario.name} on modbus tcp://{host}:{port}{lines} at {speed:g}x "
@@ -100,6 +108,14 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     if stations is not None:
         finish_ocpp(stations, session.result)
     return session.result
+
+
+def _overran(stop: threading.Event, fail: bool, message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+    if fail and isinstance(stop, Stop):
+        stop.request(message, failed=True)
+    elif fail:
+        stop.set()
 
 
 def _extra_servers(bridge: Bridge, host: str, allow: set[str] | None, rtu: RtuLine | None,

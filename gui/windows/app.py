@@ -77,5 +77,23 @@ def show(window, start: bool, screenshot: Path | None, screenshot_at_s: float | 
         poll = QtCore.QTimer(window)
         poll.timeout.connect(check)
         poll.start(100)
-    code = app.exec()
+    code = _exec_stoppable(app, window, outcome)
     return outcome["code"] or code
+
+
+def _exec_stoppable(app, window, outcome: dict) -> int:
+    """``app.exec()`` where SIGINT/SIGTERM close the window as its close button does (a live run's
+    worker stops after its step and finishes the folder as ``interrupted``); exit code 130."""
+    from PySide6 import QtCore
+
+    from twin.run.signals import stop_on_signals
+
+    def close(_reason: str) -> None:
+        outcome["code"] = 130
+        QtCore.QTimer.singleShot(0, window.close)  # from the event loop, not inside the signal handler
+
+    wake = QtCore.QTimer(window)  # Qt's loop runs no Python: a tick lets the interpreter run the handler
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
+    with stop_on_signals(close):
+        return app.exec()

@@ -11,8 +11,8 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
 
+from hil.datastore.audit_file import AuditFile
 from twin.model.commands import Command
 
 
@@ -24,22 +24,19 @@ def command_record(command: Command) -> dict:
 class AuditLog:
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self._file: TextIO | None = None  # opened at the first write, so a failed start leaves no file
+        self.file = AuditFile(path) if path is not None else None  # whole lines, rotated (``audit_file``)
 
     def record(self, sim_t_s: float, client: str, unit_id: int, address: int, values: list[int], code: int,
                commands: Sequence[Command] = ()) -> None:
-        if self.path is None:
+        if self.file is None:
             return
-        if self._file is None:
-            self._file = self.path.open("a", buffering=1)
         line = {"wall_time": dt.datetime.now().astimezone().isoformat(timespec="milliseconds"),
                 "sim_t_s": sim_t_s, "client": client, "unit_id": unit_id, "address": address,
                 "values": list(values), "result": "ok" if code == 0 else f"exception {code:02d}"}
         if commands:
             line["commands"] = [command_record(c) for c in commands]
-        self._file.write(json.dumps(line) + "\n")
+        self.file.write_line(json.dumps(line))
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self.file is not None:
+            self.file.close()

@@ -16,11 +16,14 @@ No pymodbus in here: exception codes are plain ints; ``hil.servers.modbus_tcp`` 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from hil.datastore.audit import AuditLog
 from hil.datastore.image import RegisterImage, UnitImage
 from hil.datastore.validation import ILLEGAL_FUNCTION, ValidWrite, validate, validate_product
+
+DEVICE_FAILURE = 4  # Modbus exception 04: the write could not be audited
 from hil.datastore.watchdog import Watchdog
 from hil.maps.profiles import ProductDevice
 from hil.maps.registers import RegisterMap
@@ -51,6 +54,7 @@ class Bridge:
         self._pending: dict[tuple[str, str], Command] = {}  # accepted since the last step, per target
         self.audit_path = audit_path
         self.audit = AuditLog(audit_path)
+        self.audit_failed = False  # the last write could not be audited (and was refused)
 
     @property
     def heartbeat_timeout_s(self) -> float:
@@ -88,37 +92,47 @@ class Bridge:
         return self.image.read(unit_id, address, count)
 
     def write(self, unit_id: int, address: int, values: list[int], client: str) -> int:
-        """Validate a write as a whole, apply it, audit it; returns 0 or a Modbus exception code."""
-        commands: list[Command] = []
+        """Validate a write as a whole, audit it, then apply it; returns 0 or a Modbus exception code."""
         if self.read_only:
-            code = ILLEGAL_FUNCTION
-        else:
-            unit, source = self.units[unit_id], f"modbus {client}"
-            with self._lock:
-                checked = validate(unit, address, values, self.twin.command_specs, source, self.sim_t_s)
-                if isinstance(checked, ValidWrite):
-                    self._take(unit, checked, source)
-                    commands, code = checked.commands, 0
-                else:
-                    code = checked
-        self.log_write(client, unit_id, address, values, code, commands)
+            return self._audited(client, unit_id, address, values, ILLEGAL_FUNCTION)
+        unit, source = self.units[unit_id], f"modbus {client}"
+        with self._lock:
+            checked = validate(unit, address, values, self.twin.command_specs, source, self.sim_t_s)
+            if not isinstance(checked, ValidWrite):
+                return self._audited(client, unit_id, address, values, checked)
+            code = self._audited(client, unit_id, address, values, 0, checked.commands)
+            if code == 0:
+                self._take(unit, checked, source)
         return code
 
     def write_product(self, product: ProductDevice, address: int, values: list[int], client: str) -> int:
         """A write to a product profile's writable point (e.g. a SUN2000's power derating)."""
-        commands: list[Command] = []
+        unit_id = product.assignment.unit_id
         if self.read_only:
-            code = ILLEGAL_FUNCTION
-        else:
-            with self._lock:
-                checked = validate_product(product, address, values, self.twin.command_specs, f"modbus {client}",
-                                           self.sim_t_s)
-                if isinstance(checked, ValidWrite):
-                    self._queue(checked.commands)
-                    commands, code = checked.commands, 0
-                else:
-                    code = checked
-        self.log_write(client, product.assignment.unit_id, address, values, code, commands)
+            return self._audited(client, unit_id, address, values, ILLEGAL_FUNCTION)
+        with self._lock:
+            checked = validate_product(product, address, values, self.twin.command_specs, f"modbus {client}",
+                                       self.sim_t_s)
+            if not isinstance(checked, ValidWrite):
+                return self._audited(client, unit_id, address, values, checked)
+            code = self._audited(client, unit_id, address, values, 0, checked.commands)
+            if code == 0:
+                self._queue(checked.commands)
+        return code
+
+    def _audited(self, client: str, unit_id: int, address: int, values: list[int], code: int,
+                 commands: list[Command] | None = None) -> int:
+        """Audit first: a write the audit log cannot hold (a full disk) is refused with exception 04
+        and has no effect, so nothing acts that the log does not show."""
+        try:
+            self.log_write(client, unit_id, address, values, code, commands)
+        except OSError as exc:
+            if not self.audit_failed:
+                logging.getLogger("satwin.hil").error("the audit log cannot be written (%s): writes are refused "
+                                                      "with exception 04 until it can", exc.strerror or exc)
+            self.audit_failed = True
+            return DEVICE_FAILURE
+        self.audit_failed = False
         return code
 
     def _take(self, unit: UnitImage, write: ValidWrite, source: str) -> None:
@@ -143,9 +157,10 @@ class Bridge:
 
     def log_write(self, client: str, unit_id: int, address: int, values: list[int], code: int,
                   commands: list[Command] | None = None) -> None:
+        """One line of the audit log; an ``OSError`` (full disk) leaves the log whole and is raised."""
+        self.audit.record(self.sim_t_s, client, unit_id, address, values, code, commands or ())
         if code == 0:
             self.accepted_writes += 1
-        self.audit.record(self.sim_t_s, client, unit_id, address, values, code, commands or ())
 
     def close(self) -> None:
         self.audit.close()

@@ -24,7 +24,9 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 
 from hil.datastore.bridge import Bridge
-from hil.servers.units import REQUEST, WRITE_FUNCTIONS, BusTiming, Request, bus_units_of
+from hil.servers.framing import MbapFraming, RateLimitedLog, ensure_descriptors, quiet_descriptor_exhaustion
+from hil.servers.limits import ConnectionLimits
+from hil.servers.units import REGISTER_FUNCTIONS, REQUEST, WRITE_FUNCTIONS, BusTiming, Request, bus_units_of
 
 START_TIMEOUT_S = 10.0
 
@@ -44,6 +46,8 @@ class RequestHandler(ServerRequestHandler):
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
+        if getattr(self, "_closing", False):  # over the connection cap (``MbapFraming``)
+            return
         peer = transport.get_extra_info("peername")
         self.client = f"{peer[0]}:{peer[1]}" if peer else getattr(self.server, "client_name", "?")
         allow = self.server.allow
@@ -89,29 +93,40 @@ class RequestHandler(ServerRequestHandler):
             self.server.bridge.log_write(self.client, pdu.dev_id, *_write_target(pdu), int(ExcCodes.ILLEGAL_ADDRESS))
 
 
+class MbapRequestHandler(MbapFraming, RequestHandler):
+    """Modbus TCP: the framing of ``hil.servers.framing`` (pipelining, no wedged connections, limits)."""
+
+
 class _TcpServer(ModbusTcpServer):
     """Modbus TCP, or RTU framing over TCP (``timing`` set: the units and timing of an RTU line)."""
 
-    def __init__(self, bridge: Bridge, allow: set[str] | None, timing: BusTiming | None = None, **kwargs) -> None:
+    def __init__(self, bridge: Bridge, allow: set[str] | None, timing: BusTiming | None = None,
+                 limits: ConnectionLimits = ConnectionLimits(), **kwargs) -> None:
         self.units = bus_units_of(bridge, "tcp" if timing is None else "rtu")
         super().__init__(self.units.devices, **kwargs)
         self.bridge, self.timing = bridge, timing
         self.unit_ids = self.units.unit_ids
         self.allow = allow
+        self.functions = REGISTER_FUNCTIONS  # the MBAP framing answers every other function code with exception 01
+        self.limits = limits
+        self.open_connections: set[RequestHandler] = set()
+        self.refusals = RateLimitedLog()
 
     def callback_new_connection(self) -> RequestHandler:
-        return RequestHandler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
+        handler = RequestHandler if self.timing is not None else MbapRequestHandler
+        return handler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
 
 
 class ModbusServer:
     """Serves a bridge on ``host:port`` from a background thread; ``start`` returns the bound port."""
 
     def __init__(self, bridge: Bridge, host: str = "127.0.0.1", port: int = 5020,
-                 allow: set[str] | None = None, rtu_timing: BusTiming | None = None) -> None:
+                 allow: set[str] | None = None, rtu_timing: BusTiming | None = None,
+                 limits: ConnectionLimits = ConnectionLimits()) -> None:
         """``rtu_timing``: serve the units of an RTU line with RTU framing over TCP (a gateway's
-        "RTU over TCP"), answering with that line's timing."""
+        "RTU over TCP"), answering with that line's timing. ``limits``: what clients may hold."""
         self.bridge, self.host, self.port, self.allow = bridge, host, port, allow
-        self.rtu_timing = rtu_timing
+        self.rtu_timing, self.limits = rtu_timing, limits
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: _TcpServer | None = None
         self._thread: threading.Thread | None = None
@@ -120,6 +135,7 @@ class ModbusServer:
 
     def start(self) -> int:
         pymodbus_apply_logging_config(logging.CRITICAL)  # malformed frames are the client's problem, not log spam
+        ensure_descriptors(self.limits)
         self._thread = threading.Thread(target=self._run, name="modbus-server", daemon=True)
         self._thread.start()
         if not self._started.wait(START_TIMEOUT_S):
@@ -130,6 +146,7 @@ class ModbusServer:
 
     def _run(self) -> None:
         self._loop = asyncio.new_event_loop()
+        quiet_descriptor_exhaustion(self._loop)
         try:
             self._loop.run_until_complete(self._serve())
             self._loop.run_forever()
@@ -141,8 +158,8 @@ class ModbusServer:
 
     async def _serve(self) -> None:
         framer = FramerType.SOCKET if self.rtu_timing is None else FramerType.RTU
-        self._server = _TcpServer(self.bridge, self.allow, self.rtu_timing, address=(self.host, self.port),
-                                  framer=framer)
+        self._server = _TcpServer(self.bridge, self.allow, self.rtu_timing, self.limits,
+                                  address=(self.host, self.port), framer=framer)
         try:
             await self._server.serve_forever(background=True)
         except RuntimeError as exc:  # pymodbus' way of saying the bind failed

@@ -40,3 +40,23 @@ def test_user_mistakes_exit_two_without_a_traceback(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr and "run.json" in done.stderr
     done = satwin_gui(str(tmp_path / "missing.toml"))
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_sigterm_closes_a_live_run_like_its_close_button(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "live"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
+    process = subprocess.Popen([sys.executable, "-m", "gui", str(HOLIDAY), "--duration", "7d", "--speed", "3600",
+                                "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env, cwd=ROOT)
+    deadline = time.monotonic() + 240
+    while not any(out.glob("timeseries/*.parquet")):  # the live run is recording
+        assert time.monotonic() < deadline and process.poll() is None, process.stderr.read() if process.poll() else ""
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["status"] == "interrupted" and meta["steps"] > 0

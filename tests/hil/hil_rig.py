@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,12 +53,12 @@ class Rig:
         return self.snap
 
 
-def make_rig(tmp_path: Path, read_only: bool = False, allow: set[str] | None = None, scenario=None):
+def make_rig(tmp_path: Path, read_only: bool = False, allow: set[str] | None = None, scenario=None, limits=None):
     twin = Twin(scenario or evening_scenario())
     reg_map = build_register_map(twin)
     audit = tmp_path / "audit.jsonl"
     bridge = Bridge(twin, reg_map, audit, read_only=read_only)
-    server = ModbusServer(bridge, "127.0.0.1", 0, allow)
+    server = ModbusServer(bridge, "127.0.0.1", 0, allow, **({"limits": limits} if limits else {}))
     port = server.start()
     kept = Collector()
     return Rig(twin, reg_map, bridge, port, audit, Stepper(twin, bridge, [bridge, kept]), kept), server
@@ -78,3 +79,15 @@ def read_point(client: ModbusTcpClient, point: Point) -> float:
     response = client.read_holding_registers(point.address, count=point.count, device_id=point.unit_id)
     assert not response.isError(), (point.device, point.point)
     return decode(point.type, response.registers) * point.scale
+
+
+@contextlib.contextmanager
+def serving(tmp_path: Path, **options):
+    """A rig served and stepped once, stopped on leaving (for fixtures)."""
+    rig, server = make_rig(tmp_path, **options)
+    rig.step()
+    try:
+        yield rig
+    finally:
+        server.stop()
+        rig.bridge.close()

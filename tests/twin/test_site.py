@@ -51,7 +51,7 @@ def test_site_mistakes_name_file_and_field(tmp_path, old, new, field, words):
 
 def test_toml_syntax_error_names_the_line(tmp_path):
     path = _broken(tmp_path, FREIGHT_SITE, "e_kwh = 7524", "e_kwh = = 7524")
-    with pytest.raises(ScenarioError, match=r"not valid TOML.*line"):
+    with pytest.raises(ScenarioError, match=r"line \d+: not valid TOML"):
         load_site(path)
 
 

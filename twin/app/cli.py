@@ -114,8 +114,10 @@ def run(
 
     if backend not in ("newton", "pandapower"):
         raise ScenarioError(None, "--backend", f"unknown backend '{backend}' (newton or pandapower)")
+    from twin.app.paths import writable_folder
+
     loaded = load_with_options(scenario, site, controller, step, duration, seed, set_)
-    out_dir = out or default_out_dir(loaded, loaded.controller)
+    out_dir = writable_folder(out or default_out_dir(loaded, loaded.controller), "--out")
     if not quiet:
         err_console.print(f"[bold]{loaded.name}[/] on [bold]{loaded.site.name}[/], controller "
                           f"[bold]{loaded.controller}[/], {loaded.n_steps} steps of {loaded.step_s:g} s")
@@ -172,13 +174,17 @@ def test_suite(
     """Run a scenario suite headless and judge its criteria; exits 1 if any criterion fails."""
     import datetime as dt
 
-    from twin.app.suite import run_suite, write_junit, write_summary
+    from twin.app.paths import writable_file, writable_folder
+    from twin.app.suite import NOT_RUN, run_suite, write_junit, write_summary
+    from twin.run.loop import Stop
 
     if controller is not None and controller not in CONTROLLERS:
         raise ScenarioError(None, "--controller", f"unknown controller '{controller}' (choose from {', '.join(CONTROLLERS)})")
     if jobs < 1:
         raise ScenarioError(None, "--jobs", "must be at least 1")
-    out_dir = out or Path("results") / f"suite-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    out_dir = writable_folder(out or Path("results") / f"suite-{dt.datetime.now():%Y%m%d-%H%M%S}", "--out")
+    if junit:
+        writable_file(junit, "--junit")  # now, not after the whole suite ran
     out_dir.mkdir(parents=True, exist_ok=True)
     overrides = {"controller": controller, "step_s": span_option(step, "--step")}
     label = f"external: {controller_cmd}" if controller_cmd else (controller or "each scenario's own")
@@ -192,8 +198,9 @@ def test_suite(
     if ocpp_csms and not ocpp_csms.startswith(("ws://", "wss://")):
         raise ScenarioError(None, "--ocpp-csms", f"'{ocpp_csms}' is not a ws:// or wss:// URL")
     ocpp = {"csms_cmd": csms_cmd, "ocpp_url": ocpp_csms, "version": ocpp_version} if csms_cmd or ocpp_csms else None
+    stop = Stop()
     if scheduler is None:
-        outcomes = run_suite(paths, out_dir, jobs, overrides, controller_cmd, on_done=done, ocpp=ocpp)
+        outcomes = run_suite(paths, out_dir, jobs, overrides, controller_cmd, on_done=done, ocpp=ocpp, stop=stop)
     else:
         from twin.app.sweep.execute import dask_client
 
@@ -207,8 +214,25 @@ def test_suite(
         write_junit(outcomes, junit)
     passed = sum(o.passed for o in outcomes)
     console.print(f"{passed} of {len(outcomes)} scenarios passed; summary: {summary}" + (f", JUnit: {junit}" if junit else ""))
+    if stop.is_set():
+        err_console.print(f"suite stopped ({stop.reason}): {sum(o.error != NOT_RUN for o in outcomes)} of "
+                          f"{len(outcomes)} scenarios ran")
+        raise typer.Exit(130)
     if passed < len(outcomes):
         raise typer.Exit(1)
+
+
+@app.command()
+def finish(results_dir: Annotated[Path, typer.Argument(help="a results folder left by a killed run")]) -> None:
+    """Complete a results folder whose run was killed (KPIs, verdicts, report; status recovered)."""
+    from twin.run.recover import finish_folder
+
+    done = finish_folder(results_dir)
+    if not done.changed:
+        console.print(f"{results_dir}: already finished by its run (status {done.status}); nothing to do")
+        return
+    print_kpis(done.kpis, f"{results_dir.name} — recovered, {done.steps} steps")
+    console.print(f"{results_dir}: finished, status recovered ({done.steps} steps recorded)")
 
 
 @app.command()
@@ -263,6 +287,10 @@ def main() -> None:
         sys.exit(2)
     except SimulationError as exc:
         print(f"run failed: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except OSError as exc:  # a disk that filled up, a folder that vanished: one line, not a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"failed: {exc.strerror or exc}{where}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -20,36 +20,18 @@ err_console = Console(stderr=True)
 
 
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="site or scenario files (or built-in scenario names)")],
+    files: Annotated[list[Path], typer.Argument(help="site, scenario, sweep or published-figures files (or built-in scenario names)")],
     strict: Annotated[bool, typer.Option("--strict", help="treat warnings as errors (exit 2)")] = False,
 ) -> None:
-    """Check site and scenario files: exits 2 at the first mistake; warns about sites that look wrong."""
-    from twin.config.files import read_toml
+    """Check site, scenario and published-figures files: exits 2 at the first mistake (an empty file or one
+    of no known kind is a mistake); warns about sites that look wrong."""
+    from twin.app.validate import check_file
     from twin.config.plausibility import scenario_warnings, site_warnings
-    from twin.config.scenario import load_scenario, scenario_file
-    from twin.config.site import load_site
 
     warned = 0
-    for given in files:
-        path = scenario_file(given)  # a built-in scenario may be named without a path
-        data = read_toml(path)
-        if "site" in data:
-            loaded = load_scenario(path)
-            if loaded.compare is not None:
-                from twin.results.published import published_figures
-
-                published_figures(loaded)
-            warnings, kind = scenario_warnings(loaded), "scenario"
-        elif "buses" in data:
-            warnings, kind = site_warnings(load_site(path)), "site"
-        elif "scenarios" in data:
-            from twin.app.sweep.expand import expand
-            from twin.config.sweep import load_sweep
-
-            warnings, kind = [], f"sweep of {len(expand(load_sweep(path)))} runs"  # every point checked
-        else:
-            console.print(f"--  {path} (neither a site nor a scenario file; not checked)")
-            continue
+    for path in files:
+        kind, loaded = check_file(path)
+        warnings = {"scenario": scenario_warnings, "site": site_warnings}.get(kind, lambda _: [])(loaded)
         for warning in warnings:
             # plain print: a rich console would wrap the path and field
             print(f"warning: {path}: {warning}", file=typer.get_text_stream("stderr"))
@@ -94,6 +76,10 @@ def grid(
     from twin.config.site import load_site
     from twin.model.grid import Grid, injection_points
 
+    from twin.app.paths import writable_file
+
+    if export:
+        writable_file(export, "--export")  # before the network is built
     if (site is None) == (from_results is None):
         raise ScenarioError(None, "SITE", "give a site file or --from RESULTS (one of them)")
     if from_results is not None:

@@ -4,14 +4,22 @@ Scenarios run in separate processes (the standard library's process pool; ``--jo
 each into its own results folder. The suite writes ``summary.md`` (verdicts, KPIs side by
 side, links to every plot) and, on request, JUnit XML with one test case per scenario.
 The same seed gives the same verdicts whatever the number of jobs.
+
+SIGINT or SIGTERM stops the suite the way it stops a run: scenarios not started are not
+run, the running ones end after their current step with their folders finished
+(``interrupted``), and the summary and JUnit cover what ran. Workers ignore the signals
+between scenarios, so a Ctrl-C sent to the whole process group cannot break the pool; a
+second signal kills the workers and exits at once.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import signal
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +27,32 @@ from typing import Any
 from twin.config.errors import ScenarioError
 from twin.config.files import read_toml
 from twin.config.scenario import load_scenario
+from twin.run.loop import Stop
+from twin.run.signals import stop_on_signals
+
+NOT_RUN = "not run: the suite was stopped"
+_SUITE_STOPPED = None  # in a worker: the suite's shared stop event (set by ``_init_worker``)
+
+
+class _SuiteStop(Stop):
+    """A run's stop that also ends the run when the suite is stopped (an event shared across processes)."""
+
+    def __init__(self, shared) -> None:
+        super().__init__()
+        self._shared = shared
+
+    def is_set(self) -> bool:
+        if not super().is_set() and self._shared is not None and self._shared.is_set():
+            self.reason, self.failed = "the suite was stopped", False  # not request(): it asks is_set()
+            self.set()
+        return super().is_set()
+
+
+def _init_worker(shared) -> None:
+    global _SUITE_STOPPED
+    _SUITE_STOPPED = shared
+    for sig in (signal.SIGINT, signal.SIGTERM):  # between scenarios; a run's session handles them itself
+        signal.signal(sig, signal.SIG_IGN)
 
 SUMMARY_KPIS = ("peak_grid_import_kw", "peak_15min_demand_kw", "minutes_over_contract", "unserved_ev_energy_pct",
                 "bess_soc_min_pct", "bus_v_pu_min", "load_shed_kwh", "energy_cost_cny")
@@ -74,14 +108,15 @@ def run_one(path: Path, out_dir: Path, overrides: dict[str, Any], controller_cmd
     started = time.perf_counter()
     try:
         scenario = load_scenario(path).with_options(**overrides)
+        stop = _SuiteStop(_SUITE_STOPPED)
         if ocpp:
             result = external_runner("csms")(scenario, out_dir, controller_cmd=controller_cmd, **ocpp)
         elif controller_cmd:
-            result = external_runner()(scenario, out_dir, controller_cmd)
+            result = external_runner()(scenario, out_dir, controller_cmd, stop=stop)
         else:
             from twin.run.session import run_scenario
 
-            result = run_scenario(scenario, out_dir)
+            result = run_scenario(scenario, out_dir, stop=stop)
         return ScenarioOutcome(scenario.name, str(path), str(out_dir), result.status, time.perf_counter() - started,
                                [v.__dict__ for v in result.verdicts], result.kpis, result.error)
     except ScenarioError as exc:
@@ -95,23 +130,57 @@ def run_one(path: Path, out_dir: Path, overrides: dict[str, Any], controller_cmd
 def run_suite(paths: list[Path], out_dir: Path, jobs: int = 1, overrides: dict[str, Any] | None = None,
               controller_cmd: str | None = None,
               on_done: Callable[[ScenarioOutcome], None] | None = None,
-              executor: Executor | None = None, ocpp: dict[str, Any] | None = None) -> list[ScenarioOutcome]:
+              executor: Executor | None = None, ocpp: dict[str, Any] | None = None,
+              stop: Stop | None = None) -> list[ScenarioOutcome]:
     """``executor``: run the scenarios there (a Dask cluster's, ``satwin test --scheduler``) rather
     than in a local process pool of ``jobs``; paths are then absolute, as a remote worker needs.
-    ``ocpp``: the chargers connect to that CSMS (``satwin test --csms-cmd / --ocpp-csms``)."""
+    ``ocpp``: the chargers connect to that CSMS (``satwin test --csms-cmd / --ocpp-csms``).
+    ``stop`` (or SIGINT/SIGTERM) ends a local suite early (see the module)."""
     files = collect(paths)
     overrides = overrides or {}
+    stop = stop if stop is not None else Stop()
     outcomes: list[ScenarioOutcome] = []
-    with executor or ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(run_one, path.resolve() if executor else path, (out_dir / path.stem).resolve(),
-                               overrides, controller_cmd, ocpp) for path in files]
-        for future in as_completed(futures):
-            outcome = future.result()
-            outcomes.append(outcome)
-            if on_done:
-                on_done(outcome)
+    if executor is not None:
+        with executor as pool:
+            futures = [pool.submit(run_one, path.resolve(), (out_dir / path.stem).resolve(),
+                                   overrides, controller_cmd, ocpp) for path in files]
+            for future in as_completed(futures):
+                outcome = future.result()
+                outcomes.append(outcome)
+                if on_done:
+                    on_done(outcome)
+    else:
+        shared = multiprocessing.get_context().Event()
+        with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_init_worker, initargs=(shared,)) as pool:
+            futures = {pool.submit(run_one, path, out_dir / path.stem, overrides, controller_cmd, ocpp): path
+                       for path in files}
+
+            def kill_workers() -> None:
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.kill()
+
+            # the handler only raises flags; the loop below cancels (a future's lock is not for signal handlers)
+            with stop_on_signals(stop.request, kill_workers):
+                pending = set(futures)
+                while pending:
+                    if stop.is_set():
+                        shared.set()
+                        for future in pending:
+                            future.cancel()  # the ones not started yet
+                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        outcome = _outcome_of(future, futures[future], out_dir)
+                        outcomes.append(outcome)
+                        if on_done:
+                            on_done(outcome)
     order = {str(path.resolve() if executor else path): i for i, path in enumerate(files)}
     return sorted(outcomes, key=lambda o: order[o.path])
+
+
+def _outcome_of(future, path: Path, out_dir: Path) -> ScenarioOutcome:
+    if future.cancelled():
+        return ScenarioOutcome(path.stem, str(path), str(out_dir / path.stem), "interrupted", 0.0, error=NOT_RUN)
+    return future.result()
 
 
 def write_junit(outcomes: list[ScenarioOutcome], path: Path, suite_name: str = "satwin") -> None:

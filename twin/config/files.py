@@ -3,26 +3,38 @@
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from twin.config.errors import ScenarioError
 
 M = TypeVar("M", bound=BaseModel)
+SMALLEST = 1e-9  # a number is 0 or at least this in magnitude: 1e-300 underflows the admittance matrix
 
 
 class FrozenModel(BaseModel):
-    """Base of every file schema: immutable, and unknown keys are mistakes, not silently ignored.
+    """Base of every file schema: immutable, unknown keys are mistakes, not silently ignored,
+    ``nan``/``inf`` (valid TOML) are refused, since no quantity of a site or scenario is either,
+    and so are vanishing numbers such as 1e-300.
 
     A field's docstring (the string under it) is its description: the one source of the
     generated site reference (``docs/site-reference.md``).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, use_attribute_docstrings=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _not_vanishing(cls, value: Any) -> Any:
+        for number in value if isinstance(value, tuple) else (value,):
+            if isinstance(number, float) and number != 0 and abs(number) < SMALLEST:
+                raise ValueError(f"{number:g} is too small: write 0 or a magnitude of at least {SMALLEST:g}")
+        return value
 
 
 def field_path(loc: tuple[Any, ...]) -> str:
@@ -36,17 +48,28 @@ def field_path(loc: tuple[Any, ...]) -> str:
     return text
 
 
-def read_toml(path: Path) -> dict[str, Any]:
+_TOML_AT = re.compile(r"\s*\(at (line \d+), column \d+\)|\s*\(at end of document\)")
+
+
+def read_toml(path: Path, non_empty: bool = False) -> dict[str, Any]:
+    """The file's tables; a file that is not UTF-8 TOML (or, if ``non_empty``, is empty) is a ``ScenarioError``."""
     if not path.exists():
         raise ScenarioError(path, None, "file not found")
     if path.is_dir():
         raise ScenarioError(path, None, "is a folder, expected a .toml file")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(path, None, f"not valid TOML: {exc}") from None
+        found = _TOML_AT.search(str(exc))
+        where = found.group(1) if found and found.group(1) else None  # "line 12": the field of a syntax error
+        raise ScenarioError(path, where, f"not valid TOML: {_TOML_AT.sub('', str(exc))}") from None
     except UnicodeDecodeError:
         raise ScenarioError(path, None, "not a UTF-8 text file") from None
+    except OSError as exc:
+        raise ScenarioError(path, None, f"cannot read: {exc.strerror or exc}") from None
+    if non_empty and not data:
+        raise ScenarioError(path, None, "the file is empty (no fields)")
+    return data
 
 
 def validate(model: type[M], data: dict[str, Any], path: Path | None, context: dict[str, Any] | None = None) -> M:

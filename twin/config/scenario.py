@@ -19,11 +19,16 @@ from twin.config.errors import ScenarioError
 from twin.config.faults import Fault, check_fault
 from twin.config.files import FrozenModel, read_toml, validate
 from twin.config.overrides import COMMAND_LINE, Origin, Overrides, apply, attributed, split
+from twin.config.quantities import Name
 from twin.config.sensors import SensorModel, check_sensors
 from twin.config.site import Site, VehicleClassName, load_site
 from twin.config.units import parse_duration_s, parse_offset_s
 
 CONTROLLERS = ("none", "peak-shaving")
+MIN_STEP_S = 0.1  # below this the power flow, not the physics, decides the run time
+MAX_STEP_S = 3600.0  # the tariff and the traffic profiles are hourly
+MAX_STEPS = 100_000_000  # ~3 years at 1 s: beyond it, split the run or take a longer step
+FIRST_YEAR, LAST_YEAR = 1900, 2200  # the calendar the solar position and tariff hours are computed for
 
 
 class Traffic(FrozenModel):
@@ -61,7 +66,7 @@ class Compare(FrozenModel):
 
 
 class ScenarioFile(FrozenModel):
-    name: str
+    name: Name
     description: str = ""
     site: str
     start: dt.datetime
@@ -86,6 +91,8 @@ class ScenarioFile(FrozenModel):
     def _aware(cls, value: dt.datetime) -> dt.datetime:
         if value.tzinfo is None:
             raise ValueError("start needs a UTC offset, e.g. 2026-10-01T00:00:00+08:00")
+        if not FIRST_YEAR <= value.year < LAST_YEAR:
+            raise ValueError(f"start must lie in the years {FIRST_YEAR}-{LAST_YEAR - 1}")
         return value
 
     @field_validator("criteria")
@@ -141,11 +148,16 @@ class Scenario(FrozenModel):
 
 
 def _check_step(scenario: Scenario, field: str) -> None:
+    if scenario.step_s < MIN_STEP_S:
+        raise ScenarioError(scenario.path, field, f"step must be at least {MIN_STEP_S:g} s")
+    if scenario.duration_s / scenario.step_s > MAX_STEPS:
+        raise ScenarioError(scenario.path, field, f"{scenario.duration_s / scenario.step_s:.3g} steps is more than "
+                            f"{MAX_STEPS:,}: take a longer step or a shorter duration")
     if scenario.step_s > scenario.duration_s:
         raise ScenarioError(scenario.path, field, f"step ({scenario.step_s:g} s) is longer than the duration "
                             f"({scenario.duration_s:g} s)")
-    if scenario.step_s > 3600:
-        raise ScenarioError(scenario.path, field, "step must be at most 1h")
+    if scenario.step_s > MAX_STEP_S:
+        raise ScenarioError(scenario.path, field, f"step must be at most {MAX_STEP_S / 3600:g}h")
     if scenario.weather.model == "climate" and scenario.site.climate is None:
         raise ScenarioError(scenario.path, "weather.model", f"the climate model needs a [climate] table in the "
                             f"site file of '{scenario.site.name}'")
@@ -176,7 +188,7 @@ def load_scenario(path: str | Path, overrides: Overrides | None = None, origin: 
     either file before validation; ``origin`` says where they were written, for errors.
     """
     path = scenario_file(path)
-    scenario_data, site_changes = read_toml(path), {}
+    scenario_data, site_changes = read_toml(path, non_empty=True), {}
     resolved: dict[str, str] = {}
     if overrides:
         scenario_changes, site_changes = split(overrides, _file_fields(ScenarioFile), _file_fields(Site), origin)
@@ -186,7 +198,7 @@ def load_scenario(path: str | Path, overrides: Overrides | None = None, origin: 
     except ScenarioError as exc:
         raise attributed(exc, resolved, overrides or {}, origin) from None
     site_path = Path(site_path).resolve() if site_path is not None else (path.parent / raw.site).resolve()
-    if not site_path.exists():
+    if not site_path.is_file():
         raise ScenarioError(path, "site", f"site file '{raw.site}' not found (looked at {site_path})")
     site = load_site(site_path, site_changes, origin)
     scenario = Scenario(

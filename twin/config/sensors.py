@@ -14,11 +14,15 @@ from pydantic import Field, field_validator
 
 from twin.config.errors import ScenarioError
 from twin.config.files import FrozenModel
+from twin.config.quantities import MAX_KW
 from twin.config.site import Site
 from twin.config.units import parse_offset_s
 
 SitePoint = Literal["grid_p_kw", "grid_q_kvar", "poc_v_pu", "pv_p_kw", "pv_available_kw", "bess_p_kw",
                     "bess_soc_pct", "ev_p_kw", "ev_cap_kw"]
+
+
+MAX_DELAY_S = 3600.0  # the delay line holds every step of this span
 
 
 SITE_POINTS: tuple[str, ...] = get_args(SitePoint)
@@ -36,11 +40,11 @@ class SensorModel(FrozenModel):
     """How one measured point differs from the truth (all effects optional)."""
 
     point: str  # a site point, or DEVICE.POINT (checked against the site by ``check_sensors``)
-    delay_s: float = 0.0
-    jitter_s: float = 0.0
-    bias: float = 0.0
-    noise_std: Annotated[float, Field(ge=0)] = 0.0
-    quantum: Annotated[float, Field(ge=0)] = 0.0
+    delay_s: Annotated[float, Field(le=MAX_DELAY_S)] = 0.0
+    jitter_s: Annotated[float, Field(le=MAX_DELAY_S)] = 0.0
+    bias: Annotated[float, Field(ge=-MAX_KW, le=MAX_KW)] = 0.0
+    noise_std: Annotated[float, Field(ge=0, le=MAX_KW)] = 0.0
+    quantum: Annotated[float, Field(ge=0, le=MAX_KW)] = 0.0
     stuck_start_s: float | None = None
     stuck_duration_s: float = 0.0
     dropout_start_s: float | None = None

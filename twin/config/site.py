@@ -16,11 +16,28 @@ from pydantic import Field, field_validator, model_validator
 from twin.config.errors import ScenarioError
 from twin.config.files import FrozenModel, read_toml, validate
 from twin.config.overrides import COMMAND_LINE, Origin, Overrides, apply, attributed
+from twin.config.quantities import (
+    MAX_MINUTES,
+    ApparentPowerKva,
+    CapacitanceNfPerKm,
+    CurrentKa,
+    EnergyKwh,
+    Fraction,
+    LatencyS,
+    LengthKm,
+    Minutes,
+    Name,
+    Pct,
+    PowerKw,
+    PowerOrZeroKw,
+    PriceCnyPerKwh,
+    RampKwPerS,
+    ReactanceOhmPerKm,
+    ResistanceOhmPerKm,
+    VoltageKv,
+)
 from twin.config.site_checks import check_site
 
-PositiveKw = Annotated[float, Field(gt=0)]
-Pct = Annotated[float, Field(ge=0, le=100)]
-Fraction = Annotated[float, Field(ge=0, le=1)]
 HourlyProfile = Annotated[tuple[Fraction, ...], Field(min_length=24, max_length=24)]
 
 VehicleClassName = Literal["car", "truck", "swap_truck"]
@@ -32,7 +49,7 @@ class Location(FrozenModel):
     """Latitude of the site, north positive (WGS84)."""
     longitude_deg: Annotated[float, Field(ge=-180, le=180)]
     """Longitude of the site, east positive (WGS84)."""
-    altitude_m: float = 0.0
+    altitude_m: Annotated[float, Field(ge=-500, le=9000)] = 0.0
     """Height above sea level; used by the clear-sky irradiance model."""
     timezone: str = "Asia/Shanghai"
     """IANA time zone of the site; profiles, tariff hours and `hour_local` are read in it."""
@@ -41,85 +58,93 @@ class Location(FrozenModel):
 class Utility(FrozenModel):
     """The 10 kV feeder from the utility substation to the site's point of connection."""
 
-    vn_kv: PositiveKw = 10.0
+    vn_kv: VoltageKv = 10.0
     """Nominal voltage of the utility feeder; the connection bus must have the same voltage."""
     connection_bus: str
     """Bus at the site end of the feeder: the point of connection where grid import is metered."""
-    contract_limit_kw: PositiveKw
+    contract_limit_kw: PowerKw
     """Contracted (demand) limit of import at the point of connection, in kW (not MW)."""
-    feeder_length_km: PositiveKw
+    feeder_length_km: LengthKm
     """Length of the feeder from the utility substation to the connection bus."""
-    feeder_r_ohm_per_km: Annotated[float, Field(ge=0)]
+    feeder_r_ohm_per_km: ResistanceOhmPerKm
     """Feeder series resistance per km."""
-    feeder_x_ohm_per_km: Annotated[float, Field(ge=0)]
+    feeder_x_ohm_per_km: ReactanceOhmPerKm
     """Feeder series reactance per km."""
-    feeder_c_nf_per_km: Annotated[float, Field(ge=0)] = 0.0
+    feeder_c_nf_per_km: CapacitanceNfPerKm = 0.0
     """Feeder shunt capacitance per km."""
-    feeder_max_i_ka: PositiveKw
+    feeder_max_i_ka: CurrentKa
     """Feeder thermal current rating; `line_loading_pct.utility_feeder` is relative to it."""
     vm_pu: Annotated[float, Field(gt=0.5, lt=1.5)] = 1.0
     """Voltage held at the utility substation busbar (the slack), per unit of `vn_kv`."""
 
 
 class Bus(FrozenModel):
-    name: str
+    name: Name
     """Name that devices, lines and transformers use to refer to the bus."""
-    vn_kv: PositiveKw
+    vn_kv: VoltageKv
     """Nominal (line-to-line) voltage of the bus."""
 
 
 class Transformer(FrozenModel):
-    name: str
+    name: Name
     """Name of the transformer (faults and `trafo_loading_pct.NAME` use it)."""
     hv_bus: str
     """Bus on the high-voltage side."""
     lv_bus: str
     """Bus on the low-voltage side."""
-    sn_kva: PositiveKw
+    sn_kva: ApparentPowerKva
     """Rated apparent power; loading is relative to it."""
-    vn_hv_kv: PositiveKw
+    vn_hv_kv: VoltageKv
     """Rated voltage of the HV winding (within 10 % of the HV bus)."""
-    vn_lv_kv: PositiveKw
+    vn_lv_kv: VoltageKv
     """Rated voltage of the LV winding (within 10 % of the LV bus)."""
-    vk_percent: Annotated[float, Field(gt=0, lt=100)]
+    vk_percent: Annotated[float, Field(ge=0.5, le=50)]
     """Short-circuit voltage, percent of rated voltage."""
-    vkr_percent: Annotated[float, Field(ge=0, lt=100)]
+    vkr_percent: Annotated[float, Field(ge=0, le=50)]
     """Real part of the short-circuit voltage (copper losses at rated current)."""
-    pfe_kw: Annotated[float, Field(ge=0)] = 0.0
+    pfe_kw: PowerOrZeroKw = 0.0
     """Iron (no-load) losses."""
-    i0_percent: Annotated[float, Field(ge=0, lt=100)] = 0.0
+    i0_percent: Annotated[float, Field(ge=0, le=20)] = 0.0
     """No-load current, percent of rated current."""
+
+    @model_validator(mode="after")
+    def _impedance(self) -> Transformer:
+        if not self.vkr_percent < self.vk_percent:  # the reactive part is sqrt(vk^2 - vkr^2)
+            raise ValueError("vkr_percent (the resistive part) must be below vk_percent")
+        if self.pfe_kw > 0.1 * self.sn_kva:
+            raise ValueError("pfe_kw (iron losses) must be at most 10 % of sn_kva")
+        return self
 
 
 class Line(FrozenModel):
-    name: str
+    name: Name
     """Name of the line or cable (faults and `line_loading_pct.NAME` use it)."""
     from_bus: str
     """Bus at one end."""
     to_bus: str
     """Bus at the other end (same nominal voltage as `from_bus`)."""
-    length_km: PositiveKw
+    length_km: LengthKm
     """Route length."""
-    r_ohm_per_km: Annotated[float, Field(ge=0)]
+    r_ohm_per_km: ResistanceOhmPerKm
     """Series resistance per km of one circuit."""
-    x_ohm_per_km: Annotated[float, Field(ge=0)]
+    x_ohm_per_km: ReactanceOhmPerKm
     """Series reactance per km of one circuit."""
-    c_nf_per_km: Annotated[float, Field(ge=0)] = 0.0
+    c_nf_per_km: CapacitanceNfPerKm = 0.0
     """Shunt capacitance per km of one circuit."""
-    max_i_ka: PositiveKw
+    max_i_ka: CurrentKa
     """Thermal current rating of one circuit; loading is relative to `parallel` x this."""
-    parallel: Annotated[int, Field(ge=1)] = 1
+    parallel: Annotated[int, Field(ge=1, le=100)] = 1
     """Number of identical circuits in parallel."""
 
 
 class PvArray(FrozenModel):
-    name: str
+    name: Name
     """Name of the array and its inverter (faults, sensors and Modbus use it)."""
     bus: str
     """Bus the inverter feeds (an LV bus)."""
-    p_peak_kwp: PositiveKw
+    p_peak_kwp: PowerKw
     """DC peak power of the modules at standard test conditions."""
-    inverter_kw: PositiveKw
+    inverter_kw: PowerKw
     """AC rating of the inverter(s); AC output is clipped to it (inverter efficiency: see the conventions above)."""
     tilt_deg: Annotated[float, Field(ge=0, le=90)] = 10.0
     """Module tilt from horizontal (0 = flat, 90 = vertical)."""
@@ -127,18 +152,18 @@ class PvArray(FrozenModel):
     """Direction the modules face, clockwise from north (pvlib convention): 180 = south, 90 = east. 0 is NORTH, not south."""
     system_loss_pct: Pct = 14.0
     """DC-side losses (soiling, mismatch, wiring, availability) applied to the module output."""
-    temp_coeff_pct_per_c: float = -0.35
+    temp_coeff_pct_per_c: Annotated[float, Field(ge=-2, le=1)] = -0.35
     """Power temperature coefficient of the modules (negative: output falls as cells warm)."""
 
 
 class Bess(FrozenModel):
-    name: str
+    name: Name
     """Name of the battery and its PCS (faults, sensors and Modbus use it)."""
     bus: str
     """Bus the PCS connects to."""
-    p_max_kw: PositiveKw
+    p_max_kw: PowerKw
     """PCS rating, the same for charge and discharge."""
-    e_kwh: PositiveKw
+    e_kwh: EnergyKwh
     """Usable energy between 0 and 100 % SoC."""
     soc_min_pct: Pct = 10.0
     """Discharge stops at this SoC."""
@@ -148,9 +173,9 @@ class Bess(FrozenModel):
     """SoC at the scenario start (between `soc_min_pct` and `soc_max_pct`)."""
     round_trip_eff_pct: Annotated[float, Field(gt=50, le=100)] = 90.0
     """Round-trip efficiency; split evenly (square root) between charge and discharge."""
-    ramp_kw_per_s: PositiveKw = 1000.0
+    ramp_kw_per_s: RampKwPerS = 1000.0
     """Fastest change of PCS power."""
-    command_latency_s: Annotated[float, Field(ge=0)] = 0.2
+    command_latency_s: LatencyS = 0.2
     """Delay between a setpoint write and the PCS starting to follow it."""
 
     @model_validator(mode="after")
@@ -165,7 +190,7 @@ class Bess(FrozenModel):
 class ChargerGroup(FrozenModel):
     """``count`` identical connectors on one bus, each a Modbus device in HIL."""
 
-    name: str
+    name: Name
     """Group name; connectors are `NAME_1` ... `NAME_count` in events, time series, faults and Modbus."""
     bus: str
     """Bus of the group (an LV bus: chargers are fed at 0.4 kV)."""
@@ -173,15 +198,15 @@ class ChargerGroup(FrozenModel):
     """Vehicle classes that may use these connectors (`car`, `truck`)."""
     count: Annotated[int, Field(ge=1, le=200)]
     """Number of connectors in the group."""
-    p_max_kw: PositiveKw
+    p_max_kw: PowerKw
     """Grid-side rating of each connector."""
     efficiency_pct: Annotated[float, Field(gt=50, le=100)] = 95.0
     """AC grid to vehicle battery efficiency of a connector; the loss counts as charger losses."""
     power_factor: Annotated[float, Field(gt=0, le=1)] = 0.99
     """Power factor of the connectors' grid draw (inductive: they draw reactive power)."""
-    ramp_kw_per_s: PositiveKw = 100.0
+    ramp_kw_per_s: RampKwPerS = 100.0
     """Soft-start: fastest rise of a connector's power."""
-    command_latency_s: Annotated[float, Field(ge=0)] = 1.0
+    command_latency_s: LatencyS = 1.0
     """Delay between a limit write and the connector following it."""
     protocol: Literal["modbus", "ocpp", "both"] = "both"
     """HIL: how a controller reaches these connectors; `ocpp` makes their Modbus limit read-only."""
@@ -191,43 +216,49 @@ class ChargerGroup(FrozenModel):
     """OCPP BootNotification vendor."""
     model: str = "twin-dc"
     """OCPP BootNotification model."""
-    supply_v: PositiveKw = 230.0
+    supply_v: Annotated[float, Field(gt=0, le=100_000)] = 230.0
     """Line-to-neutral supply voltage: OCPP limits in A become W with it."""
     supply_phases: Literal[1, 3] = 3
     """Supply phases: OCPP limits in A become W with them."""
 
 
 class SwapStation(FrozenModel):
-    name: str
+    name: Name
     """Name of the station (faults, sensors and Modbus use it)."""
     bus: str
     """Bus of the station."""
-    packs: Annotated[int, Field(ge=1)]
+    packs: Annotated[int, Field(ge=1, le=1000)]
     """Battery packs in the station's stock."""
-    pack_kwh: PositiveKw
+    pack_kwh: Annotated[float, Field(gt=0, le=10_000)]
     """Energy of one pack."""
-    pack_chargers: Annotated[int, Field(ge=1)]
+    pack_chargers: Annotated[int, Field(ge=1, le=1000)]
     """Pack chargers (packs charged at the same time)."""
-    pack_charger_kw: PositiveKw
+    pack_charger_kw: PowerKw
     """Rating of one pack charger."""
-    bays: Annotated[int, Field(ge=1)] = 1
+    bays: Annotated[int, Field(ge=1, le=100)] = 1
     """Swap bays (trucks swapped at the same time)."""
-    swap_minutes: PositiveKw = 5.0
+    swap_minutes: Annotated[float, Field(ge=0.1, le=MAX_MINUTES)] = 5.0
     """Duration of one swap."""
     full_soc_pct: Pct = 95.0
     """A pack counts as full, and stops charging, at this SoC."""
-    aux_kw: Annotated[float, Field(ge=0)] = 20.0
+    aux_kw: PowerOrZeroKw = 20.0
     """Constant auxiliary load (robot, cooling) while the station is energized."""
     power_factor: Annotated[float, Field(gt=0, le=1)] = 0.98
     """Power factor of the station's grid draw."""
 
+    @model_validator(mode="after")
+    def _chargers_per_pack(self) -> SwapStation:
+        if self.pack_chargers > self.packs:
+            raise ValueError("pack_chargers must be at most packs (a charger holds one pack)")
+        return self
+
 
 class Load(FrozenModel):
-    name: str
+    name: Name
     """Name of the load (faults use it)."""
     bus: str
     """Bus of the load."""
-    p_peak_kw: PositiveKw
+    p_peak_kw: PowerKw
     """Active power when the hourly profile is 1.0."""
     power_factor: Annotated[float, Field(gt=0, le=1)] = 0.95
     """Power factor (inductive)."""
@@ -240,25 +271,25 @@ class VehicleClass(FrozenModel):
 
     name: VehicleClassName
     """Vehicle class: `car`, `truck` or `swap_truck` (swaps packs at the swap station)."""
-    daily_vehicles: Annotated[float, Field(ge=0)]
+    daily_vehicles: Annotated[float, Field(ge=0, le=20_000)]  # x the scenario's multiplier (at most 50)
     """Vehicles of this class that stop to charge on an ordinary day (a scenario's traffic multiplier scales it)."""
     hourly_profile: HourlyProfile
     """24 relative arrival weights, hour 0 first, local time (normalised to sum 1; each hour's rate is constant)."""
-    battery_kwh: tuple[PositiveKw, PositiveKw]
+    battery_kwh: tuple[Annotated[float, Field(gt=0, le=10_000)], Annotated[float, Field(gt=0, le=10_000)]]
     """[low, high] battery size, drawn uniformly per vehicle."""
     arrival_soc_pct: tuple[Pct, Pct]
     """[low, high] SoC on arrival, drawn uniformly per vehicle."""
     target_soc_pct: Pct = 80.0
     """A vehicle leaves when it reaches this SoC (or its dwell limit)."""
-    max_charge_kw: PositiveKw
+    max_charge_kw: PowerKw
     """Highest power a vehicle of the class accepts; each vehicle accepts a random share of it (see the conventions above)."""
     taper_start_soc_pct: Pct = 80.0
     """Above this SoC the accepted power falls linearly towards 100 %."""
-    max_wait_min: PositiveKw = 20.0
+    max_wait_min: Minutes = 20.0
     """A queueing vehicle gives up (reneges) after this wait."""
-    max_dwell_min: PositiveKw = 60.0
+    max_dwell_min: Minutes = 60.0
     """A vehicle unplugs after this long on a connector, full or not."""
-    balk_queue_len: Annotated[int, Field(ge=0)] = 8
+    balk_queue_len: Annotated[int, Field(ge=0, le=10_000)] = 8
     """An arriving vehicle leaves at once (balks) when this many are already queueing."""
 
     @field_validator("battery_kwh", "arrival_soc_pct")
@@ -277,16 +308,16 @@ class VehicleClass(FrozenModel):
 
 
 class Tariff(FrozenModel):
-    hourly_cny_per_kwh: Annotated[tuple[Annotated[float, Field(ge=0)], ...], Field(min_length=24, max_length=24)]
+    hourly_cny_per_kwh: Annotated[tuple[PriceCnyPerKwh, ...], Field(min_length=24, max_length=24)]
     """Import price of each local hour, hour 0 first (time-of-use)."""
-    export_cny_per_kwh: Annotated[float, Field(ge=0)] = 0.0
+    export_cny_per_kwh: PriceCnyPerKwh = 0.0
     """Price paid for exported energy."""
     source: str
     """Where the tariff comes from."""
 
 
 class Emissions(FrozenModel):
-    grid_kg_co2_per_kwh: Annotated[float, Field(ge=0)]
+    grid_kg_co2_per_kwh: Annotated[float, Field(ge=0, le=10)]
     """CO2 emission factor of imported electricity."""
     source: str
     """Where the factor comes from."""
@@ -300,9 +331,9 @@ class Climate(FrozenModel):
 
     ghi_kwh_m2_day: Monthly
     """Mean daily global horizontal irradiation of each month, January first."""
-    temp_c: Monthly
+    temp_c: Annotated[tuple[Annotated[float, Field(ge=-60, le=60)], ...], Field(min_length=12, max_length=12)]  # monthly mean air temperature
     """Mean air temperature of each month, January first."""
-    diurnal_range_c: Annotated[float, Field(ge=0, le=30)] = 8.0
+    diurnal_range_c: Annotated[float, Field(ge=0, le=30)] = 8.0  # mean daily max minus min
     """Mean daily maximum minus minimum air temperature."""
     source: str
     """Where the normals come from."""
@@ -346,18 +377,24 @@ class PvDegradation(FrozenModel):
 
 
 class Limits(FrozenModel):
-    v_min_pu: float = 0.95
+    v_min_pu: Annotated[float, Field(ge=0.5, le=1.0)] = 0.95
     """Lowest acceptable bus voltage; a step below it is a `limit_violation` event."""
-    v_max_pu: float = 1.05
+    v_max_pu: Annotated[float, Field(ge=1.0, le=1.5)] = 1.05
     """Highest acceptable bus voltage; a step above it is a `limit_violation` event."""
-    max_loading_pct: PositiveKw = 100.0
+    max_loading_pct: Annotated[float, Field(ge=1, le=1000)] = 100.0
     """Highest acceptable loading of any transformer, line or the feeder."""
+
+    @model_validator(mode="after")
+    def _band(self) -> Limits:
+        if not self.v_min_pu < self.v_max_pu:
+            raise ValueError("v_min_pu must be below v_max_pu")
+        return self
 
 
 class Watchdog(FrozenModel):
     """HIL: how long the controller may stay silent before devices fall back to a safe state."""
 
-    heartbeat_timeout_s: PositiveKw = 10.0
+    heartbeat_timeout_s: Annotated[float, Field(ge=0.1, le=86_400)] = 10.0
     """HIL: how long the controller may stay silent before the safe state."""
 
 

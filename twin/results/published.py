@@ -14,6 +14,7 @@ degradation over that many years (``[pv_degradation]``); the table says so.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -102,17 +103,27 @@ def published_figures(scenario: Scenario) -> dict[str, dict[str, Any]]:
     ref = scenario.compare
     base = scenario.path.parent if scenario.path else Path.cwd()
     path = base / ref.published
-    if not path.exists():
+    if not path.is_file():
         raise ScenarioError(scenario.path, "compare.published", f"'{ref.published}' not found (looked at {path})")
     table = read_toml(path)
     if ref.key not in table:
         raise ScenarioError(path, ref.key, f"no published figures under '{ref.key}' (keys: {', '.join(table)})")
+    return figures_of(table, ref.key, path)
+
+
+def is_published_file(table: dict[str, Any]) -> bool:
+    """A published-figures file is tables of ``[[KEY.figures]]`` (as ``scenarios/published.toml``)."""
+    return bool(table) and all(isinstance(t, dict) and "figures" in t for t in table.values())
+
+
+def figures_of(table: dict[str, Any], key: str, path: Path) -> dict[str, dict[str, Any]]:
+    """The figures under ``key`` of a published-figures file, each checked, by metric."""
     figures: dict[str, dict[str, Any]] = {}
-    listed = table[ref.key].get("figures", []) if isinstance(table[ref.key], dict) else None
+    listed = table[key].get("figures", []) if isinstance(table[key], dict) else None
     if not isinstance(listed, list):
-        raise ScenarioError(path, f"{ref.key}.figures", "expected a list of figures, written [[KEY.figures]]")
+        raise ScenarioError(path, f"{key}.figures", "expected a list of figures, written [[KEY.figures]]")
     for i, figure in enumerate(listed):
-        field = f"{ref.key}.figures[{i}]"
+        field = f"{key}.figures[{i}]"
         if not isinstance(figure, dict):
             raise ScenarioError(path, field, "expected a table with metric, value, source and note")
         if figure.get("metric") not in METRICS:
@@ -124,16 +135,16 @@ def published_figures(scenario: Scenario) -> dict[str, dict[str, Any]]:
             raise ScenarioError(path, f"{field}.value", f"expected a number, got {figure.get('value')!r}")
         life_years = figure.get("life_years")
         if figure["metric"] in LIFETIME_OF and not (_is_number(life_years) and float(life_years).is_integer()
-                                                    and life_years >= 1):
+                                                    and 1 <= life_years <= 100):
             raise ScenarioError(path, f"{field}.life_years",
-                                f"a lifetime average needs the number of years it covers (a whole number >= 1), "
+                                f"a lifetime average needs the number of years it covers (a whole number 1-100), "
                                 f"got {life_years!r}")
         figures[figure["metric"]] = figure
     return figures
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def comparison_rows(simulated: dict[str, float], published: dict[str, dict[str, Any]]) -> list[Row]:

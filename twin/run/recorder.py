@@ -16,6 +16,7 @@ name and renamed, so a reader never sees half a chunk; ``read_timeseries`` reads
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -144,8 +145,8 @@ class Recorder:
         row[self._measured_slice] = (*self._measured(measured), *measured.devices.values())
         self._rows += 1
         self.meta["steps_recorded"] += 1
-        if self._rows == self.chunk_rows or (self._rows & 255 == 0
-                                             and time.monotonic() - self._last_flush > self.chunk_wall_s):
+        # the clock is read every row: a paced run makes a row a second, and a kill must lose seconds, not minutes
+        if self._rows == self.chunk_rows or time.monotonic() - self._last_flush > self.chunk_wall_s:
             self.flush()
 
     def on_events(self, events: list[Event]) -> None:
@@ -173,12 +174,25 @@ class Recorder:
         temporary = final.with_suffix(".tmp")
         floats = [f.name for f in table.schema if pa.types.is_floating(f.type)]
         others = [name for name in table.column_names if name not in floats]
-        pq.write_table(table, temporary, compression="zstd", compression_level=ZSTD_LEVEL,
-                       use_dictionary=others or False, use_byte_stream_split=floats or False)
+        try:
+            pq.write_table(table, temporary, compression="zstd", compression_level=ZSTD_LEVEL,
+                           use_dictionary=others or False, use_byte_stream_split=floats or False)
+        except OSError:
+            temporary.unlink(missing_ok=True)  # a full disk: free what the torn chunk took; earlier chunks stay whole
+            raise
         os.replace(temporary, final)
 
     def close(self, status: str = "completed", **extra: Any) -> None:
-        self.flush()
+        try:
+            self.flush()
+        except OSError as exc:  # a full disk: run.json still says how the run ended, and the error goes on
+            self.meta.update(extra)
+            self.meta.update(status="failed", reason=f"the recording could not be written: {exc.strerror or exc}; "
+                             "the steps up to steps_recorded are readable")
+            self.meta["steps_recorded"] -= self._rows
+            with contextlib.suppress(OSError):
+                self._write_meta()
+            raise
         self.meta.update(status=status, **extra)
         self._write_meta()
 

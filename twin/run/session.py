@@ -13,12 +13,14 @@ reason, from ``ending_of``, the one mapping), KPIs, verdicts and a report. Ctrl-
 ``SimulationError`` are how runs end and are not re-raised; any other exception is a bug:
 the folder is finished as ``failed`` and the exception propagates.
 
-Signal handling (SIGTERM treated as SIGINT) belongs in ``Session.__enter__`` /
-``__exit__``: it then covers every command at once.
+Inside the ``with`` block (in the main thread), SIGINT and SIGTERM request the stop
+(``twin.run.signals``): the run ends after the current step and is finished as
+``interrupted`` with the signal as its reason; a second signal exits at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -51,8 +53,9 @@ from twin.run.loop import (
     run_loop,
 )
 from twin.run.recorder import Recorder
+from twin.run.signals import stop_on_signals
 
-Status = Literal["completed", "interrupted", "failed"]
+Status = Literal["completed", "interrupted", "failed", "recovered"]  # recovered: finished by `satwin finish`
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,15 @@ class Session:
         return cls(Twin(scenario, backend=backend), out_dir, controller_label, extra_meta, stop)
 
     def __enter__(self) -> Session:
+        self._signals = contextlib.ExitStack()
+        self._signals.enter_context(stop_on_signals(self._signalled))
         return self
+
+    def _signalled(self, reason: str) -> None:
+        if isinstance(self.stop, Stop):
+            self.stop.request(reason)
+        else:
+            self.stop.set()
 
     def run(self, control: SetpointSource, sinks: Sequence[Sink] = (), clock: Clock | None = None,
             progress: Callable[[int, int], None] | None = None, record_lateness: bool = False) -> RunStats:
@@ -163,7 +174,10 @@ class Session:
         return self.stats
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        self.result = self.finish(ending_of(exc, self.stats, self.stop))
+        try:  # a signal while the folder is finished still ends the run at once when repeated
+            self.result = self.finish(ending_of(exc, self.stats, self.stop))
+        finally:
+            self._signals.close()
         return isinstance(exc, (KeyboardInterrupt, SimulationError))  # mapped to the status: how runs end
 
     def finish(self, ending: Ending) -> RunResult:
@@ -174,18 +188,26 @@ class Session:
         if lateness:
             extra["lateness"] = lateness
         self.recorder.close(ending.status, wall_s=round(self.stats.wall_s, 3), steps=self.stats.steps, **extra)
-        results = Results(self.out_dir)
-        results.timeseries(KPI_COLUMNS + PLOT_COLUMNS)  # one pass over the parts serves every reader below
-        kpis = write_kpis(results)
-        verdicts = judge(criteria, kpis) if kpis.get("steps") else []
-        if ending.status != "completed" and (criteria or ending.status == "failed"):
-            verdicts.append(Verdict(f"run completed ({ending})", math.nan, False))  # an unfinished run cannot pass
-        (self.out_dir / "verdicts.json").write_text(json.dumps(verdicts_as_dicts(verdicts), indent=2))
-        if kpis.get("steps") and self.report:
-            write_plot(results)
-            write_report(results, kpis, verdicts)
+        kpis, verdicts = write_outputs(self.out_dir, criteria, ending, report=self.report)
         return RunResult(self.out_dir, ending.status, self.stats, kpis, ending.reason, verdicts=verdicts,
                          lateness_ms=lateness)
+
+
+def write_outputs(out_dir: Path, criteria: Sequence[str], ending: Ending,
+                  report: bool = True) -> tuple[dict[str, Any], list[Verdict]]:
+    """KPIs, verdicts and (with ``report``) plot and report of a closed recording (``satwin finish``
+    uses it on a killed run's folder)."""
+    results = Results(out_dir)
+    results.timeseries(KPI_COLUMNS + PLOT_COLUMNS)  # one pass over the parts serves every reader below
+    kpis = write_kpis(results)
+    verdicts = judge(criteria, kpis) if kpis.get("steps") else []
+    if ending.status != "completed" and (criteria or ending.status == "failed"):
+        verdicts.append(Verdict(f"run completed ({ending})", math.nan, False))  # an unfinished run cannot pass
+    (Path(out_dir) / "verdicts.json").write_text(json.dumps(verdicts_as_dicts(verdicts), indent=2))
+    if kpis.get("steps") and report:
+        write_plot(results)
+        write_report(results, kpis, verdicts)
+    return kpis, verdicts
 
 
 def run_scenario(scenario: Scenario, out_dir: Path, controller: str | None = None, backend: Backend = "newton",
