@@ -23,8 +23,7 @@ from twin.run.session import RunResult
 
 HOST = "127.0.0.1"
 DEFAULT_SPEED = 360.0
-SILENCE_WALL_S = 60.0  # a controller that has written nothing by then is silent (start-up included: a Python
-# controller importing a numerical stack took 17-26 s on a loaded 2-core machine)
+SILENCE_WALL_S = 10.0  # a controller that has written nothing by then is silent
 WATCHDOG_MIN_WALL_S = 2.0
 STOP_GRACE_S = 5.0
 
