@@ -51,19 +51,41 @@ def serve_command(
     out: Annotated[Optional[Path], typer.Option(help="Results folder")] = None,
     read_only: Annotated[bool, typer.Option("--read-only", help="Reject every write (exception 01)")] = False,
     allow: Annotated[Optional[list[str]], typer.Option(help="Client IP allowed to connect (repeatable)")] = None,
+    clock: Annotated[str, typer.Option(help="paced (wall clock x --speed) or lockstep (each step waits for "
+                                            "site.step_ack)")] = "paced",
+    lockstep_timeout: Annotated[float, typer.Option(help="lockstep: wall seconds to wait for an acknowledgement "
+                                                         "before the twin goes on")] = 5.0,
+    watchdog_timeout: Annotated[Optional[float], typer.Option(
+        help="Heartbeat timeout, simulated s (default: the site's [watchdog])")] = None,
+    single_writer: Annotated[bool, typer.Option("--single-writer", help="Refuse writes (exception 01) from any "
+                                                                        "client but the first that wrote")] = False,
+    audit_reads: Annotated[bool, typer.Option("--audit-reads", help="Audit reads too, not only writes")] = False,
+    audit_heartbeats: Annotated[bool, typer.Option("--audit-heartbeats", help="One audit line per heartbeat "
+                                                                              "(default: summarised)")] = False,
+    start: Annotated[Optional[str], typer.Option(help="Begin at this time of the scenario's day, HH:MM")] = None,
 ) -> None:
-    """Run the twin paced to the wall clock and serve every device over Modbus TCP."""
-    from hil.serve import serve
+    """Run the twin paced to the wall clock (or in lockstep) and serve every device over Modbus TCP."""
+    from hil.serve import CLOCKS, ServeOptions, serve
+    from twin.config.start import start_at
 
     try:
         loaded = _load(scenario, site, step, duration)
+        if start is not None:
+            loaded = start_at(loaded, start)
         _check_host(host)
         if speed <= 0:
             raise ScenarioError(None, "--speed", "must be positive")
+        if clock not in CLOCKS:
+            raise ScenarioError(None, "--clock", f"choose {' or '.join(CLOCKS)}, not '{clock}'")
+        for flag, value in (("--lockstep-timeout", lockstep_timeout), ("--watchdog-timeout", watchdog_timeout)):
+            if value is not None and value <= 0:
+                raise ScenarioError(None, flag, "must be positive")
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         out_dir = out or Path("results") / f"{loaded.name}-modbus-{stamp}"
-        result = serve(loaded, out_dir, host=host, port=port, speed=speed, read_only=read_only,
-                       allow=set(allow) if allow else None)
+        options = ServeOptions(speed=speed, clock=clock, lockstep_timeout_s=lockstep_timeout,
+                               watchdog_timeout_s=watchdog_timeout, read_only=read_only, single_writer=single_writer,
+                               audit_reads=audit_reads, audit_heartbeats=audit_heartbeats)
+        result = serve(loaded, out_dir, host=host, port=port, options=options, allow=set(allow) if allow else None)
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:
@@ -71,9 +93,12 @@ def serve_command(
     late = result.lateness_ms
     stats = result.stats
     print(f"{result.status}: {stats.steps} steps in {stats.wall_s:.1f} s wall; results in {result.out_dir}")
-    if late:
+    if "p50_ms" in late:
         print(f"step lateness p50 {late['p50_ms']:.2f} ms, p99 {late['p99_ms']:.2f} ms, max {late['max_ms']:.2f} ms, "
               f"overruns {late['overruns']}")
+    elif "controller_p50_ms" in late:
+        print(f"controller time per step p50 {late['controller_p50_ms']:.2f} ms, p99 {late['controller_p99_ms']:.2f} "
+              f"ms; lockstep timeouts {late['lockstep_timeouts']}")
 
 
 def registers_command(
@@ -128,21 +153,22 @@ DEMO_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "holiday-
 
 def demo_command(
     out: Annotated[Path, typer.Option(help="Results folder")] = Path("results/demo"),
-    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second")] = 360.0,
-    step: Annotated[str, typer.Option(help="Step of the served twin (5 s lets a Python controller keep up at 360x)")] = "5s",
+    step: Annotated[str, typer.Option(help="Step of the served twin")] = "5s",
 ) -> None:
-    """The main job: the holiday peak served over loopback Modbus, the reference controller as a separate process."""
+    """The main job: the holiday peak served over loopback Modbus in lockstep, the reference controller as a
+    separate process."""
     from hil.acceptance import run_with_external_controller
     from twin.app.cli import print_kpis, print_verdicts
 
     scenario = load_with_options(DEMO_SCENARIO, step=step)
     command = f"{shlex.quote(sys.executable)} -m twin controller --host {{host}} --port {{port}}"
-    print(f"{scenario.name}: 24 h served over Modbus at {speed:g}x (about {scenario.duration_s / speed / 60:.1f} min); "
-          f"reference controller: satwin controller (separate process)")
-    result = run_with_external_controller(scenario, out, command, speed=speed, echo=print)
+    print(f"{scenario.name}: 24 h served over Modbus in lockstep ({scenario.n_steps} steps of {scenario.step_s:g} s, "
+          f"each waits for the controller); reference controller: satwin controller (separate process)")
+    result = run_with_external_controller(scenario, out, command, clock="lockstep", echo=print)
     print_kpis(result.kpis, f"{scenario.name} — external reference controller over Modbus ({result.status})")
     print_verdicts([v.__dict__ for v in result.verdicts], "acceptance criteria")
-    print(f"results: {out}  (report.md, plot.png, kpi.json, timeseries/, events/, modbus_audit.jsonl)")
+    print(f"results: {out}  (report.md, plot.png, kpi.json, verdicts.json, timeseries/, events/, modbus_audit.jsonl, "
+          f"controller.log)")
     if result.error:
         raise _fail(result.error)
 

@@ -1,9 +1,11 @@
-"""``satwin serve``: the twin paced to the wall clock, every device on Modbus TCP, recorded.
+"""``satwin serve``: the twin paced to the wall clock (or in lockstep), every device on Modbus TCP, recorded.
 
-The run loop (main thread) steps the twin with ``WallClock(speed)``; setpoints come only
-from Modbus writes (``Bridge`` is the setpoint source); the Modbus server runs in its own
-thread. The results folder is the one ``satwin run`` writes (KPIs, verdicts, report), plus
-``modbus_audit.jsonl`` and the step-lateness summary.
+The run loop (main thread) steps the twin with ``WallClock(speed)`` or, with
+``clock="lockstep"``, a ``LockstepClock`` that waits after each step until a client
+acknowledges it (``site.step_ack``); setpoints come only from Modbus writes (``Bridge`` is
+the setpoint source); the Modbus server runs in its own thread. The results folder is the
+one ``satwin run`` writes (KPIs, verdicts with the controller's health, report), plus
+``modbus_audit.jsonl`` and the pacing summary.
 """
 
 from __future__ import annotations
@@ -20,10 +22,28 @@ from hil.servers.modbus_tcp import ModbusServer
 from twin.config.scenario import Scenario
 from twin.model.core import Twin
 from twin.results.verdicts import Verdict
+from twin.run.lockstep import LockstepClock
 from twin.run.loop import RunStats, WallClock, run_loop
 from twin.run.session import finish_run, open_recorder
 
 AUDIT_FILE = "modbus_audit.jsonl"
+CLOCKS = ("paced", "lockstep")
+DEFAULT_LOCKSTEP_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How a run is served: pacing, watchdog, who may write, what the audit keeps."""
+
+    speed: float = 1.0
+    clock: str = "paced"  # paced | lockstep
+    lockstep_timeout_s: float = DEFAULT_LOCKSTEP_TIMEOUT_S
+    first_step_timeout_s: float | None = None  # lockstep: wait for step 1 this long (None: until acknowledged)
+    watchdog_timeout_s: float | None = None  # None: the site's [watchdog] heartbeat_timeout_s
+    read_only: bool = False
+    single_writer: bool = False
+    audit_reads: bool = False
+    audit_heartbeats: bool = False
 
 
 @dataclass
@@ -37,49 +57,75 @@ class ServeResult:
     accepted_writes: int = 0
 
 
-def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int = 5020, speed: float = 1.0,
-          read_only: bool = False, allow: set[str] | None = None, echo: Callable[[str], None] = print,
-          stop: threading.Event | None = None, on_listening: Callable[[int], None] | None = None,
-          bridge_ready: Callable[[Bridge], None] | None = None,
-          watchdog_min_wall_s: float | None = None, start_gate: threading.Event | None = None,
-          start_gate_timeout_s: float = 10.0) -> ServeResult:
+def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int = 5020,
+          options: ServeOptions = ServeOptions(), allow: set[str] | None = None,
+          echo: Callable[[str], None] = print, stop: threading.Event | None = None,
+          on_listening: Callable[[int], None] | None = None, bridge_ready: Callable[[Bridge], None] | None = None,
+          start_gate: threading.Event | None = None, start_gate_timeout_s: float = 10.0,
+          problems: list[str] | None = None) -> ServeResult:
     """Serve ``scenario`` until its end, ``stop`` or Ctrl-C; the results folder is always finished.
 
-    ``watchdog_min_wall_s``: at high speed the site's heartbeat timeout (simulated seconds)
-    can be shorter than a controller's poll cycle in wall time; this keeps the timeout at
-    least that many wall seconds (accelerated acceptance runs use 2 s). ``start_gate``: the
-    clock starts when it is set (the controller under test has connected), or
-    after ``start_gate_timeout_s``, so a slow-starting controller does not miss the start.
+    ``start_gate`` (paced clock): the clock starts when it is set (the controller under test
+    has connected), or after ``start_gate_timeout_s``, so a slow-starting controller does not
+    miss the start. ``problems``: what a watcher found wrong with the controller's process,
+    judged in the health verdicts (None: no process is watched).
     """
-    clock = WallClock(speed)
     twin = Twin(scenario)
     out_dir = Path(out_dir)
-    bridge = Bridge(twin, build_register_map(twin), out_dir / AUDIT_FILE, read_only=read_only)
-    if watchdog_min_wall_s is not None:
-        bridge.heartbeat_timeout_s = max(bridge.heartbeat_timeout_s, watchdog_min_wall_s * speed)
+    bridge = Bridge(twin, build_register_map(twin), out_dir / AUDIT_FILE, read_only=options.read_only,
+                    single_writer=options.single_writer, audit_reads=options.audit_reads,
+                    audit_heartbeats=options.audit_heartbeats)
+    if options.watchdog_timeout_s is not None:
+        bridge.heartbeat_timeout_s = options.watchdog_timeout_s
+    clock = _clock(options, twin, bridge, stop)
     if bridge_ready is not None:
         bridge_ready(bridge)
     server = ModbusServer(bridge, host, port, allow)
     port = server.start()  # before the results folder exists: a busy port leaves nothing behind
-    recorder = open_recorder(twin, out_dir, "modbus", {"speed": speed, "read_only": read_only,
-                                                        "modbus": f"{host}:{port}",
+    recorder = open_recorder(twin, out_dir, "modbus", {"speed": options.speed, "clock": options.clock,
+                                                        "read_only": options.read_only, "modbus": f"{host}:{port}",
                                                         "heartbeat_timeout_s": bridge.heartbeat_timeout_s})
-    echo(f"serving {scenario.name} on modbus tcp://{host}:{port} at {speed:g}x "
-         f"({scenario.n_steps} steps of {scenario.step_s:g} s){' read-only' if read_only else ''}; "
-         f"recording to {out_dir}")
+    pacing = (f"in lockstep (step {scenario.step_s:g} s; each waits for site.step_ack, at most "
+              f"{options.lockstep_timeout_s:g} s)" if options.clock == "lockstep" else f"at {options.speed:g}x")
+    echo(f"serving {scenario.name} on modbus tcp://{host}:{port} {pacing} ({scenario.n_steps} steps of "
+         f"{scenario.step_s:g} s){' read-only' if options.read_only else ''}; recording to {out_dir}")
+    site_timeout_s = twin.site.watchdog.heartbeat_timeout_s
+    echo(f"watchdog: heartbeat timeout {bridge.heartbeat_timeout_s:g} s simulated "
+         + ("(the site's)" if bridge.heartbeat_timeout_s == site_timeout_s else f"(set; the site's is {site_timeout_s:g} s)"))
     if on_listening is not None:
         on_listening(port)
-    if start_gate is not None:
+    if start_gate is not None and options.clock == "paced":
         start_gate.wait(start_gate_timeout_s)
     stats, status = RunStats(), "failed"  # until the loop returns
     try:
-        stats = run_loop(twin, bridge, [bridge, recorder], clock=clock, stop=stop, record_lateness=True)
+        stats = run_loop(twin, bridge, [bridge, recorder], clock=clock, stop=stop,
+                         record_lateness=options.clock == "paced")
         status = "interrupted" if stats.interrupted else "completed"
     except KeyboardInterrupt:
         status = "interrupted"
     finally:
         server.stop()
         bridge.close()
-        lateness = stats.lateness_summary_ms(scenario.step_s / speed)
-        kpis, verdicts = finish_run(out_dir, recorder, stats, status, scenario.criteria, lateness=lateness)
-    return ServeResult(out_dir, status, stats, lateness, kpis, verdicts, bridge.accepted_writes)
+        pacing_figures = (clock.summary() if isinstance(clock, LockstepClock)
+                          else stats.lateness_summary_ms(scenario.step_s / options.speed))
+        kpis, verdicts = finish_run(out_dir, recorder, stats, status, scenario.criteria,
+                                    more_verdicts=lambda: bridge.health.verdicts(twin.env.now, problems),
+                                    **{"lockstep" if options.clock == "lockstep" else "lateness": pacing_figures})
+    return ServeResult(out_dir, status, stats, pacing_figures, kpis, verdicts, bridge.accepted_writes)
+
+
+def _clock(options: ServeOptions, twin: Twin, bridge: Bridge, stop: threading.Event | None):
+    """The run's clock; under lockstep the bridge's ``site.step_ack`` releases each step."""
+    if options.clock == "paced":
+        return WallClock(options.speed)
+
+    def timed_out(step: int, waited_s: float) -> None:
+        bridge.health.step_late(twin.env.now, clock.consecutive_timeouts)
+        twin.log("lockstep_timeout", "site", value=waited_s,
+                 detail=f"step {step} not acknowledged within {waited_s:.3g} s wall; the twin went on")
+
+    clock = LockstepClock(options.lockstep_timeout_s, options.first_step_timeout_s, timed_out, stop,
+                          last_step=twin.scenario.n_steps)
+    bridge.on_step_ack = clock.acknowledge
+    bridge.health.lockstep, bridge.health.lockstep_timeout_s = True, options.lockstep_timeout_s
+    return clock

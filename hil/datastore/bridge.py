@@ -14,15 +14,16 @@ No pymodbus in here: exception codes are plain ints; ``hil.servers.modbus_tcp`` 
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
-from hil.maps.registers import SUNSPEC_BASE, Point, RegisterMap, decode, encode
+from hil.datastore.audit import AuditLog
+from hil.datastore.health import ControllerHealth
+from hil.datastore.writers import Writers
+from hil.maps.registers import BRIDGE_COMMANDS, SUNSPEC_BASE, Point, RegisterMap, decode, encode
 from hil.maps.sunspec import SunSpecDevice
 from twin.model.commands import SITE_TARGET, Command
 from twin.model.core import Snapshot, Twin
@@ -48,10 +49,14 @@ class UnitImage:
 
 
 def safe_ev_cap_kw(twin: Twin) -> float:
-    """EV cap of the safe state: what the contract leaves beside the building loads at their peak,
-    so the site stays inside its contract with the battery idle."""
+    """EV cap of the safe state: what the contract leaves beside the building loads at their peak and
+    a margin for network losses (``[watchdog] safe_losses_margin_pct`` of the contract), so the site
+    stays inside its contract with the battery idle and no PV:
+    ``contract - sum(load peaks) - margin % x contract``."""
     site = twin.site
-    return max(0.0, site.utility.contract_limit_kw - sum(load.p_peak_kw for load in site.loads))
+    contract_kw = site.utility.contract_limit_kw
+    margin_kw = site.watchdog.safe_losses_margin_pct / 100.0 * contract_kw
+    return max(0.0, contract_kw - sum(load.p_peak_kw for load in site.loads) - margin_kw)
 
 
 def safe_commands(twin: Twin) -> tuple[Command, ...]:
@@ -66,7 +71,8 @@ def safe_commands(twin: Twin) -> tuple[Command, ...]:
 
 class Bridge:
     def __init__(self, twin: Twin, reg_map: RegisterMap, audit_path: Path | None = None,
-                 read_only: bool = False) -> None:
+                 read_only: bool = False, single_writer: bool = False, audit_reads: bool = False,
+                 audit_heartbeats: bool = False) -> None:
         self.twin = twin
         self.map = reg_map
         self.read_only = read_only
@@ -83,27 +89,33 @@ class Bridge:
         self._twin_names = {d.unit_id: d.twin_name for d in reg_map.devices}
         self.connections = 0  # clients that connected (and passed the allow-list)
         self.heartbeat_timeout_s = twin.site.watchdog.heartbeat_timeout_s
+        self.health = ControllerHealth(twin.site.watchdog.heartbeat_timeout_s, twin.scenario.step_s)
         self.safe_commands = safe_commands(twin)
         self.tripped = False
         self._lock = threading.Lock()  # guards what the server thread hands to the run loop
         self._pending: dict[tuple[str, str], Command] = {}  # accepted since the last step, per target
         self._commanded: dict[tuple[str, str], Command] = {}  # the last accepted, restored after a watchdog trip
-        self._heartbeat_value = 0
+        # values of the points the bridge fills itself (``read`` is None in the map)
+        self.own: dict[str, float] = {"heartbeat": 0, "ready": 0, "step": 0, "step_ack": 0, "writer_conflicts": 0}
+        self.on_step_ack: Callable[[int], None] | None = None  # the lockstep clock's ``acknowledge``
+        self.writers = Writers(single_writer)
         self._heartbeats = 0
         self._heartbeats_at_trip = 0
         self._last_heartbeat_t_s = 0.0
         self.audit_path = audit_path
-        self._audit: TextIO | None = None  # opened at the first write, so a failed start leaves no file
+        self.audit = AuditLog(audit_path, audit_reads, audit_heartbeats)
+        self.audit.step_s = twin.scenario.step_s
 
     # -- sink: register images from the step ---------------------------------------------
     def on_snapshot(self, snap: Snapshot) -> None:
         measured = snap.measured
         if snap.comms_lost or self.silent_units:
             self.silent_units = frozenset(unit for unit, name in self._twin_names.items() if name in snap.comms_lost)
+        self.own.update(ready=1, step=self.own["step"] + 1, writer_conflicts=self.writers.conflicts)
         for unit in self.units.values():
             words: list[int] = []
             for point in unit.points:
-                value = self._heartbeat_value if point.command == "heartbeat" else point.read(measured, snap)
+                value = self.own[point.point] if point.read is None else point.read(measured, snap)
                 words += encode(point, value)
             unit.plain = words  # swapped whole: a reader sees this step or the last, never a mix
             if unit.sunspec:
@@ -121,19 +133,20 @@ class Bridge:
             return unit.sunspec_words[address - SUNSPEC_BASE:address - SUNSPEC_BASE + count]
         return unit.plain[address:address + count]
 
-    def write(self, unit_id: int, address: int, values: list[int], client: str) -> int:
+    def write(self, unit_id: int, address: int, values: list[int], client: str, function: int = 16) -> int:
         """Validate a write as a whole, apply it, audit it; returns 0 or a Modbus exception code."""
-        source = f"modbus {client}"
-        if self.read_only:
+        written: dict[str, float] = {}
+        if self.read_only or not self.writers.admit(client):
             code = ILLEGAL_FUNCTION
         elif address >= SUNSPEC_BASE:
-            code = self._write_sunspec(self.units[unit_id], address, values, source)
+            code = self._write_sunspec(self.units[unit_id], address, values, self.writers.label(client), written)
         else:
-            code = self._write_plain(self.units[unit_id], address, values, source)
-        self.log_write(client, unit_id, address, values, code)
+            code = self._write_plain(self.units[unit_id], address, values, self.writers.label(client), written)
+        self.log_request(client, function, unit_id, address, len(values), values, code, written)
         return code
 
-    def _write_plain(self, unit: UnitImage, address: int, values: list[int], source: str) -> int:
+    def _write_plain(self, unit: UnitImage, address: int, values: list[int], source: str,
+                     written: dict[str, float]) -> int:
         accepted: list[tuple[Point, float]] = []
         offset = 0
         while offset < len(values):
@@ -145,20 +158,23 @@ class Bridge:
             value = decode(point.type, values[offset:offset + point.count])
             if not (math.isfinite(value) and point.min <= value <= point.max):
                 return ILLEGAL_VALUE
+            if point.command == "step_ack" and value > self.own["step"]:
+                return ILLEGAL_VALUE  # a step that has not been published cannot be finished with
             accepted.append((point, value))
             offset += point.count
         with self._lock:
             for point, value in accepted:
-                if point.command == "heartbeat":
-                    self._beat(int(value))
-                    unit.plain[point.address] = int(value)  # reads back at once, not a step later
+                written[f"{point.device}.{point.point}"] = value
+                if point.command in BRIDGE_COMMANDS:
+                    self._own_write(unit, point, int(value))
                 else:
                     self._accept(Command(point.target, point.command, value, source, self.sim_t_s))
                     if unit.sunspec:
                         unit.sunspec.follow(point.command, value)
         return 0
 
-    def _write_sunspec(self, unit: UnitImage, address: int, values: list[int], source: str) -> int:
+    def _write_sunspec(self, unit: UnitImage, address: int, values: list[int], source: str,
+                       points: dict[str, float]) -> int:
         block = unit.sunspec
         written: dict[tuple[int, str], float] = {}
         for offset, raw in enumerate(values):
@@ -173,33 +189,35 @@ class Bridge:
         with self._lock:
             target, quantity, value = block.command(written)
             self._accept(Command(target, quantity, value, source, self.sim_t_s))
+        points.update({f"{block.device.name}.{model_id}.{name}": value for (model_id, name), value in written.items()})
         return 0
 
     def _accept(self, command: Command) -> None:
         """Queue a validated command for the next step (called under the lock)."""
         self._pending[(command.target, command.quantity)] = command
 
-    def _beat(self, value: int) -> None:
-        self._heartbeat_value = value
-        self._heartbeats += 1
-        self._last_heartbeat_t_s = self.sim_t_s
+    def _own_write(self, unit: UnitImage, point: Point, value: int) -> None:
+        """A write to a point the bridge interprets itself; it reads back at once, not a step later."""
+        self.own[point.point] = value
+        unit.plain[point.address:point.address + point.count] = encode(point, value)
+        if point.command == "heartbeat":
+            self._heartbeats += 1
+            self._last_heartbeat_t_s = self.sim_t_s
+        elif self.on_step_ack is not None:
+            self.on_step_ack(value)
 
-    def log_write(self, client: str, unit_id: int, address: int, values: list[int], code: int) -> None:
-        if code == 0:
+    def log_request(self, client: str, function: int, unit_id: int, address: int, count: int, values: list[int],
+                    code: int, points: dict[str, float] | None = None) -> None:
+        """Audit one request (``values`` empty for a read); counts accepted writes."""
+        if code == 0 and values:
             self.accepted_writes += 1
-        if self.audit_path is None:
-            return
-        if self._audit is None:
-            self._audit = self.audit_path.open("a", buffering=1)
-        record = {"wall_time": dt.datetime.now().astimezone().isoformat(timespec="milliseconds"),
-                  "sim_t_s": self.sim_t_s, "client": client, "unit_id": unit_id, "address": address,
-                  "values": list(values), "result": "ok" if code == 0 else f"exception {code:02d}"}
-        self._audit.write(json.dumps(record) + "\n")
+        self.audit.request(self.sim_t_s, client, function, unit_id, address, count, values, code, points)
+
+    def disconnected(self, client: str) -> None:
+        self.writers.disconnected(client)
 
     def close(self) -> None:
-        if self._audit is not None:
-            self._audit.close()
-            self._audit = None
+        self.audit.close()
 
     # -- setpoint source and watchdog -----------------------------------------------------
     def __call__(self, snap: Snapshot | None) -> list[Command] | None:
@@ -208,16 +226,23 @@ class Bridge:
             pending, self._pending = self._pending, {}
             heartbeats, last_beat_s = self._heartbeats, self._last_heartbeat_t_s
         self._commanded.update(pending)
+        self.health.observe(now_s, last_beat_s)
+        for client, owner in self.writers.drain_conflicts():
+            self.twin.log("writer_conflict", "site", value=self.writers.conflicts,
+                          detail=f"{client} wrote while {owner} is the site's writer"
+                                 + (" (refused: --single-writer)" if self.writers.single_writer else ""))
         if self.tripped:
             if heartbeats == self._heartbeats_at_trip:
                 return None  # stay in the safe state; writes are kept for the recovery
             self.tripped = False
+            self.health.recovered(now_s)
             self.twin.log("watchdog_recovered", "site", value=now_s - last_beat_s,
                           detail="heartbeat resumed; last written setpoints restored")
             return list(self._commanded.values())
         silent_s = now_s - last_beat_s
         if silent_s > self.heartbeat_timeout_s:
             self.tripped = True
+            self.health.tripped(now_s)
             self._heartbeats_at_trip = heartbeats
             safe = {c.quantity: c.value for c in self.safe_commands}
             self.twin.log("watchdog", "site", value=silent_s,

@@ -29,23 +29,31 @@ REGISTER_FUNCTIONS = {3, 4, 6, 16, 23}  # everything is a holding register; coil
 START_TIMEOUT_S = 10.0
 
 WRITE_FUNCTIONS = {6, 16, 23}
+BIT_FUNCTIONS = {1, 2, 5, 15}  # coils and discrete inputs: refused with 01, audited like any request
 
 
 class _Request:
-    """Per-request context the action sees: who asks, and whether the bridge audited the write."""
+    """Per-request context the action sees: who asks, with which function, and whether it is audited."""
 
-    def __init__(self, client: str) -> None:
+    def __init__(self, client: str, function: int) -> None:
         self.client = client
+        self.function = function
         self.audited = False
 
 
 _REQUEST: contextvars.ContextVar[_Request] = contextvars.ContextVar("modbus_request")
 
 
-def _write_target(pdu) -> tuple[int, list[int]]:
+def _target(pdu) -> tuple[int, int, list[int]]:
+    """(address, count, values written) of a request, for the audit; a read writes nothing."""
     if pdu.function_code == 23:
-        return pdu.write_address, list(pdu.write_registers)
-    return pdu.address, list(pdu.registers)
+        return pdu.write_address, len(pdu.write_registers), list(pdu.write_registers)
+    if pdu.function_code in (5, 15):
+        bits = [int(bool(b)) for b in (pdu.bits or [])]
+        return pdu.address, len(bits), bits
+    if pdu.function_code in WRITE_FUNCTIONS:
+        return pdu.address, len(pdu.registers), list(pdu.registers)
+    return getattr(pdu, "address", 0), getattr(pdu, "count", 0), []
 
 
 class _Handler(ServerRequestHandler):
@@ -64,26 +72,34 @@ class _Handler(ServerRequestHandler):
         else:
             self.server.bridge.connections += 1
 
+    def callback_disconnected(self, exc: Exception | None) -> None:
+        self.server.bridge.disconnected(getattr(self, "client", "?"))
+        super().callback_disconnected(exc)
+
     async def handle_request(self) -> None:
         pdu = self.last_pdu
         if pdu is None:
             return
-        request = _Request(self.client)
+        bridge = self.server.bridge
+        request = _Request(self.client, pdu.function_code)
         _REQUEST.set(request)
-        is_write = pdu.function_code in WRITE_FUNCTIONS
-        if pdu.dev_id in self.server.bridge.silent_units:  # a comms_loss fault: the device is not there
+        if pdu.dev_id in bridge.silent_units:  # a comms_loss fault: the device is not there
             return
-        if pdu.dev_id not in self.server.unit_ids:
-            if is_write:
-                self.server.bridge.log_write(self.client, pdu.dev_id, *_write_target(pdu),
-                                             int(ExcCodes.GATEWAY_NO_RESPONSE))
-            response = ExceptionResponse(pdu.function_code, ExcCodes.GATEWAY_NO_RESPONSE)
+        refused = ExcCodes.GATEWAY_NO_RESPONSE if pdu.dev_id not in self.server.unit_ids else \
+            ExcCodes.ILLEGAL_FUNCTION if pdu.function_code in BIT_FUNCTIONS else None
+        if refused is not None:
+            self._audit(pdu, int(refused))
+            response = ExceptionResponse(pdu.function_code, refused)
             response.transaction_id, response.dev_id = pdu.transaction_id, pdu.dev_id
             self.server_send(response, self.last_addr)
             return
         await super().handle_request()
-        if is_write and not request.audited:
-            self.server.bridge.log_write(self.client, pdu.dev_id, *_write_target(pdu), int(ExcCodes.ILLEGAL_ADDRESS))
+        if not request.audited:  # pymodbus refused it before our action saw it: outside the layout
+            self._audit(pdu, int(ExcCodes.ILLEGAL_ADDRESS))
+
+    def _audit(self, pdu, code: int) -> None:
+        address, count, values = _target(pdu)
+        self.server.bridge.log_request(self.client, pdu.function_code, pdu.dev_id, address, count, values, code)
 
 
 class _TcpServer(ModbusTcpServer):
@@ -101,13 +117,16 @@ async def _access(bridge: Bridge, unit_id: int, function_code: int, start_addres
                   registers: list[int], values: list[int] | None) -> ExcCodes | None:
     if function_code not in REGISTER_FUNCTIONS:
         return ExcCodes.ILLEGAL_FUNCTION
+    request = _REQUEST.get()
     if values is None:  # a read, or the read-back pymodbus does after FC6/FC23
         offset = address - start_address
         registers[offset:offset + count] = bridge.read(unit_id, address, count)
+        if function_code in (3, 4):
+            request.audited = True
+            bridge.log_request(request.client, function_code, unit_id, address, count, [], 0)
         return None
-    request = _REQUEST.get()
     request.audited = True
-    code = bridge.write(unit_id, address, list(values), request.client)
+    code = bridge.write(unit_id, address, list(values), request.client, function_code)
     return ExcCodes(code) if code else None
 
 

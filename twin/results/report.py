@@ -13,6 +13,7 @@ import numpy as np
 
 from twin.results.kpi import KPI_LABELS, format_kpi
 from twin.results.reader import read_events, read_meta, read_timeseries
+from twin.results.verdicts import describe_windows
 
 
 PLOT_COLUMNS = ("t_s", "grid_p_kw", "contract_limit_kw", "pv_available_kw.", "pv_p_kw.", "bess_p_kw", "bess_soc_pct",
@@ -106,8 +107,10 @@ def write_report(results_dir: str | Path, kpis: dict[str, Any], verdicts: list |
             lines.append(f"| {label.strip()} | {text} | {unit} |")
     if verdicts:
         overall = "PASS" if all(v.passed for v in verdicts) else "FAIL"
-        lines += ["", f"## Acceptance criteria: {overall}", "", "| criterion | measured | verdict |", "|---|---:|---|"]
-        lines += [f"| `{v.criterion}` | {v.measured:.3f} | {'pass' if v.passed else '**FAIL**'} |" for v in verdicts]
+        lines += ["", f"## Acceptance criteria: {overall}", "", "| criterion | measured | verdict | when violated |",
+                  "|---|---:|---|---|"]
+        lines += [f"| `{v.criterion}` | {v.measured:.3f} | {'pass' if v.passed else '**FAIL**'} | "
+                  f"{describe_windows(v.windows) or v.reason} |" for v in verdicts]
     lines += ["", "## Events", "", "| kind | count |", "|---|---:|"]
     for kind in sorted(set(kinds)):
         lines.append(f"| {kind} | {kinds.count(kind)} |")

@@ -90,13 +90,19 @@ def open_recorder(twin: Twin, out_dir: Path, controller_label: str, extra_meta: 
 
 
 def finish_run(out_dir: Path, recorder: Recorder, stats: RunStats, status: str,
-               criteria: tuple[str, ...] = (), **extra: Any) -> tuple[dict[str, Any], list[Verdict]]:
-    """Flush and close the recording, judge the criteria, write KPIs, verdicts, plot and report."""
+               criteria: tuple[str, ...] = (), more_verdicts: Callable[[], list[Verdict]] | None = None,
+               **extra: Any) -> tuple[dict[str, Any], list[Verdict]]:
+    """Flush and close the recording, judge the criteria, write KPIs, verdicts, plot and report.
+
+    ``more_verdicts`` adds verdicts that are not criteria on KPIs (the HIL bench: the
+    controller's health), asked for once the recording is closed."""
     recorder.close(status, wall_s=round(stats.wall_s, 3), steps=stats.steps, **extra)
     kpis = write_kpis(out_dir)
-    verdicts = judge(criteria, kpis) if kpis.get("steps") else []
+    verdicts = judge(criteria, kpis, out_dir) if kpis.get("steps") else []
     if status != "completed" and criteria:  # an unfinished run cannot pass
         verdicts.append(Verdict(f"run completed (status: {status})", float("nan"), False))
+    if more_verdicts is not None:
+        verdicts += more_verdicts()
     (Path(out_dir) / "verdicts.json").write_text(json.dumps(verdicts_as_dicts(verdicts), indent=2))
     if kpis.get("steps"):
         write_plot(out_dir)

@@ -1,0 +1,109 @@
+"""The audit of a served run: every Modbus request, one JSON line each, in ``modbus_audit.jsonl``.
+
+A line has ``wall_time``, ``sim_t_s``, ``client`` (ip:port), ``function`` (the Modbus
+function code), ``unit_id``, ``address``, ``count`` (registers), ``values`` (raw registers
+written, empty for a read), ``result`` (``ok`` or ``exception NN``) and, for an accepted
+write, ``points`` (what it set, by name and engineering value).
+
+* Writes are always recorded, accepted or refused; reads only with ``audit_reads``.
+* Heartbeats (and step acknowledgements) are summarised unless ``audit_heartbeats``: one
+  ``{"kind": "heartbeats", ...}`` line per client for each unbroken run of them (a run
+  breaks when a step passes without one), with its first and last simulated time and
+  count. That keeps a day at 1 s steps at a few lines, and it is enough to replay when the
+  watchdog would have tripped (``hil.replay``).
+
+The file is opened at the first line, so a run that fails to start leaves none behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+SUMMARISED = ("heartbeat", "step_ack")  # points whose writes are summarised unless asked for
+
+
+@dataclass
+class _Run:
+    """An unbroken run of summarised writes of one point by one client."""
+
+    point: str
+    client: str
+    unit_id: int
+    address: int
+    first_sim_t_s: float
+    last_sim_t_s: float
+    count: int = 1
+
+
+class AuditLog:
+    def __init__(self, path: Path | None, audit_reads: bool = False, audit_heartbeats: bool = False) -> None:
+        self.path = path
+        self.audit_reads = audit_reads
+        self.audit_heartbeats = audit_heartbeats
+        self.step_s = 1.0  # a run of heartbeats breaks when more than a step passes without one
+        self._file: TextIO | None = None
+        self._runs: dict[tuple[str, str], _Run] = {}
+
+    def request(self, sim_t_s: float, client: str, function: int, unit_id: int, address: int, count: int,
+                values: list[int], code: int, points: dict[str, float] | None = None) -> None:
+        """One request; a read is kept only with ``audit_reads``."""
+        if not values and not self.audit_reads:
+            return
+        if code == 0 and points and not self.audit_heartbeats and \
+                all(name.rpartition(".")[2] in SUMMARISED for name in points):
+            for point in points:
+                self._summarise(point, client, unit_id, address, sim_t_s)
+            return
+        record = {"wall_time": _now(), "sim_t_s": sim_t_s, "client": client, "function": function,
+                  "unit_id": unit_id, "address": address, "count": count, "values": list(values),
+                  "result": "ok" if code == 0 else f"exception {code:02d}"}
+        if code == 0 and points:
+            record["points"] = points
+        self._write(record)
+
+    def _summarise(self, point: str, client: str, unit_id: int, address: int, sim_t_s: float) -> None:
+        key = (point, client)
+        run = self._runs.get(key)
+        if run is not None and sim_t_s - run.last_sim_t_s <= self.step_s + 1e-9:
+            run.last_sim_t_s = sim_t_s
+            run.count += 1
+            return
+        if run is not None:
+            self._flush(run)
+        self._runs[key] = _Run(point, client, unit_id, address, sim_t_s, sim_t_s)
+
+    def _flush(self, run: _Run) -> None:
+        self._write({"kind": f"{run.point}s", "wall_time": _now(), "client": run.client, "unit_id": run.unit_id,
+                     "address": run.address, "first_sim_t_s": run.first_sim_t_s, "last_sim_t_s": run.last_sim_t_s,
+                     "count": run.count})
+
+    def _write(self, record: dict) -> None:
+        if self.path is None:
+            return
+        if self._file is None:
+            self._file = Path(self.path).open("a", buffering=1)
+        self._file.write(json.dumps(record) + "\n")
+
+    def close(self) -> None:
+        for run in self._runs.values():
+            self._flush(run)
+        self._runs.clear()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _now() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+def read_audit(path: Path) -> list[dict]:
+    """Every line of an audit file (a missing file is an empty audit)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
