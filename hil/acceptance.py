@@ -10,7 +10,7 @@ directory is the one ``satwin test`` was started in. The process's stdout and st
 to ``controller.log`` in the scenario's folder.
 
 The process is stopped when the scenario ends. Its crash (exit before the end), its
-silence (no accepted write within ``SILENCE_WALL_S``) or, under lockstep, its failing to
+silence (no accepted write within ``start_timeout_s`` wall seconds) or, under lockstep, its failing to
 acknowledge ``LOCKSTEP_GIVE_UP`` steps in a row ends the run early with a failed health
 verdict and the reason, never a hang.
 """
@@ -33,7 +33,8 @@ from twin.run.session import RunResult
 HOST = "127.0.0.1"
 DEFAULT_SPEED = 360.0
 DEFAULT_CLOCK = "lockstep"
-SILENCE_WALL_S = 10.0  # a controller that has written nothing by then is silent
+START_TIMEOUT_S = 60.0  # wall s; a controller that has written nothing by then is silent (a busy CI
+# machine can take 20 s just to start a Python process that imports pymodbus)
 LOCKSTEP_GIVE_UP = 3  # steps in a row released by the timeout: the controller is gone
 STOP_GRACE_S = 5.0
 CONTROLLER_LOG = "controller.log"
@@ -52,7 +53,8 @@ def controller_command(template: str, values: dict[str, str]) -> str:
 def run_with_external_controller(scenario: Scenario, out_dir: Path, controller_cmd: str,
                                  speed: float = DEFAULT_SPEED, clock: str = DEFAULT_CLOCK,
                                  lockstep_timeout_s: float = DEFAULT_LOCKSTEP_TIMEOUT_S,
-                                 watchdog_timeout_s: float | None = None, echo=lambda _text: None) -> RunResult:
+                                 watchdog_timeout_s: float | None = None, start_timeout_s: float = START_TIMEOUT_S,
+                                 echo=lambda _text: None) -> RunResult:
     """Serve ``scenario`` and run ``controller_cmd`` against it; verdicts include the controller's health."""
     out_dir = Path(out_dir).resolve()
     bridge_box: list[Bridge] = []
@@ -86,8 +88,8 @@ def run_with_external_controller(scenario: Scenario, out_dir: Path, controller_c
                 return
             if code is not None:  # it stopped by itself once the scenario was over: that is fine
                 return
-            if bridge.accepted_writes == 0 and time.monotonic() - started > SILENCE_WALL_S:
-                problems.append(f"controller wrote nothing within {SILENCE_WALL_S:g} s (silent)")
+            if bridge.accepted_writes == 0 and time.monotonic() - started > start_timeout_s:
+                problems.append(f"controller wrote nothing within {start_timeout_s:g} s (silent)")
                 stop.set()
                 return
             if bridge.health.consecutive_late >= LOCKSTEP_GIVE_UP:
@@ -98,11 +100,11 @@ def run_with_external_controller(scenario: Scenario, out_dir: Path, controller_c
             time.sleep(0.1)
 
     options = ServeOptions(speed=speed, clock=clock, lockstep_timeout_s=lockstep_timeout_s,
-                           first_step_timeout_s=SILENCE_WALL_S, watchdog_timeout_s=watchdog_timeout_s)
+                           first_step_timeout_s=start_timeout_s, watchdog_timeout_s=watchdog_timeout_s)
     try:
         served = serve(scenario, out_dir, host=HOST, port=0, options=options, echo=echo, stop=stop,
                        on_listening=on_listening, bridge_ready=bridge_box.append, start_gate=connected,
-                       start_gate_timeout_s=SILENCE_WALL_S, problems=problems)
+                       start_gate_timeout_s=start_timeout_s, problems=problems)
     finally:
         stop.set()
         for child in process:

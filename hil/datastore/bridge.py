@@ -23,7 +23,7 @@ from pathlib import Path
 from hil.datastore.audit import AuditLog
 from hil.datastore.health import ControllerHealth
 from hil.datastore.writers import Writers
-from hil.maps.registers import BRIDGE_COMMANDS, SUNSPEC_BASE, Point, RegisterMap, decode, encode
+from hil.maps.registers import BRIDGE_COMMANDS, SITE_UNIT, SUNSPEC_BASE, Point, RegisterMap, decode, encode
 from hil.maps.sunspec import SunSpecDevice
 from twin.model.commands import SITE_TARGET, Command
 from twin.model.core import Snapshot, Twin
@@ -112,15 +112,18 @@ class Bridge:
         if snap.comms_lost or self.silent_units:
             self.silent_units = frozenset(unit for unit, name in self._twin_names.items() if name in snap.comms_lost)
         self.own.update(ready=1, step=self.own["step"] + 1, writer_conflicts=self.writers.conflicts)
-        for unit in self.units.values():
+        images = {}
+        for unit_id, unit in self.units.items():
             words: list[int] = []
             for point in unit.points:
                 value = self.own[point.point] if point.read is None else point.read(measured, snap)
                 words += encode(point, value)
-            unit.plain = words  # swapped whole: a reader sees this step or the last, never a mix
-            if unit.sunspec:
-                unit.sunspec_words = unit.sunspec.image(measured, snap)
-        self.sim_t_s = snap.t_s
+            images[unit_id] = (words, unit.sunspec.image(measured, snap) if unit.sunspec else [])
+        self.sim_t_s = snap.t_s  # before the new step is visible: a write that answers it carries its time
+        # each unit's image is swapped whole; the site unit, which says which step this is, goes last,
+        # so a client that has seen ``site.step`` reads that step from every other unit
+        for unit_id in sorted(images, key=lambda unit_id: unit_id == SITE_UNIT):
+            self.units[unit_id].plain, self.units[unit_id].sunspec_words = images[unit_id]
 
     def on_events(self, events: list[Event]) -> None:
         pass
