@@ -173,6 +173,64 @@ def demo_command(
         raise _fail(result.error)
 
 
+def replay_controller_command(
+    results: Annotated[Path, typer.Argument(help="Results folder of a satwin serve / satwin test run")],
+    site: Annotated[Optional[Path], typer.Option(help="Replay against this site file instead")] = None,
+    scenario: Annotated[Optional[Path], typer.Option(help="Replay against this scenario file instead (its step "
+                                                          "and duration are the recorded run's)")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Replay with another seed")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Results folder of the replay")] = None,
+) -> None:
+    """Replay a recorded controller's writes at their simulated times against a (changed) twin."""
+    from hil.replay import original_scenario, replay_controller
+    from twin.config.scenario import load_scenario
+
+    try:
+        original = original_scenario(results)
+        changed = original
+        if scenario is not None:
+            changed = load_scenario(scenario).with_options(step_s=original.step_s, duration_s=original.duration_s)
+        changed = changed.with_options(site_path=site.resolve() if site else None, seed=seed)
+        out_dir = out or results.parent / f"{results.name}-replay-{dt.datetime.now():%Y%m%d-%H%M%S}"
+        print(f"replaying the controller of {results} against {changed.name} on {changed.site.name} "
+              f"(seed {changed.seed}); results in {out_dir}")
+        result = replay_controller(results, out_dir, changed)
+    except ScenarioError as exc:
+        raise _fail(str(exc)) from None
+    print(f"{result.writes} writes replayed, {len(result.refused)} refused by the changed twin"
+          + (f" (first: {result.refused[0]})" if result.refused else ""))
+    _print_side_by_side(result)
+
+
+def _print_side_by_side(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from twin.results.kpi import format_kpi
+
+    changed = result.changed_kpis()
+    table = Table(title=f"KPIs that changed ({len(changed)})", header_style="bold")
+    for column in ("figure", "original", "replay"):
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    for key, before, after in changed:
+        table.add_row(format_kpi(key, before)[0], format_kpi(key, before)[1],
+                      format_kpi(key, after)[1] if after is not None else "")
+    verdicts = Table(title="verdicts", header_style="bold")
+    for column in ("criterion", "original", "replay"):
+        verdicts.add_column(column)
+    before = {v["criterion"]: v["passed"] for v in result.original_verdicts}
+    after = {v.criterion: v.passed for v in result.verdicts}
+
+    def mark(passed) -> str:
+        return "" if passed is None else "pass" if passed else "[red]FAIL[/]"
+
+    for criterion in dict.fromkeys([*before, *after]):
+        verdicts.add_row(criterion, mark(before.get(criterion)), mark(after.get(criterion)))
+    console = Console()
+    console.print(table if changed else "KPIs: identical to the original run")
+    console.print(verdicts)
+
+
 def register(app: typer.Typer) -> None:
     from twin.app.cli import bench_app
 
@@ -181,3 +239,4 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve_command)
     app.command("registers")(registers_command)
     app.command("controller")(controller_command)
+    app.command("replay-controller")(replay_controller_command)

@@ -55,8 +55,8 @@ class AuditLog:
             return
         if code == 0 and points and not self.audit_heartbeats and \
                 all(name.rpartition(".")[2] in SUMMARISED for name in points):
-            for point in points:
-                self._summarise(point, client, unit_id, address, sim_t_s)
+            for name in points:
+                self._summarise(name.rpartition(".")[2], client, unit_id, address, sim_t_s)
             return
         record = {"wall_time": _now(), "sim_t_s": sim_t_s, "client": client, "function": function,
                   "unit_id": unit_id, "address": address, "count": count, "values": list(values),

@@ -111,6 +111,10 @@ def write_report(results_dir: str | Path, kpis: dict[str, Any], verdicts: list |
                   "|---|---:|---|---|"]
         lines += [f"| `{v.criterion}` | {v.measured:.3f} | {'pass' if v.passed else '**FAIL**'} | "
                   f"{describe_windows(v.windows) or v.reason} |" for v in verdicts]
+    if "writer_conflict" in kinds:
+        details = [d for k, d in zip(kinds, events.column("detail").to_pylist()) if k == "writer_conflict"]
+        lines += ["", "## Warnings", "", f"**More than one client wrote setpoints** ({len(details)} other "
+                  "writer(s)): " + "; ".join(details) + ". Their setpoints may have alternated."]
     lines += ["", "## Events", "", "| kind | count |", "|---|---:|"]
     for kind in sorted(set(kinds)):
         lines.append(f"| {kind} | {kinds.count(kind)} |")
