@@ -28,6 +28,7 @@ from pathlib import Path
 from hil.datastore.bridge import Bridge
 from hil.serve import DEFAULT_LOCKSTEP_TIMEOUT_S, ServeOptions, serve
 from twin.config.scenario import Scenario
+from twin.run.loop import Stop
 from twin.run.session import RunResult
 
 HOST = "127.0.0.1"
@@ -58,8 +59,8 @@ def run_with_external_controller(scenario: Scenario, out_dir: Path, controller_c
     """Serve ``scenario`` and run ``controller_cmd`` against it; verdicts include the controller's health."""
     out_dir = Path(out_dir).resolve()
     bridge_box: list[Bridge] = []
-    stop = threading.Event()
-    problems: list[str] = []
+    stop = Stop()
+    problems: list[str] = []  # for the health verdict; the first one is also why the run failed
     connected = threading.Event()
     process: list[subprocess.Popen] = []
 
@@ -72,6 +73,10 @@ def run_with_external_controller(scenario: Scenario, out_dir: Path, controller_c
         log.close()  # the child holds its own descriptor
         threading.Thread(target=watch, daemon=True).start()
 
+    def fail(problem: str) -> None:
+        problems.append(problem)
+        stop.request(f"external controller: {problem}", failed=True)
+
     def watch() -> None:
         """Stop the run early when the controller crashes, stays silent or stops acknowledging steps."""
         started = time.monotonic()
@@ -82,36 +87,30 @@ def run_with_external_controller(scenario: Scenario, out_dir: Path, controller_c
             code = child.poll()
             if code is not None and bridge.sim_t_s < scenario.duration_s - scenario.step_s:
                 tail = _tail(out_dir / CONTROLLER_LOG)
-                problems.append(f"controller exited with code {code} at sim time {bridge.sim_t_s:g} s, before "
-                                f"the scenario ended" + (f": {' | '.join(tail)}" if tail else ""))
-                stop.set()
+                fail(f"exited with code {code} at sim time {bridge.sim_t_s:g} s, before the scenario ended"
+                     + (f": {' | '.join(tail)}" if tail else ""))
                 return
             if code is not None:  # it stopped by itself once the scenario was over: that is fine
                 return
             if bridge.accepted_writes == 0 and time.monotonic() - started > start_timeout_s:
-                problems.append(f"controller wrote nothing within {start_timeout_s:g} s (silent)")
-                stop.set()
+                fail(f"wrote nothing within {start_timeout_s:g} s (silent)")
                 return
             if bridge.health.consecutive_late >= LOCKSTEP_GIVE_UP:
-                problems.append(f"controller stopped acknowledging steps ({LOCKSTEP_GIVE_UP} in a row timed out "
-                                f"at sim time {bridge.sim_t_s:g} s)")
-                stop.set()
+                fail(f"stopped acknowledging steps ({LOCKSTEP_GIVE_UP} in a row timed out at sim time "
+                     f"{bridge.sim_t_s:g} s)")
                 return
             time.sleep(0.1)
 
     options = ServeOptions(speed=speed, clock=clock, lockstep_timeout_s=lockstep_timeout_s,
                            first_step_timeout_s=start_timeout_s, watchdog_timeout_s=watchdog_timeout_s)
     try:
-        served = serve(scenario, out_dir, host=HOST, port=0, options=options, echo=echo, stop=stop,
-                       on_listening=on_listening, bridge_ready=bridge_box.append, start_gate=connected,
-                       start_gate_timeout_s=start_timeout_s, problems=problems)
+        return serve(scenario, out_dir, host=HOST, port=0, options=options, echo=echo, stop=stop,
+                     on_listening=on_listening, bridge_ready=bridge_box.append, start_gate=connected,
+                     start_gate_timeout_s=start_timeout_s, problems=problems)
     finally:
         stop.set()
         for child in process:
             _stop(child)
-    status = served.status if not problems else "failed"
-    return RunResult(out_dir, status, served.stats, served.kpis, "; ".join(problems) or None,
-                     verdicts=served.verdicts)
 
 
 def _tail(path: Path, lines: int = 3) -> list[str]:

@@ -30,8 +30,7 @@ from twin.config.errors import ScenarioError
 from twin.config.scenario import Scenario
 from twin.model.core import Twin
 from twin.results.verdicts import Verdict
-from twin.run.loop import run_loop
-from twin.run.session import finish_run, open_recorder
+from twin.run.session import Session
 
 REPLAY_FILE = "replay.json"
 NOT_REPLAYED = ("controller healthy: ran", "controller_kept_up")
@@ -118,12 +117,12 @@ def replay_controller(results_dir: Path, out_dir: Path, changed: Scenario | None
     writes = recorded_writes(results_dir, original.step_s)
     refused: list[str] = []
     injector = _Injector(bridge, writes, refused)
-    recorder = open_recorder(twin, Path(out_dir), "replay", {"replay_of": str(results_dir.resolve()),
-                                                              "heartbeat_timeout_s": bridge.heartbeat_timeout_s})
-    injector.inject(0.0)  # written before the first step
-    stats = run_loop(twin, bridge, [bridge, injector, recorder])
-    kpis, verdicts = finish_run(out_dir, recorder, stats, "interrupted" if stats.interrupted else "completed",
-                                scenario.criteria, more_verdicts=lambda: bridge.health.verdicts(twin.env.now))
+    meta = {"replay_of": str(results_dir.resolve()), "heartbeat_timeout_s": bridge.heartbeat_timeout_s}
+    with Session(twin, Path(out_dir), "replay", meta) as session:
+        session.more_verdicts = lambda: bridge.health.verdicts(twin.env.now)
+        injector.inject(0.0)  # written before the first step
+        session.run(bridge, [bridge, injector])
+    kpis, verdicts = session.result.kpis, session.result.verdicts
     original_kpis = json.loads((results_dir / "kpi.json").read_text())
     original_verdicts = json.loads((results_dir / "verdicts.json").read_text())
     # the controller's process and its lockstep pace have no counterpart in a replay

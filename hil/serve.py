@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from hil.datastore.bridge import Bridge
 from hil.maps.registers import build_register_map
 from hil.servers.modbus_tcp import ModbusServer
 from twin.config.scenario import Scenario
 from twin.model.core import Twin
-from twin.results.verdicts import Verdict
 from twin.run.lockstep import LockstepClock
-from twin.run.loop import RunStats, WallClock, run_loop
-from twin.run.session import finish_run, open_recorder
+from twin.run.loop import WallClock
+from twin.run.session import RunResult, Session
 
 AUDIT_FILE = "modbus_audit.jsonl"
 CLOCKS = ("paced", "lockstep")
@@ -46,23 +44,12 @@ class ServeOptions:
     audit_heartbeats: bool = False
 
 
-@dataclass
-class ServeResult:
-    out_dir: Path
-    status: str
-    stats: RunStats
-    lateness_ms: dict[str, float]
-    kpis: dict[str, Any] = field(default_factory=dict)
-    verdicts: list[Verdict] = field(default_factory=list)
-    accepted_writes: int = 0
-
-
 def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int = 5020,
           options: ServeOptions = ServeOptions(), allow: set[str] | None = None,
           echo: Callable[[str], None] = print, stop: threading.Event | None = None,
           on_listening: Callable[[int], None] | None = None, bridge_ready: Callable[[Bridge], None] | None = None,
           start_gate: threading.Event | None = None, start_gate_timeout_s: float = 10.0,
-          problems: list[str] | None = None) -> ServeResult:
+          problems: list[str] | None = None) -> RunResult:
     """Serve ``scenario`` until its end, ``stop`` or Ctrl-C; the results folder is always finished.
 
     ``start_gate`` (paced clock): the clock starts when it is set (the controller under test
@@ -82,36 +69,39 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
         bridge_ready(bridge)
     server = ModbusServer(bridge, host, port, allow)
     port = server.start()  # before the results folder exists: a busy port leaves nothing behind
-    recorder = open_recorder(twin, out_dir, "modbus", {"speed": options.speed, "clock": options.clock,
-                                                        "read_only": options.read_only, "modbus": f"{host}:{port}",
-                                                        "heartbeat_timeout_s": bridge.heartbeat_timeout_s})
-    pacing = (f"in lockstep (step {scenario.step_s:g} s; each waits for site.step_ack, at most "
-              f"{options.lockstep_timeout_s:g} s)" if options.clock == "lockstep" else f"at {options.speed:g}x")
-    echo(f"serving {scenario.name} on modbus tcp://{host}:{port} {pacing} ({scenario.n_steps} steps of "
-         f"{scenario.step_s:g} s){' read-only' if options.read_only else ''}; recording to {out_dir}")
-    site_timeout_s = twin.site.watchdog.heartbeat_timeout_s
-    echo(f"watchdog: heartbeat timeout {bridge.heartbeat_timeout_s:g} s simulated "
-         + ("(the site's)" if bridge.heartbeat_timeout_s == site_timeout_s else f"(set; the site's is {site_timeout_s:g} s)"))
-    if on_listening is not None:
-        on_listening(port)
-    if start_gate is not None and options.clock == "paced":
-        start_gate.wait(start_gate_timeout_s)
-    stats, status = RunStats(), "failed"  # until the loop returns
-    try:
-        stats = run_loop(twin, bridge, [bridge, recorder], clock=clock, stop=stop,
-                         record_lateness=options.clock == "paced")
-        status = "interrupted" if stats.interrupted else "completed"
-    except KeyboardInterrupt:
-        status = "interrupted"
-    finally:
+
+    def stop_serving() -> None:  # idempotent
         server.stop()
         bridge.close()
-        pacing_figures = (clock.summary() if isinstance(clock, LockstepClock)
-                          else stats.lateness_summary_ms(scenario.step_s / options.speed))
-        kpis, verdicts = finish_run(out_dir, recorder, stats, status, scenario.criteria,
-                                    more_verdicts=lambda: bridge.health.verdicts(twin.env.now, problems),
-                                    **{"lockstep" if options.clock == "lockstep" else "lateness": pacing_figures})
-    return ServeResult(out_dir, status, stats, pacing_figures, kpis, verdicts, bridge.accepted_writes)
+
+    try:
+        meta = {"speed": options.speed, "clock": options.clock, "read_only": options.read_only,
+                "modbus": f"{host}:{port}", "heartbeat_timeout_s": bridge.heartbeat_timeout_s}
+        with Session(twin, out_dir, "modbus", meta, stop=stop) as session:
+            session.more_verdicts = lambda: bridge.health.verdicts(twin.env.now, problems)
+            try:
+                _announce(echo, scenario, host, port, options, bridge, out_dir)
+                if on_listening is not None:
+                    on_listening(port)
+                if start_gate is not None and options.clock == "paced":
+                    start_gate.wait(start_gate_timeout_s)
+                session.run(bridge, [bridge], clock=clock, record_lateness=options.clock == "paced")
+            finally:
+                stop_serving()  # before the folder is finished: no write lands after the last step
+    finally:
+        stop_serving()  # also when the folder could not be opened
+    return session.result
+
+
+def _announce(echo, scenario: Scenario, host: str, port: int, options: ServeOptions, bridge: Bridge,
+              out_dir: Path) -> None:
+    pacing = (f"in lockstep (each step waits for site.step_ack, at most {options.lockstep_timeout_s:g} s)"
+              if options.clock == "lockstep" else f"at {options.speed:g}x")
+    echo(f"serving {scenario.name} on modbus tcp://{host}:{port} {pacing} ({scenario.n_steps} steps of "
+         f"{scenario.step_s:g} s){' read-only' if options.read_only else ''}; recording to {out_dir}")
+    site_timeout_s = bridge.twin.site.watchdog.heartbeat_timeout_s
+    echo(f"watchdog: heartbeat timeout {bridge.heartbeat_timeout_s:g} s simulated "
+         + ("(the site's)" if bridge.heartbeat_timeout_s == site_timeout_s else f"(set; the site's is {site_timeout_s:g} s)"))
 
 
 def _clock(options: ServeOptions, twin: Twin, bridge: Bridge, stop: threading.Event | None):

@@ -18,21 +18,22 @@ def holiday():
     return load_scenario(HOLIDAY)
 
 
-def run_twin(scenario, controller: str | None = None, steps: int | None = None, faults=()):
-    """Step a twin with a built-in controller (and extra faults); returns (twin, snapshots)."""
+def run_twin(scenario, controller: str | None = None, steps: int | None = None, faults=(), events: list | None = None):
+    """Step a twin with a built-in controller (and extra faults); returns (twin, snapshots).
+
+    The step's events go to the sinks (as in every run); pass ``events`` to keep them.
+    """
     from twin.model.controllers import make_controller
     from twin.model.core import Twin
-    from twin.run.loop import builtin_control
+    from twin.run.loop import Collector, Stepper, builtin_control
 
     if faults:
         scenario = scenario.model_copy(update={"faults": scenario.faults + tuple(faults)})
     twin = Twin(scenario)
-    control = builtin_control(make_controller(controller or scenario.controller, twin.site_info))
-    snaps, snap = [], None
+    kept = Collector()
+    stepper = Stepper(twin, builtin_control(make_controller(controller or scenario.controller, twin.site_info)), [kept])
     for _ in range(steps or scenario.n_steps):
-        commands = control(snap)
-        if commands:
-            twin.apply(commands)
-        snap = twin.step(scenario.step_s)
-        snaps.append(snap)
-    return twin, snaps
+        stepper.step()
+    if events is not None:
+        events.extend(kept.events)
+    return twin, kept.snapshots

@@ -9,25 +9,23 @@ long run opens at once and fills in while the window stays responsive.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from gui.data.channels import Channels, Limits, SiteNames
 from twin.model.events import Event
-from twin.results.reader import read_events, read_meta
+from twin.results.reader import Results, open_results
 
 
 class ReplaySource:
-    def __init__(self, results_dir: str | Path) -> None:
-        self.results_dir = Path(results_dir)
-        self.meta = read_meta(self.results_dir)
-        self.parts = sorted((self.results_dir / "timeseries").glob("part-*.parquet"))
-        footers = [pq.ParquetFile(part) for part in self.parts]
-        self.total_rows = sum(f.metadata.num_rows for f in footers)
-        schema_names = list(footers[0].schema_arrow.names) if footers else ["t_s"]
+    def __init__(self, source: Results | str | Path) -> None:
+        self.results = open_results(source)
+        self.results_dir = self.results.folder
+        self.meta = self.results.meta
+        self.parts = self.results.parts
+        self.total_rows = sum(self.results.part_rows())
+        schema_names = self.results.column_names or ["t_s"]
         self.channels = Channels(SiteNames.from_columns(schema_names))
         self.columns = self.channels.columns_to_read(schema_names)
         self._next_part = 0
@@ -44,12 +42,12 @@ class ReplaySource:
         """The next chunk as (t_s, channels x rows); None when everything is read."""
         if self.done:
             return None
-        table = pq.read_table(self.parts[self._next_part], columns=self.columns)
+        table = self.results.read_part(self._next_part, self.columns)
         self._next_part += 1
         return self.channels.rows_from_table(table)
 
     def events(self) -> list[Event]:
-        table = read_events(self.results_dir)
+        table = self.results.events
         if table.num_rows == 0:
             return []
         rows = table.select(list(Event._fields)).to_pylist()
@@ -57,8 +55,7 @@ class ReplaySource:
 
     def verdicts(self) -> list[dict]:
         """The scenario's criteria as judged at the end of the run (``verdicts.json``; may be absent)."""
-        path = self.results_dir / "verdicts.json"
-        return json.loads(path.read_text()) if path.exists() else []
+        return self.results.verdicts
 
     @property
     def duration_s(self) -> float:
@@ -70,8 +67,5 @@ class ReplaySource:
         return start.hour + start.minute / 60.0
 
     def limits(self) -> Limits:
-        resolved = self.results_dir / "resolved.json"
-        if not resolved.exists():
-            return Limits()
-        limits = json.loads(resolved.read_text()).get("site", {}).get("limits", {})
+        limits = self.results.resolved.get("site", {}).get("limits", {})
         return Limits(**{k: limits[k] for k in ("v_min_pu", "v_max_pu", "max_loading_pct") if k in limits})

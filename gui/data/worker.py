@@ -5,7 +5,7 @@ interpreter it and the GUI fought over the GIL — measured with ``gui.bench``, 
 rate fell from ~30/s to ~5/s and single redraws took up to 0.9 s. In its own process the
 twin gets its own core and the GUI only unpacks row batches.
 
-The worker runs the same ``run_loop`` as ``satwin run`` (recorder included, so a live
+The worker runs the same ``Session`` as ``satwin run`` (recorder included, so a live
 session leaves an ordinary results folder) with a pausable wall clock. Commands from the
 GUI arrive on a queue; a listener thread applies clock commands at once and hands faults
 to the control hook, which the loop calls between steps — the only moment the twin may
@@ -83,20 +83,20 @@ class QueueSink:
 
 def worker_main(scenario, out_dir: str, speed: float, controller: str, out_queue, commands) -> None:
     """Build the twin, report its names, wait for ``start``, run, finish the results folder."""
-    from twin.config.errors import SimulationError
     from twin.model.controllers import make_controller
-    from twin.run.loop import RunStats, builtin_control, run_loop
-    from twin.run.session import finish_run, start_run
+    from twin.run.loop import builtin_control
+    from twin.run.session import Session
 
+    stop, started, faults = threading.Event(), threading.Event(), queue.SimpleQueue()
     try:
-        twin, recorder = start_run(scenario, Path(out_dir), f"{controller} (gui)")
+        session = Session.start(scenario, Path(out_dir), f"{controller} (gui)", stop=stop)
     except Exception as exc:  # reported to the window, which raises it to the user
         out_queue.put(("failed", f"{type(exc).__name__}: {exc}"))
         return
+    twin = session.twin
     channels = Channels(SiteNames.from_twin(twin))
     out_queue.put(("ready", channels.site_names))
     clock = ControlledClock(speed)
-    stop, started, faults = threading.Event(), threading.Event(), queue.SimpleQueue()
 
     def listen() -> None:
         while True:
@@ -127,19 +127,12 @@ def worker_main(scenario, out_dir: str, speed: float, controller: str, out_queue
 
     started.wait()
     sender = BatchSender(out_queue, len(channels), stop)
-    stats, status, error = RunStats(), "interrupted", None
-    if not stop.is_set():
-        try:
-            stats = run_loop(twin, control, [recorder, QueueSink(channels, sender)], clock=clock, stop=stop,
-                             record_lateness=True)
-            status = "interrupted" if stats.interrupted else "completed"
-        except SimulationError as exc:
-            status, error = "failed", str(exc)
-        except Exception:  # a bug must still leave a finished, readable results folder
-            status, error = "failed", traceback.format_exc(limit=3)
-    sender.flush()
-    extra = {"error": error} if error else {}
-    if stats.lateness_s:
-        extra["lateness"] = stats.lateness_summary_ms(scenario.step_s / clock.speed)
-    finish_run(Path(out_dir), recorder, stats, status, scenario.criteria, **extra)
-    out_queue.put(("finished", status, error))
+    try:
+        with session:  # stopped before the start: the loop ends at once, "interrupted"
+            try:
+                session.run(control, [QueueSink(channels, sender)], clock=clock, record_lateness=True)
+            finally:
+                sender.flush()
+    except Exception:  # a bug: the session finished the folder as failed; the window shows why
+        traceback.print_exc()
+    out_queue.put(("finished", session.result.status, session.result.error))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pymodbus.client import ModbusTcpClient
@@ -14,6 +14,7 @@ from hil.servers.modbus_tcp import ModbusServer
 from twin.config.scenario import load_scenario
 from twin.model.core import Snapshot, Twin
 from twin.model.events import Event
+from twin.run.loop import Collector, Stepper
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE_SCENARIO = REPO / "scenarios" / "holiday-peak-freight.toml"
@@ -33,18 +34,21 @@ class Rig:
     bridge: Bridge
     port: int
     audit_path: Path
-    snap: Snapshot | None = None
-    events: list[Event] = field(default_factory=list)
+    stepper: Stepper
+    kept: Collector
+
+    @property
+    def snap(self) -> Snapshot | None:
+        return self.stepper.snap
+
+    @property
+    def events(self) -> list[Event]:
+        return self.kept.events
 
     def step(self, n: int = 1) -> Snapshot:
         """What run_loop does, one step at a time: setpoints from Modbus, step, images."""
         for _ in range(n):
-            commands = self.bridge(self.snap)
-            if commands:
-                self.twin.apply(commands)
-            self.snap = self.twin.step(self.twin.scenario.step_s)
-            self.events += self.twin.log.drain()
-            self.bridge.on_snapshot(self.snap)
+            self.stepper.step()
         return self.snap
 
 
@@ -55,7 +59,8 @@ def make_rig(tmp_path: Path, read_only: bool = False, allow: set[str] | None = N
     bridge = Bridge(twin, reg_map, audit, read_only=read_only)
     server = ModbusServer(bridge, "127.0.0.1", 0, allow)
     port = server.start()
-    return Rig(twin, reg_map, bridge, port, audit), server
+    kept = Collector()
+    return Rig(twin, reg_map, bridge, port, audit, Stepper(twin, bridge, [bridge, kept]), kept), server
 
 
 def client_for(port: int) -> ModbusTcpClient:

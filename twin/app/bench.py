@@ -16,7 +16,7 @@ from twin.config.scenario import load_scenario
 from twin.model.controllers import make_controller
 from twin.model.core import Twin
 from twin.model.grid import Grid
-from twin.run.loop import builtin_control
+from twin.run.loop import Stepper, builtin_control
 from twin.run.session import run_scenario
 
 REFERENCE_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "holiday-peak-freight.toml"
@@ -31,13 +31,10 @@ def _timed_run(scenario, out: Path):
 def _sample_injections(scenario, n_steps: int = 400) -> tuple[list, list[str]]:
     """Injections of ``n_steps`` one-minute steps from 06:00, a busy and varied stretch of the day."""
     twin = Twin(scenario.with_options(step_s=60.0))
-    control = builtin_control(make_controller(scenario.controller, twin.site_info))
-    snap, samples = None, []
+    stepper = Stepper(twin, builtin_control(make_controller(scenario.controller, twin.site_info)))
+    samples = []
     for k in range(360 + n_steps):
-        commands = control(snap)
-        if commands:
-            twin.apply(commands)
-        snap = twin.step(60.0)
+        stepper.step()
         if k >= 360:
             samples.append((twin._p_kw.copy(), twin._q_kvar.copy()))
     return samples, twin.points

@@ -1,4 +1,4 @@
-"""Key performance indicators of a run, computed from its results folder alone.
+"""Key performance indicators of a run, computed from its results folder alone (a ``Results``).
 
 Reading back the recorded Parquet (rather than accumulating during the run) means a
 replayed, a killed or a remote run gets exactly the same figures.
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from twin.config.metrics import KPI_LABELS
-from twin.results.reader import read_events, read_meta, read_timeseries
+from twin.results.reader import Results, open_results
 
 DEMAND_WINDOW_S = 15 * 60  # utility demand is billed on 15-minute averages
 KPI_COLUMNS = ("t_s", "dt_s", "grid_p_kw", "bess_p_kw", "bess_soc_pct", "ev_p_kw", "load_p_kw", "losses_kw",
@@ -31,9 +31,10 @@ def _columns_with_prefix(table, prefix: str) -> np.ndarray:
     return np.column_stack([table.column(n).to_numpy() for n in names])
 
 
-def compute_kpis(results_dir: str | Path) -> dict[str, Any]:
-    meta = read_meta(results_dir)
-    ts = read_timeseries(results_dir, KPI_COLUMNS)
+def compute_kpis(source: Results | str | Path) -> dict[str, Any]:
+    results = open_results(source)
+    meta = results.meta
+    ts = results.timeseries(KPI_COLUMNS)
     if ts.num_rows == 0:
         return {"steps": 0}
     col = {name: ts.column(name).to_numpy() for name in KPI_COLUMNS if not name.endswith(".")}
@@ -51,7 +52,7 @@ def compute_kpis(results_dir: str | Path) -> dict[str, Any]:
     limit = float(col["contract_limit_kw"][-1])
     peak_i = int(np.argmax(grid))
     start = dt.datetime.fromisoformat(meta["start"])
-    waits = _waits_min(results_dir)
+    waits = _waits_min(results)
     ef = meta["grid_kg_co2_per_kwh"]
     v = _columns_with_prefix(ts, "v_pu.")
     delivered = float(col["delivered_kwh"][-1])
@@ -103,8 +104,8 @@ def _peak_window_mean(t_s: np.ndarray, p_kw: np.ndarray, hours: np.ndarray) -> f
     return float((energy / np.maximum(duration, 1e-12)).max())
 
 
-def _waits_min(results_dir: str | Path) -> np.ndarray:
-    events = read_events(results_dir)
+def _waits_min(results: Results) -> np.ndarray:
+    events = results.events
     if events.num_rows == 0:
         return np.zeros(0)
     kind = np.asarray(events.column("kind").to_pylist())
@@ -112,9 +113,10 @@ def _waits_min(results_dir: str | Path) -> np.ndarray:
     return value[(kind == "plug") | (kind == "swap")]
 
 
-def write_kpis(results_dir: str | Path) -> dict[str, Any]:
-    kpis = compute_kpis(results_dir)
-    (Path(results_dir) / "kpi.json").write_text(json.dumps(kpis, indent=2))
+def write_kpis(source: Results | str | Path) -> dict[str, Any]:
+    results = open_results(source)
+    kpis = compute_kpis(results)
+    (results.folder / "kpi.json").write_text(json.dumps(kpis, indent=2))
     return kpis
 
 

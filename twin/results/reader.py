@@ -1,9 +1,18 @@
 """Reading a results folder (written by ``twin.run.recorder``); a killed run's folder reads too.
+
+``Results`` is the folder opened once and handed to everything that reads it (KPIs,
+criteria, report, plot, comparison, GUI replay). It reads lazily and keeps what it has read:
+``run.json`` once, the events once, and of the timeseries only the columns asked for; a
+column is never read twice. Ask for the union first (``timeseries(A + B)``) when several
+readers follow, and each Parquet part is read once. It is a view of the folder when first
+read: open a new one to see a run that is still being written.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -12,34 +21,102 @@ import pyarrow.parquet as pq
 
 from twin.model.events import EVENT_COLUMNS
 
+TIME = "t_s"  # every timeseries table is in time order and carries this column
+
+
+class Results:
+    """One results folder: meta, timeseries columns and events, each read at most once."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.part_reads: Counter[Path] = Counter()  # Parquet parts read, timeseries and events
+        self._timeseries: pa.Table | None = None  # the columns read so far, in time order
+
+    @cached_property
+    def meta(self) -> dict[str, Any]:
+        return json.loads((self.folder / "run.json").read_text())
+
+    @cached_property
+    def parts(self) -> list[Path]:
+        """The timeseries parts in the order they were written."""
+        return sorted((self.folder / "timeseries").glob("part-*.parquet"))
+
+    @cached_property
+    def column_names(self) -> list[str]:
+        """Every recorded column (from the first part's footer; all parts share the layout)."""
+        return list(pq.read_schema(self.parts[0]).names) if self.parts else []
+
+    def timeseries(self, prefixes: tuple[str, ...] | None = None) -> pa.Table:
+        """The recorded steps in time order, with the columns starting with one of ``prefixes``
+        (and ``t_s``); all columns when ``prefixes`` is None. A day at 1 s has ~200 columns and
+        most readers need a few dozen."""
+        if not self.parts:
+            return pa.table({})
+        wanted = [n for n in self.column_names if n == TIME or prefixes is None or n.startswith(prefixes)]
+        have = set(self._timeseries.column_names) if self._timeseries is not None else set()
+        missing = [n for n in wanted if n not in have]
+        if missing:
+            self._add_columns(missing)
+        return self._timeseries.select(wanted)
+
+    def _add_columns(self, names: list[str]) -> None:
+        read = sorted({TIME, *names}, key=self.column_names.index)
+        table = self._concat(self.parts, read).sort_by(TIME)
+        if self._timeseries is None:
+            self._timeseries = table
+            return
+        for name in names:  # same parts, same unique times: the rows line up with what is cached
+            self._timeseries = self._timeseries.append_column(name, table.column(name))
+
+    @cached_property
+    def events(self) -> pa.Table:
+        parts = sorted((self.folder / "events").glob("part-*.parquet"))
+        if not parts:
+            return pa.table({name: pa.array([], type=pa.float64() if name in ("t_s", "value") else pa.string())
+                             for name in EVENT_COLUMNS})
+        return self._concat(parts, None)
+
+    @cached_property
+    def verdicts(self) -> list[dict[str, Any]]:
+        """The criteria as judged at the end of the run (``verdicts.json``; absent: none)."""
+        path = self.folder / "verdicts.json"
+        return json.loads(path.read_text()) if path.exists() else []
+
+    @cached_property
+    def resolved(self) -> dict[str, Any]:
+        """The scenario after command-line options, site included (``resolved.json``; absent: empty)."""
+        path = self.folder / "resolved.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def part_rows(self) -> list[int]:
+        """Rows of each timeseries part, from the footers alone."""
+        return [pq.ParquetFile(part).metadata.num_rows for part in self.parts]
+
+    def read_part(self, index: int, columns: list[str]) -> pa.Table:
+        """One timeseries part, only ``columns`` (replay pulls a part per redraw tick)."""
+        return self._read(self.parts[index], columns)
+
+    def _concat(self, parts: list[Path], columns: list[str] | None) -> pa.Table:
+        return pa.concat_tables([self._read(part, columns) for part in parts], promote_options="default")
+
+    def _read(self, part: Path, columns: list[str] | None) -> pa.Table:
+        self.part_reads[part] += 1
+        return pq.read_table(part, columns=columns)
+
+
+def open_results(source: Results | str | Path) -> Results:
+    """``source`` itself when it is already open, else the folder opened."""
+    return source if isinstance(source, Results) else Results(source)
+
 
 def read_timeseries(results_dir: str | Path, prefixes: tuple[str, ...] | None = None) -> pa.Table:
-    """All recorded steps of a results folder, in time order (works on a killed run's folder too).
-
-    ``prefixes``: read only the columns whose names start with one of these (and ``t_s``);
-    a day at 1 s has ~200 columns and most readers need a few dozen.
-    """
-    return _read_parts(Path(results_dir) / "timeseries", sort_key="t_s", prefixes=prefixes)
+    """All recorded steps of a results folder, in time order (a one-off read; see ``Results``)."""
+    return Results(results_dir).timeseries(prefixes)
 
 
 def read_events(results_dir: str | Path) -> pa.Table:
-    table = _read_parts(Path(results_dir) / "events", sort_key=None)
-    if table.num_rows == 0:
-        return pa.table({name: pa.array([], type=pa.float64() if name in ("t_s", "value") else pa.string())
-                         for name in EVENT_COLUMNS})
-    return table
+    return Results(results_dir).events
 
 
 def read_meta(results_dir: str | Path) -> dict[str, Any]:
-    return json.loads((Path(results_dir) / "run.json").read_text())
-
-
-def _read_parts(folder: Path, sort_key: str | None, prefixes: tuple[str, ...] | None = None) -> pa.Table:
-    parts = sorted(folder.glob("part-*.parquet"))
-    if not parts:
-        return pa.table({})
-    columns = None
-    if prefixes is not None:
-        columns = [name for name in pq.read_schema(parts[0]).names if name == sort_key or name.startswith(prefixes)]
-    table = pa.concat_tables([pq.read_table(part, columns=columns) for part in parts], promote_options="default")
-    return table.sort_by(sort_key) if sort_key else table
+    return Results(results_dir).meta

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from twin.results.kpi import KPI_LABELS, format_kpi
-from twin.results.reader import read_events, read_meta, read_timeseries
+from twin.results.reader import Results, open_results
 from twin.results.verdicts import describe_windows
 
 
@@ -25,9 +25,10 @@ def _sum_prefix(ts, prefix: str) -> np.ndarray:
     return np.sum([ts.column(n).to_numpy() for n in names], axis=0) if names else np.zeros(ts.num_rows)
 
 
-def write_plot(results_dir: str | Path) -> Path:
-    ts = read_timeseries(results_dir, PLOT_COLUMNS)
-    meta = read_meta(results_dir)
+def write_plot(source: Results | str | Path) -> Path:
+    results = open_results(source)
+    ts = results.timeseries(PLOT_COLUMNS)
+    meta = results.meta
     hours = ts.column("t_s").to_numpy() / 3600.0
     fig, axes = plt.subplots(5, 1, figsize=(11, 12), sharex=True, constrained_layout=True)
     fig.suptitle(f"{meta['scenario']} — {meta['site']} — controller: {meta['controller']}")
@@ -70,15 +71,16 @@ def write_plot(results_dir: str | Path) -> Path:
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=8)
-    path = Path(results_dir) / "plot.png"
+    path = results.folder / "plot.png"
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
 
 
-def write_report(results_dir: str | Path, kpis: dict[str, Any], verdicts: list | None = None) -> Path:
-    meta = read_meta(results_dir)
-    events = read_events(results_dir)
+def write_report(source: Results | str | Path, kpis: dict[str, Any], verdicts: list | None = None) -> Path:
+    results = open_results(source)
+    meta = results.meta
+    events = results.events
     kinds = events.column("kind").to_pylist() if events.num_rows else []
     lines = [
         f"# {meta['scenario']}",
@@ -124,6 +126,6 @@ def write_report(results_dir: str | Path, kpis: dict[str, Any], verdicts: list |
                   f"Step lateness against the wall clock: p50 {late['p50_ms']:.2f} ms, p99 {late['p99_ms']:.2f} ms, "
                   f"max {late['max_ms']:.1f} ms, {late['overruns']} overruns (steps later than one wall-clock step)."]
     lines += ["", "## Plot", "", "![plot](plot.png)", ""]
-    path = Path(results_dir) / "report.md"
+    path = results.folder / "report.md"
     path.write_text("\n".join(lines))
     return path

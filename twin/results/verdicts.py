@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.config.criteria import EQUAL_TOLERANCE, OPERATORS, parse_criterion
+from twin.results.reader import Results
 from twin.results.windows import violation_windows
 
 
@@ -23,8 +24,8 @@ class Verdict:
     reason: str = ""
 
 
-def judge(criteria: tuple[str, ...], kpis: dict[str, Any], results_dir: str | Path | None = None) -> list[Verdict]:
-    """Each criterion against ``kpis``; with ``results_dir``, a failed one gets its windows."""
+def judge(criteria: tuple[str, ...], kpis: dict[str, Any], results: Results | str | Path | None = None) -> list[Verdict]:
+    """Each criterion against ``kpis``; with ``results`` (a folder), a failed one gets its windows."""
     verdicts = []
     for text in criteria:
         criterion = parse_criterion(text)
@@ -33,7 +34,7 @@ def judge(criteria: tuple[str, ...], kpis: dict[str, Any], results_dir: str | Pa
             passed = abs(measured - criterion.threshold) <= EQUAL_TOLERANCE
         else:
             passed = bool(OPERATORS[criterion.op](measured, criterion.threshold))
-        windows = () if passed or results_dir is None else tuple(violation_windows(results_dir, criterion))
+        windows = () if passed or results is None else tuple(violation_windows(results, criterion))
         verdicts.append(Verdict(criterion.text, measured, passed, windows))
     return verdicts
 

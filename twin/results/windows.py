@@ -18,7 +18,7 @@ import numpy as np
 
 from twin.config.criteria import OPERATORS, Criterion
 from twin.results.kpi import DEMAND_WINDOW_S
-from twin.results.reader import read_timeseries
+from twin.results.reader import Results, open_results
 
 Series = Callable[[dict[str, np.ndarray]], np.ndarray]  # a per-step quantity from the recorded columns
 
@@ -50,8 +50,8 @@ SERIES: dict[str, Series] = {
 }
 
 
-def _columns(results_dir: Path) -> dict[str, np.ndarray]:
-    table = read_timeseries(results_dir, ("t_s", "dt_s", "grid_p_kw", "contract_limit_kw", "bess_soc_pct", "v_pu.",
+def _columns(results: Results) -> dict[str, np.ndarray]:
+    table = results.timeseries(("t_s", "dt_s", "grid_p_kw", "contract_limit_kw", "bess_soc_pct", "v_pu.",
                                           "trafo_loading_pct.", "line_loading_pct."))
     col = {name: table.column(name).to_numpy() for name in ("t_s", "dt_s", "grid_p_kw", "contract_limit_kw",
                                                             "bess_soc_pct")}
@@ -72,12 +72,12 @@ def runs(t_end_s: np.ndarray, dt_s: np.ndarray, bad: np.ndarray) -> list[tuple[f
     return [(float(t_end_s[a] - dt_s[a]), float(t_end_s[b])) for a, b in zip(starts, ends)]
 
 
-def violation_windows(results_dir: str | Path, criterion: Criterion) -> list[tuple[float, float]]:
+def violation_windows(results: Results | str | Path, criterion: Criterion) -> list[tuple[float, float]]:
     """Windows (simulated seconds since the start) in which ``criterion`` did not hold; [] when it has none."""
     key = criterion.kpi_key
     if key != "minutes_over_contract" and key not in SERIES:
         return []
-    col = _columns(Path(results_dir))
+    col = _columns(open_results(results))
     if key == "minutes_over_contract":
         bad = col["grid_p_kw"] > col["contract_limit_kw"]
     else:

@@ -5,6 +5,7 @@ second process beside the main run (see ``twin.results.published`` for how it is
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +36,6 @@ def _still_valid(check) -> bool:
     return True
 
 
-def _baseline_kpis(scenario: Scenario, out_dir: Path, backend: str) -> dict[str, Any]:
-    from twin.run.session import (
-        run_scenario,  # the session imports this module
-    )
-
-    return run_scenario(baseline_scenario(scenario), out_dir / "baseline", backend=backend).kpis
-
-
 class Baseline:
     """The no-PV/no-storage run, started before the main run and collected after it.
 
@@ -51,17 +44,21 @@ class Baseline:
     worker pool).
     """
 
-    def __init__(self, scenario: Scenario, out_dir: Path, backend: str = "newton"):
-        self.args = (scenario, Path(out_dir), backend)
+    def __init__(self, scenario: Scenario, out_dir: Path, run_kpis: Callable[[Scenario, Path, str], dict[str, Any]],
+                 backend: str = "newton"):
+        # run_kpis(baseline scenario, its folder, backend) is handed in (a module-level function, so it
+        # crosses to the spawned process): the run lifecycle uses this module, not the other way round
+        self._run_kpis = run_kpis
+        self.args = (baseline_scenario(scenario), Path(out_dir) / "baseline", backend)
         self._pool = None
         self._pending = None
         if not multiprocessing.current_process().daemon:
             self._pool = multiprocessing.get_context("spawn").Pool(1)
-            self._pending = self._pool.apply_async(_baseline_kpis, self.args)
+            self._pending = self._pool.apply_async(run_kpis, self.args)
 
     def kpis(self) -> dict[str, Any]:
         if self._pending is None:
-            return _baseline_kpis(*self.args)
+            return self._run_kpis(*self.args)
         try:
             return self._pending.get()
         finally:

@@ -34,6 +34,8 @@ class LockstepClock:
     controller does then can no longer act).
     """
 
+    speed = float("inf")  # as fast as the controller allows
+
     def __init__(self, timeout_s: float = 5.0, first_timeout_s: float | None = None,
                  on_timeout: Callable[[int, float], None] | None = None,
                  stop: threading.Event | None = None, last_step: int | None = None) -> None:

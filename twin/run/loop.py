@@ -29,6 +29,8 @@ class Sink(Protocol):
 
 
 class Clock(Protocol):
+    speed: float  # simulated seconds per wall second (inf: as fast as possible)
+
     def start(self) -> None: ...
 
     def wait_until(self, sim_t_s: float) -> float:
@@ -37,6 +39,8 @@ class Clock(Protocol):
 
 class FastClock:
     """As fast as possible: CI, sweeps, ``satwin run``."""
+
+    speed = float("inf")
 
     def start(self) -> None:
         pass
@@ -85,6 +89,63 @@ def builtin_control(controller: Controller) -> SetpointSource:
     return decide
 
 
+class Stop(threading.Event):
+    """Set to end a run between two steps; it says why, and whether that makes the run a failure.
+
+    A plain ``threading.Event`` works too (the run then ends ``interrupted``, "stop requested").
+    The first reason given wins: a later ``request`` does not rewrite why the run ended.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason = "stop requested"
+        self.failed = False
+
+    def request(self, reason: str, failed: bool = False) -> None:
+        if not self.is_set():
+            self.reason, self.failed = reason, failed
+        self.set()
+
+
+class Stepper:
+    """One step of a run: the controller's commands, the twin's step, every sink.
+
+    ``run_loop`` repeats it; rigs and short studies that decide themselves when a step
+    happens call ``step`` directly, so there is one definition of what a step does.
+    """
+
+    def __init__(self, twin: Twin, control: SetpointSource, sinks: Sequence[Sink] = ()) -> None:
+        self.twin, self.control, self.sinks = twin, control, list(sinks)
+        self.dt_s = twin.scenario.step_s
+        self.snap: Snapshot | None = None
+
+    def step(self) -> Snapshot:
+        commands = self.control(self.snap)
+        if commands:
+            self.twin.apply(commands)
+        snap = self.snap = self.twin.step(self.dt_s)
+        events = self.twin.log.drain()
+        for sink in self.sinks:
+            sink.on_snapshot(snap)
+            if events:
+                sink.on_events(events)
+        return snap
+
+
+class Collector:
+    """A sink that keeps every snapshot and event in memory (test rigs, short studies)."""
+
+    def __init__(self) -> None:
+        self.snapshots: list[Snapshot] = []
+        self.events: list[Event] = []
+
+    def on_snapshot(self, snap: Snapshot) -> None:
+        self.snapshots.append(snap)
+
+    def on_events(self, events: list[Event]) -> None:
+        self.events.extend(events)
+
+
 @dataclass
 class RunStats:
     steps: int = 0
@@ -103,34 +164,31 @@ class RunStats:
 
 def run_loop(twin: Twin, control: SetpointSource, sinks: Sequence[Sink], clock: Clock | None = None,
              progress: Callable[[int, int], None] | None = None, stop: threading.Event | None = None,
-             record_lateness: bool = False) -> RunStats:
-    """Step the twin through the scenario; stops early (``interrupted``) when ``stop`` is set."""
+             record_lateness: bool = False, stats: RunStats | None = None) -> RunStats:
+    """Step the twin through the scenario; stops early (``interrupted``) when ``stop`` is set.
+
+    ``stats`` is filled in as the loop goes, so a caller that sees the loop raise still
+    knows how far it got.
+    """
     clock = clock or FastClock()
-    scenario = twin.scenario
-    n_steps, dt_s = scenario.n_steps, scenario.step_s
-    stats = RunStats()
-    snap: Snapshot | None = None
+    n_steps = twin.scenario.n_steps
+    stats = stats if stats is not None else RunStats()
+    stepper = Stepper(twin, control, sinks)
     report_every = max(1, n_steps // 200)
     started = time.perf_counter()
     clock.start()
-    for k in range(n_steps):
-        if stop is not None and stop.is_set():
-            stats.interrupted = True
-            break
-        commands = control(snap)
-        if commands:
-            twin.apply(commands)
-        snap = twin.step(dt_s)
-        events = twin.log.drain()
-        for sink in sinks:
-            sink.on_snapshot(snap)
-            if events:
-                sink.on_events(events)
-        lateness = clock.wait_until(snap.t_s)
-        if record_lateness:
-            stats.lateness_s.append(lateness)
-        stats.steps = k + 1
-        if progress is not None and (k % report_every == 0 or k == n_steps - 1):
-            progress(k + 1, n_steps)
-    stats.wall_s = time.perf_counter() - started
+    try:
+        for k in range(n_steps):
+            if stop is not None and stop.is_set():
+                stats.interrupted = True
+                break
+            snap = stepper.step()
+            lateness = clock.wait_until(snap.t_s)
+            if record_lateness:
+                stats.lateness_s.append(lateness)
+            stats.steps = k + 1
+            if progress is not None and (k % report_every == 0 or k == n_steps - 1):
+                progress(k + 1, n_steps)
+    finally:
+        stats.wall_s = time.perf_counter() - started
     return stats
