@@ -159,6 +159,7 @@ def demo_command(
     separate process."""
     from hil.acceptance import run_with_external_controller
     from twin.app.cli import print_kpis, print_verdicts
+    from twin.results.verdicts import verdicts_as_dicts
 
     scenario = load_with_options(DEMO_SCENARIO, step=step)
     command = f"{shlex.quote(sys.executable)} -m twin controller --host {{host}} --port {{port}}"
@@ -166,11 +167,18 @@ def demo_command(
           f"each waits for the controller); reference controller: satwin controller (separate process)")
     result = run_with_external_controller(scenario, out, command, clock="lockstep", echo=print)
     print_kpis(result.kpis, f"{scenario.name} — external reference controller over Modbus ({result.status})")
-    print_verdicts([v.__dict__ for v in result.verdicts], "acceptance criteria")
+    print_verdicts(verdicts_as_dicts(result.verdicts), "acceptance criteria")
+    pace = result.lateness_ms
+    if "controller_p50_ms" in pace:
+        print(f"{result.stats.steps} steps in {result.stats.wall_s:.0f} s wall; controller time per step p50 "
+              f"{pace['controller_p50_ms']:.1f} ms, p99 {pace['controller_p99_ms']:.1f} ms; "
+              f"lockstep timeouts {pace['lockstep_timeouts']}")
     print(f"results: {out}  (report.md, plot.png, kpi.json, verdicts.json, timeseries/, events/, modbus_audit.jsonl, "
           f"controller.log)")
     if result.error:
         raise _fail(result.error)
+    if not result.passed:
+        raise typer.Exit(1)
 
 
 def replay_controller_command(

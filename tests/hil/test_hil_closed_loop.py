@@ -96,6 +96,6 @@ def test_ctrl_c_stops_serving_and_closes_the_results_folder(tmp_path):
         server.kill()
     assert server.returncode == 0, stderr
     assert "Traceback" not in stderr
-    assert stdout.startswith("interrupted")
+    assert stdout.startswith("watchdog: heartbeat timeout 10 s simulated (the site's)\ninterrupted")
     assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
     assert read_timeseries(out).num_rows > 0
