@@ -63,12 +63,23 @@ def serve_command(
     audit_heartbeats: Annotated[bool, typer.Option("--audit-heartbeats", help="One audit line per heartbeat "
                                                                               "(default: summarised)")] = False,
     start: Annotated[Optional[str], typer.Option(help="Begin at this time of the scenario's day, HH:MM")] = None,
+    rtu: Annotated[Optional[str], typer.Option(help="Also serve Modbus RTU on a serial line: DEVICE[:BAUD[:PARITY]], "
+                                                    "e.g. /dev/ttyUSB0:9600:N")] = None,
+    rtu_over_tcp: Annotated[Optional[int], typer.Option(help="Also serve the RTU units with RTU framing over TCP "
+                                                             "on this port (as serial gateways do)")] = None,
+    bus_timing: Annotated[bool, typer.Option(help="RTU replies no faster than the line's baud rate and the "
+                                                  "product's reply time allow")] = True,
 ) -> None:
-    """Run the twin paced to the wall clock (or in lockstep) and serve every device over Modbus TCP."""
+    """Run the twin paced to the wall clock (or in lockstep) and serve every device over Modbus TCP (and RTU)."""
     from hil.serve import CLOCKS, ServeOptions, serve
+    from hil.servers.rtu import RtuLine
     from twin.config.start import start_at
 
     try:
+        try:
+            line = RtuLine.parse(rtu) if rtu else None
+        except ValueError as exc:
+            raise ScenarioError(None, "--rtu", str(exc)) from None
         loaded = _load(scenario, site, step, duration)
         if start is not None:
             loaded = start_at(loaded, start)
@@ -85,11 +96,13 @@ def serve_command(
         options = ServeOptions(speed=speed, clock=clock, lockstep_timeout_s=lockstep_timeout,
                                watchdog_timeout_s=watchdog_timeout, read_only=read_only, single_writer=single_writer,
                                audit_reads=audit_reads, audit_heartbeats=audit_heartbeats)
-        result = serve(loaded, out_dir, host=host, port=port, options=options, allow=set(allow) if allow else None)
+        result = serve(loaded, out_dir, host=host, port=port, options=options, allow=set(allow) if allow else None,
+                       rtu=line, rtu_over_tcp_port=rtu_over_tcp, bus_timing=bus_timing)
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:
-        raise _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+        where = f"{host}:{port}" if not (rtu or rtu_over_tcp) else "the given ports"
+        raise _fail(f"cannot serve on {where}: {exc.strerror or exc}") from None
     late = result.lateness_ms
     stats = result.stats
     print(f"{result.status}: {stats.steps} steps in {stats.wall_s:.1f} s wall; results in {result.out_dir}")
@@ -102,21 +115,31 @@ def serve_command(
 
 
 def registers_command(
-    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file")],
+    scenario: Annotated[Optional[Path], typer.Argument(help="Scenario TOML file (not needed with --profile)")] = None,
     format: Annotated[str, typer.Option("--format", help="json, csv or md")] = "md",
     out: Annotated[Optional[Path], typer.Option(help="Write here instead of stdout")] = None,
     site: Annotated[Optional[Path], typer.Option(help="Use this site file instead of the scenario's")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="Export this product profile's map instead "
+                                                         "(sdm630, dtsu666, dtsu666-h, sun2000)")] = None,
+    unit_id: Annotated[Optional[int], typer.Option(help="With --profile: the unit id (default: the product's)")] = None,
 ) -> None:
-    """Export the Modbus register map of a scenario's site."""
-    from hil.maps.registers import export, register_map_of
+    """Export the Modbus register map of a scenario's site (plain, SunSpec, product devices), or of a profile."""
+    from hil.maps.profile_docs import profile_export, site_export
+    from hil.maps.profiles import profile_names
 
     if format not in FORMATS:
         raise _fail(f"--format: choose from {', '.join(FORMATS)}")
-    try:
-        loaded = _load(scenario, site)
-    except ScenarioError as exc:
-        raise _fail(str(exc)) from None
-    text = export(register_map_of(loaded), format, f"{loaded.site.name} ({loaded.name})")
+    if profile is not None:
+        if profile not in profile_names():
+            raise _fail(f"--profile: unknown profile '{profile}' (choose from {', '.join(profile_names())})")
+        text = profile_export(profile, format, unit_id)
+    elif scenario is None:
+        raise _fail("give a scenario file, or --profile NAME")
+    else:
+        try:
+            text = site_export(_load(scenario, site), format)
+        except ScenarioError as exc:
+            raise _fail(str(exc)) from None
     if out is None:
         sys.stdout.write(text)
     else:
@@ -141,8 +164,16 @@ def controller_command(
     print(f"controller stopped after {result.cycles} cycles at sim time {result.last_sim_t_s:g} s: {result.reason}")
 
 
-def bench_hil() -> None:
+def bench_hil(
+    rtu: Annotated[bool, typer.Option("--rtu", help="Instead: RTU round trips on a pty pair at 9,600 and 115,200 "
+                                                    "baud, bus timing on and off")] = False,
+) -> None:
     """Modbus round trip with 10 clients polling the plain map at 10 Hz, and step lateness meanwhile."""
+    if rtu:
+        from hil.bench_rtu import bench_rtu
+
+        bench_rtu()
+        return
     from hil.bench import bench_hil as run_bench
 
     run_bench()

@@ -18,6 +18,8 @@ from pathlib import Path
 from hil.datastore.bridge import Bridge
 from hil.maps.registers import build_register_map
 from hil.servers.modbus_tcp import ModbusServer
+from hil.servers.rtu import RtuLine, RtuServer, line_baud
+from hil.servers.units import BusTiming
 from twin.config.scenario import Scenario
 from twin.model.core import Twin
 from twin.run.lockstep import LockstepClock
@@ -49,13 +51,17 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
           echo: Callable[[str], None] = print, stop: threading.Event | None = None,
           on_listening: Callable[[int], None] | None = None, bridge_ready: Callable[[Bridge], None] | None = None,
           start_gate: threading.Event | None = None, start_gate_timeout_s: float = 10.0,
-          problems: list[str] | None = None) -> RunResult:
+          problems: list[str] | None = None, rtu: RtuLine | None = None, rtu_over_tcp_port: int | None = None,
+          bus_timing: bool = True) -> RunResult:
     """Serve ``scenario`` until its end, ``stop`` or Ctrl-C; the results folder is always finished.
 
     ``start_gate`` (paced clock): the clock starts when it is set (the controller under test
     has connected), or after ``start_gate_timeout_s``, so a slow-starting controller does not
     miss the start. ``problems``: what a watcher found wrong with the controller's process,
-    judged in the health verdicts (None: no process is watched).
+    judged in the health verdicts (None: no process is watched). ``rtu``: also serve the RTU
+    units on this serial line; ``rtu_over_tcp_port``: and with RTU framing over TCP on this
+    port (as a serial gateway does); ``bus_timing`` answers them no faster than a real line and
+    product would (``hil.servers.rtu``).
     """
     twin = Twin(scenario)
     out_dir = Path(out_dir)
@@ -69,8 +75,15 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
         bridge_ready(bridge)
     server = ModbusServer(bridge, host, port, allow)
     port = server.start()  # before the results folder exists: a busy port leaves nothing behind
+    try:
+        extra = _extra_servers(bridge, host, allow, rtu, rtu_over_tcp_port, bus_timing)
+    except Exception:
+        server.stop()
+        raise
 
     def stop_serving() -> None:  # idempotent
+        for _, other in extra:
+            other.stop()
         server.stop()
         bridge.close()
 
@@ -80,7 +93,7 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
         with Session(twin, out_dir, "modbus", meta, stop=stop) as session:
             session.more_verdicts = lambda: bridge.health.verdicts(twin.env.now, problems)
             try:
-                _announce(echo, scenario, host, port, options, bridge, out_dir)
+                _announce(echo, scenario, host, port, options, bridge, out_dir, extra)
                 if on_listening is not None:
                     on_listening(port)
                 if start_gate is not None and options.clock == "paced":
@@ -94,10 +107,11 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
 
 
 def _announce(echo, scenario: Scenario, host: str, port: int, options: ServeOptions, bridge: Bridge,
-              out_dir: Path) -> None:
+              out_dir: Path, extra: list[tuple[str, ModbusServer]]) -> None:
     pacing = (f"in lockstep (each step waits for site.step_ack, at most {options.lockstep_timeout_s:g} s)"
               if options.clock == "lockstep" else f"at {options.speed:g}x")
-    echo(f"serving {scenario.name} on modbus tcp://{host}:{port} {pacing} ({scenario.n_steps} steps of "
+    lines = "".join(f", {label}" for label, _ in extra)
+    echo(f"serving {scenario.name} on modbus tcp://{host}:{port}{lines} {pacing} ({scenario.n_steps} steps of "
          f"{scenario.step_s:g} s){' read-only' if options.read_only else ''}; recording to {out_dir}")
     site_timeout_s = bridge.twin.site.watchdog.heartbeat_timeout_s
     echo(f"watchdog: heartbeat timeout {bridge.heartbeat_timeout_s:g} s simulated "
@@ -119,3 +133,23 @@ def _clock(options: ServeOptions, twin: Twin, bridge: Bridge, stop: threading.Ev
     bridge.on_step_ack = clock.acknowledge
     bridge.health.lockstep, bridge.health.lockstep_timeout_s = True, options.lockstep_timeout_s
     return clock
+
+
+def _extra_servers(bridge: Bridge, host: str, allow: set[str] | None, rtu: RtuLine | None,
+                   rtu_over_tcp_port: int | None, bus_timing: bool) -> list[tuple[str, ModbusServer]]:
+    """The RTU line and the RTU-over-TCP listener asked for, started; (label, server) each."""
+    started: list[tuple[str, ModbusServer]] = []
+    try:
+        if rtu is not None:
+            line = RtuServer(bridge, rtu, timing=bus_timing)
+            line.start()
+            started.append((f"rtu {rtu.device} {line.timing.baud} baud {rtu.parity}", line))
+        if rtu_over_tcp_port is not None:
+            timing = BusTiming(line_baud(bridge, rtu.baud if rtu else None), rtu.parity if rtu else "N", bus_timing)
+            gateway = ModbusServer(bridge, host, rtu_over_tcp_port, allow, rtu_timing=timing)
+            started.append((f"rtu-over-tcp://{host}:{gateway.start()}", gateway))
+    except Exception:
+        for _, server in started:
+            server.stop()
+        raise
+    return started

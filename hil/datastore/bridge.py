@@ -23,6 +23,8 @@ from pathlib import Path
 from hil.datastore.audit import AuditLog
 from hil.datastore.health import ControllerHealth
 from hil.datastore.writers import Writers
+from hil.maps.electrical import EnergyCounters
+from hil.maps.profiles import ProductDevice, decode_point, resolve_products
 from hil.maps.registers import BRIDGE_COMMANDS, SITE_UNIT, SUNSPEC_BASE, Point, RegisterMap, decode, encode
 from hil.maps.sunspec import SunSpecDevice
 from twin.model.commands import SITE_TARGET, Command
@@ -77,13 +79,19 @@ class Bridge:
         self.map = reg_map
         self.read_only = read_only
         self.units: dict[int, UnitImage] = {}
+        self.energy = EnergyCounters(twin)  # integrated from every step, whether a unit answers or not
         for device in reg_map.devices:
             plain = reg_map.plain(device.unit_id)
             size = plain[-1].address + plain[-1].count
             has_sunspec = any(p.address >= SUNSPEC_BASE for p in reg_map.of(device.unit_id))
-            self.units[device.unit_id] = UnitImage(plain, size, SunSpecDevice(device, twin) if has_sunspec else None)
+            self.units[device.unit_id] = UnitImage(plain, size,
+                                                  SunSpecDevice(device, twin, self.energy) if has_sunspec else None)
+        # devices also served as real products (site ``modbus_devices``), by the transports they are on
+        self.products = [ProductDevice(a, twin, self.energy) for a in
+                         resolve_products(twin.site.modbus_devices, reg_map.devices, twin.scenario.site_path)]
         self.sim_t_s = 0.0
         self.silent_units: frozenset[int] = frozenset()  # comms_loss faults: these units do not answer
+        self.silent_devices: frozenset[str] = frozenset()  # the same, by device (product units follow them)
         self.accepted_writes = 0
         # the twin's name of each unit's device, as faults (comms_loss) name them
         self._twin_names = {d.unit_id: d.twin_name for d in reg_map.devices}
@@ -109,8 +117,11 @@ class Bridge:
     # -- sink: register images from the step ---------------------------------------------
     def on_snapshot(self, snap: Snapshot) -> None:
         measured = snap.measured
+        self.energy.add(snap)
+        timed: list[Command] = []
         if snap.comms_lost or self.silent_units:
             self.silent_units = frozenset(unit for unit, name in self._twin_names.items() if name in snap.comms_lost)
+        self.silent_devices = snap.comms_lost
         self.own.update(ready=1, step=self.own["step"] + 1, writer_conflicts=self.writers.conflicts)
         images = {}
         for unit_id, unit in self.units.items():
@@ -119,11 +130,19 @@ class Bridge:
                 value = self.own[point.point] if point.read is None else point.read(measured, snap)
                 words += encode(point, value)
             images[unit_id] = (words, unit.sunspec.image(measured, snap) if unit.sunspec else [])
+            if unit.sunspec:
+                timed += [Command(*due, "sunspec timer", snap.t_s) for due in unit.sunspec.due(snap.t_s)]
+        for product in self.products:
+            product.image(snap)
         self.sim_t_s = snap.t_s  # before the new step is visible: a write that answers it carries its time
         # each unit's image is swapped whole; the site unit, which says which step this is, goes last,
         # so a client that has seen ``site.step`` reads that step from every other unit
         for unit_id in sorted(images, key=lambda unit_id: unit_id == SITE_UNIT):
             self.units[unit_id].plain, self.units[unit_id].sunspec_words = images[unit_id]
+        if timed:
+            with self._lock:
+                for command in timed:
+                    self._accept(command)
 
     def on_events(self, events: list[Event]) -> None:
         pass
@@ -146,6 +165,31 @@ class Bridge:
         else:
             code = self._write_plain(self.units[unit_id], address, values, self.writers.label(client), written)
         self.log_request(client, function, unit_id, address, len(values), values, code, written)
+        return code
+
+    def write_product(self, product: ProductDevice, address: int, values: list[int], client: str,
+                      function: int = 16) -> int:
+        """A write to a product profile's writable point (e.g. a SUN2000's power derating)."""
+        code = ILLEGAL_FUNCTION if self.read_only or not self.writers.admit(client) else 0
+        accepted: list[Command] = []
+        offset = 0
+        while not code and offset < len(values):
+            point = product.writable.get(address + offset)
+            if point is None or offset + point.count > len(values):
+                code = ILLEGAL_ADDRESS if point is None else ILLEGAL_VALUE
+                break
+            value = decode_point(point, values[offset:offset + point.count], product.profile.word_order)
+            bounds = self.twin.command_specs[(point.target, point.command)]
+            if not (math.isfinite(value) and bounds.low <= value <= bounds.high):
+                code = ILLEGAL_VALUE
+            accepted.append(Command(point.target, point.command, value, self.writers.label(client), self.sim_t_s))
+            offset += point.count
+        if not code:
+            with self._lock:
+                for command in accepted:
+                    self._accept(command)
+        self.log_request(client, function, product.assignment.unit_id, address, len(values), values, code,
+                         {f"{c.target}.{c.quantity}": c.value for c in accepted} if not code else None)
         return code
 
     def _write_plain(self, unit: UnitImage, address: int, values: list[int], source: str,
@@ -190,8 +234,8 @@ class Bridge:
                 return ILLEGAL_VALUE
             written[(model_id, name)] = value
         with self._lock:
-            target, quantity, value = block.command(written)
-            self._accept(Command(target, quantity, value, source, self.sim_t_s))
+            for target, quantity, value in block.command(written, self.sim_t_s):
+                self._accept(Command(target, quantity, value, source, self.sim_t_s))
         points.update({f"{block.device.name}.{model_id}.{name}": value for (model_id, name), value in written.items()})
         return 0
 

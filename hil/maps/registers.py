@@ -302,12 +302,17 @@ _STRUCT = {"uint16": ">H", "int16": ">h", "uint32": ">I", "int32": ">i", "float3
 
 def encode(point: Point, value: float) -> list[int]:
     """Big-endian words of a plain-map value; out-of-range integers saturate rather than fail a step."""
-    fmt, value = _STRUCT[point.type], float(value)
-    if point.type == "float32":
+    return encode_value(point.type, value)
+
+
+def encode_value(type_name: str, value: float) -> list[int]:
+    """Big-endian words of a value of ``type_name`` (``uint16`` ... ``float32``), integers saturating."""
+    fmt, value = _STRUCT[type_name], float(value)
+    if type_name == "float32":
         raw = struct.pack(fmt, value)
     else:
         bits = 8 * struct.calcsize(fmt)
-        signed = point.type.startswith("int")
+        signed = type_name.startswith("int")
         low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
         raw = struct.pack(fmt, int(min(max(round(value) if math.isfinite(value) else 0, low), high)))
     return [int.from_bytes(raw[i:i + 2], "big") for i in range(0, len(raw), 2)]

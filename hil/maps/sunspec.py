@@ -10,28 +10,19 @@ SunSpec (WMaxLimPct, battery rates) acts on the same device as the plain map.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import sunspec2.device as ssdev
 
-from hil.maps.registers import SUNSPEC_BASE, Device, Point, point_reader
-from twin import __version__
+from hil.maps.electrical import IDLE_W, EnergyCounters, ac_reader, operating_state
+from hil.maps.registers import SUNSPEC_BASE, Device, Point
+from hil.maps.sunspec_controls import SetpointTimers
+from hil.maps.sunspec_live import LIVE, static_values, symbol
 from twin.model.controllers.base import Measurements
 from twin.model.core import Snapshot, Twin
 
 SUNS_MARKER = [0x5375, 0x6E53]  # "SunS"
 END_MARKER = [0xFFFF, 0x0000]
 SUNSPEC_KINDS = {"pv": (1, 103, 120, 123), "bess": (1, 103, 124, 802), "meter": (1, 203)}
-INT16_MAX = 32767
-
-# SunSpec enumerations used below (model 103 St, 124 ChaSt, 120 DERTyp, 124 StorCtl_Mod bits)
-ST_SLEEPING, ST_MPPT, ST_STANDBY = 2, 4, 8
-CHAST_DISCHARGING, CHAST_CHARGING, CHAST_HOLDING = 3, 4, 6
-DERTYP_PV = 4
-BATTERY_LITHIUM_ION, BATTERY_CONNECTED, BATTERY_REMOTE = 4, 3, 0  # model 802 Typ, State, LocRemCtl
-STORCTL_CHARGE, STORCTL_DISCHARGE = 1, 2
-PCT_SF = -1  # percentages in 0.1 % steps
-IDLE_KW = 0.5  # below this a battery is holding, not (dis)charging
 
 TYPES = {"int16": "int16", "sunssf": "int16", "uint16": "uint16", "enum16": "uint16", "bitfield16": "uint16",
          "count": "uint16", "acc16": "uint16", "pad": "uint16", "int32": "int32", "uint32": "uint32",
@@ -39,84 +30,30 @@ TYPES = {"int16": "int16", "sunssf": "int16", "uint16": "uint16", "enum16": "uin
 # raw ranges a step may have to saturate to (SunSpec reserves the extremes as "not implemented")
 RAW_RANGE = {"int16": (-32767, 32767), "uint16": (0, 65534), "int32": (-(2**31) + 1, 2**31 - 1),
              "uint32": (0, 2**32 - 2)}
+# model 124 StorCtl_Mod bits, spelled as the model definition spells them
+STORCTL_CHARGE, STORCTL_DISCHARGE = (1 << symbol(124, "StorCtl_Mod", name) for name in ("CHARGE", "DiSCHARGE"))
+TIMING = ("WinTms", "RmpTms", "RvrtTms")
+# each device's one timed control: the point whose *_Tms apply, and where its revert timer returns
+TIMED = {"pv": (123, "WMaxLimPct"), "bess": (124, "InOutWRte")}
 
-
-def power_sf(rating_kw: float) -> int:
-    """Smallest scale factor that fits twice the rating in W into an int16."""
-    return scale_for(2000.0 * rating_kw)
-
-
-def scale_for(largest: float, raw_max: int = INT16_MAX) -> int:
-    """Smallest non-negative scale factor that fits ``largest`` into ``raw_max``."""
-    return max(0, math.ceil(math.log10(max(largest, 1.0) / raw_max)))
-
-
-def _static_values(device: Device, twin: Twin) -> dict[tuple[int, str], float | str]:
-    w_sf = power_sf(device.rating_kw)
-    values: dict[tuple[int, str], float | str] = {
-        (1, "Mn"): "satwin", (1, "Md"): f"twin-{device.kind}", (1, "SN"): device.name,
-        (1, "Vr"): __version__, (1, "DA"): device.unit_id,
-    }
-    if device.kind in ("pv", "bess"):
-        values[(103, "W_SF")] = w_sf
-    if device.kind == "pv":
-        values.update({(120, "DERTyp"): DERTYP_PV, (120, "WRtg_SF"): w_sf, (120, "WRtg"): device.rating_kw * 1e3,
-                       (123, "WMaxLimPct_SF"): PCT_SF, **CONTROL_DEFAULTS["pv"]})
-    elif device.kind == "bess":
-        bess = twin.site.bess
-        values.update({(124, "WChaMax_SF"): w_sf, (124, "WChaMax"): bess.p_max_kw * 1e3,
-                       (124, "MinRsvPct_SF"): PCT_SF, (124, "MinRsvPct"): bess.soc_min_pct,
-                       (124, "ChaState_SF"): PCT_SF, (124, "InOutWRte_SF"): PCT_SF, **CONTROL_DEFAULTS["bess"],
-                       (802, "WHRtg_SF"): scale_for(bess.e_kwh * 1e3, RAW_RANGE["uint16"][1]),
-                       (802, "WHRtg"): bess.e_kwh * 1e3, (802, "WChaDisChaMax_SF"): w_sf,
-                       (802, "WChaRteMax"): bess.p_max_kw * 1e3, (802, "WDisChaRteMax"): bess.p_max_kw * 1e3,
-                       (802, "SoC_SF"): PCT_SF, (802, "SoCMax"): bess.soc_max_pct, (802, "SoCMin"): bess.soc_min_pct,
-                       (802, "Typ"): BATTERY_LITHIUM_ION, (802, "State"): BATTERY_CONNECTED,
-                       (802, "LocRemCtl"): BATTERY_REMOTE, (802, "W_SF"): w_sf})
-    elif device.kind == "meter":
-        values.update({(203, "W_SF"): w_sf, (203, "VAR_SF"): w_sf, (203, "V_SF"): 0})
-    return values
-
-
-def _bess_state(m: Measurements) -> int:
-    return CHAST_DISCHARGING if m.bess_p_kw > IDLE_KW else CHAST_CHARGING if m.bess_p_kw < -IDLE_KW else CHAST_HOLDING
-
-
-# point -> value from the step (engineering units; the block applies the SF)
-LiveValue = Callable[["SunSpecDevice", Measurements, Snapshot], float]
-LIVE: dict[str, dict[tuple[int, str], LiveValue]] = {
-    "pv": {  # as the plain map's p_kw shows it: a sensor model on the array acts on both
-        (103, "W"): lambda b, m, s: b.p_kw(m, s) * 1e3,
-        (103, "St"): lambda b, m, s: ST_MPPT if b.p_kw(m, s) > 0 else ST_SLEEPING,
-    },
-    "bess": {
-        (103, "W"): lambda b, m, s: m.bess_p_kw * 1e3,
-        (103, "St"): lambda b, m, s: ST_MPPT if abs(m.bess_p_kw) > IDLE_KW else ST_STANDBY,
-        (124, "ChaState"): lambda b, m, s: m.bess_soc_pct,
-        (124, "ChaSt"): lambda b, m, s: _bess_state(m),
-        (802, "SoC"): lambda b, m, s: m.bess_soc_pct,
-        (802, "ChaSt"): lambda b, m, s: _bess_state(m),
-        (802, "W"): lambda b, m, s: m.bess_p_kw * 1e3,
-    },
-    "meter": {
-        (203, "W"): lambda b, m, s: m.grid_p_kw * 1e3,
-        (203, "VAR"): lambda b, m, s: m.grid_q_kvar * 1e3,
-        (203, "PhV"): lambda b, m, s: m.poc_v_pu * b.v_ph_nominal,
-    },
-}
 
 # Control points read back the setpoint last written (by SunSpec or through the plain map), as a
 # SunSpec device does; the value in force is in the plain map and in 103 W.
 CONTROL_DEFAULTS: dict[str, dict[tuple[int, str], float]] = {
-    "pv": {(123, "Conn"): 1, (123, "WMaxLimPct"): 100.0, (123, "WMaxLim_Ena"): 0},
-    "bess": {(124, "StorCtl_Mod"): 0, (124, "OutWRte"): 0.0, (124, "InWRte"): 0.0},
+    "pv": {(123, "Conn"): 1, (123, "WMaxLimPct"): 100.0, (123, "WMaxLim_Ena"): 0,
+           **{(123, f"WMaxLimPct_{t}"): 0 for t in TIMING}},
+    "bess": {(124, "StorCtl_Mod"): 0, (124, "OutWRte"): 0.0, (124, "InWRte"): 0.0,
+             **{(124, f"InOutWRte_{t}"): 0 for t in TIMING}},
     "meter": {},
 }
+TMS_MAX = 65534  # seconds; 0xFFFF is "not implemented"
 
 # writable control points and their accepted range (engineering units, after the scale factor)
 WRITABLE: dict[str, dict[tuple[int, str], tuple[float, float]]] = {
-    "pv": {(123, "Conn"): (0, 1), (123, "WMaxLimPct"): (0.0, 100.0), (123, "WMaxLim_Ena"): (0, 1)},
-    "bess": {(124, "StorCtl_Mod"): (0, 3), (124, "OutWRte"): (0.0, 100.0), (124, "InWRte"): (0.0, 100.0)},
+    "pv": {(123, "Conn"): (0, 1), (123, "WMaxLimPct"): (0.0, 100.0), (123, "WMaxLim_Ena"): (0, 1),
+           **{(123, f"WMaxLimPct_{t}"): (0, TMS_MAX) for t in TIMING}},
+    "bess": {(124, "StorCtl_Mod"): (0, 3), (124, "OutWRte"): (0.0, 100.0), (124, "InWRte"): (0.0, 100.0),
+             **{(124, f"InOutWRte_{t}"): (0, TMS_MAX) for t in TIMING}},
     "meter": {},
 }
 
@@ -128,13 +65,24 @@ def _words(data: bytes) -> list[int]:
 class SunSpecDevice:
     """The SunSpec models of one device: its register image and the meaning of writes to it."""
 
-    def __init__(self, device: Device, twin: Twin) -> None:
-        self.device = device
+    def __init__(self, device: Device, twin: Twin, energy: EnergyCounters | None = None) -> None:
+        self.device, self.twin = device, twin
+        self.energy = energy or EnergyCounters(twin)
         self.models = [ssdev.Model(model_id=model_id) for model_id in SUNSPEC_KINDS[device.kind]]
         self.by_id = {model.model_id: model for model in self.models}
-        self.v_ph_nominal = twin.site.utility.vn_kv * 1e3 / math.sqrt(3.0)
-        self.p_kw = point_reader(device, "p_kw", twin)
-        self._set(_static_values(device, twin))
+        self.read_ac = ac_reader(device, twin)
+        self.ac = None  # this step's AcReadings, set by ``image``
+        bus = twin.site.utility.connection_bus if device.kind == "meter" else \
+            (twin.site.pv[device.index].bus if device.kind == "pv" else twin.site.bess.bus)
+        self.v_ph_nominal = twin.site.bus_kv[bus] * 1e3 / math.sqrt(3.0)
+        self.idle_w = IDLE_W
+        self.state = "standby"
+        self._sf_cache: dict[tuple[int, str], int] | None = None  # filled once the SF points are set
+        self._changed: set[int] = set()  # models set since their words were last encoded
+        self._model_words: dict[int, list[int]] = {}
+        self._set(static_values(device, twin, self.v_ph_nominal))
+        self._set(CONTROL_DEFAULTS[device.kind])
+        self.timers = SetpointTimers(100.0 if device.kind == "pv" else 0.0)
         self.model_address: dict[int, int] = {}
         address = SUNSPEC_BASE + len(SUNS_MARKER)
         for model in self.models:
@@ -143,6 +91,7 @@ class SunSpecDevice:
         self.size = address + len(END_MARKER) - SUNSPEC_BASE
         self.writable = {self.address(mid, name): (mid, name, bounds)
                          for (mid, name), bounds in WRITABLE[device.kind].items()}
+        self._sf_cache = {}  # the scale factors are fixed from here on (no *_SF point is writable)
 
     def address(self, model_id: int, name: str) -> int:
         return self.model_address[model_id] + self.by_id[model_id].points[name].offset
@@ -152,12 +101,19 @@ class SunSpecDevice:
 
     def scale_exponent(self, model_id: int, name: str) -> int:
         """The point's scale factor: a fixed number, the value of its ``*_SF`` point, or none (0)."""
+        cached = self._sf_cache.get((model_id, name)) if self._sf_cache is not None else None
+        if cached is not None:
+            return cached
         sf = self.point(model_id, name).sf
-        return (self.point(model_id, sf).value if isinstance(sf, str) else sf) or 0
+        exponent = (self.point(model_id, sf).value if isinstance(sf, str) else sf) or 0
+        if self._sf_cache is not None:
+            self._sf_cache[(model_id, name)] = exponent
+        return exponent
 
     def _set(self, values: dict[tuple[int, str], float | str]) -> None:
         """Set points from engineering values; numbers saturate, so an odd step never breaks the image."""
         for (model_id, name), value in values.items():
+            self._changed.add(model_id)
             point = self.point(model_id, name)
             if isinstance(value, str):
                 point.value = value
@@ -168,10 +124,17 @@ class SunSpecDevice:
 
     def image(self, m: Measurements, s: Snapshot) -> list[int]:
         """The whole block at SUNSPEC_BASE for this step."""
+        self.ac = self.read_ac(m, s)
+        if self.device.kind != "meter":
+            self.state = operating_state(self.twin, self.device, self.ac, s)
         self._set({key: value(self, m, s) for key, value in LIVE[self.device.kind].items()})
+        for model in self.models:  # pysunspec2's encoding is the costly part: only models that changed
+            if model.model_id in self._changed:
+                self._model_words[model.model_id] = _words(model.get_mb())
+        self._changed.clear()
         words = list(SUNS_MARKER)
         for model in self.models:
-            words += _words(model.get_mb())
+            words += self._model_words[model.model_id]
         return words + END_MARKER
 
     def engineering(self, model_id: int, name: str, raw: int) -> float:
@@ -181,25 +144,41 @@ class SunSpecDevice:
             raw -= 0x10000
         return raw * 10.0 ** self.scale_exponent(model_id, name)
 
-    def command(self, written: dict[tuple[int, str], float]) -> tuple[str, str, float]:
-        """Take a validated write into the control points; returns what the controls now command,
-        as (target, quantity, value) of ``twin.model.commands``."""
+    def _value(self, model_id: int, name: str) -> float:
+        return self.point(model_id, name).cvalue
+
+    def command(self, written: dict[tuple[int, str], float], now_s: float) -> list[tuple[str, str, float]]:
+        """Take a validated write into the control points and their timers; returns what is to be
+        commanded now, as (target, quantity, value) of ``twin.model.commands`` (``due`` the rest)."""
         self._set(written)
-
-        def value(model_id: int, name: str) -> float:
-            return self.point(model_id, name).cvalue
-
+        value = self._value
         if self.device.kind == "pv":
             limited = value(123, "WMaxLim_Ena") == 1
-            limit_pct = 0.0 if value(123, "Conn") == 0 else value(123, "WMaxLimPct") if limited else 100.0
-            return self.device.twin_name, "p_limit_pct", limit_pct
-        mode = int(value(124, "StorCtl_Mod"))
-        rate_pct = (value(124, "OutWRte") if mode & STORCTL_DISCHARGE else 0.0) - \
-            (value(124, "InWRte") if mode & STORCTL_CHARGE else 0.0)
-        return self.device.twin_name, "p_set_kw", rate_pct / 100.0 * self.device.rating_kw
+            target = 0.0 if value(123, "Conn") == 0 else value(123, "WMaxLimPct") if limited else 100.0
+        else:
+            mode = int(value(124, "StorCtl_Mod"))
+            # both bits set: the net of the two rates (discharge minus charge), as a % of WChaMax
+            rate_pct = (value(124, "OutWRte") if mode & STORCTL_DISCHARGE else 0.0) - \
+                (value(124, "InWRte") if mode & STORCTL_CHARGE else 0.0)
+            target = rate_pct / 100.0 * self.device.rating_kw
+        model_id, control = TIMED[self.device.kind]
+        win_s, ramp_s, revert_s = (value(model_id, f"{control}_{t}") for t in TIMING)
+        self.timers.write(now_s, target, win_s, ramp_s, revert_s)
+        return self.due(now_s)
+
+    def due(self, now_s: float) -> list[tuple[str, str, float]]:
+        """What the control timers command at ``now_s`` (called every step)."""
+        setpoint, reverted = self.timers.due(now_s)
+        if setpoint is None:
+            return []
+        if reverted:  # the controls read back the default, as the device now runs
+            self._set({(123, "WMaxLim_Ena"): 0, (123, "WMaxLimPct"): 100.0} if self.device.kind == "pv" else
+                      {(124, "StorCtl_Mod"): 0, (124, "OutWRte"): 0.0, (124, "InWRte"): 0.0})
+        quantity = "p_limit_pct" if self.device.kind == "pv" else "p_set_kw"
+        return [(self.device.twin_name, quantity, setpoint)]
 
     def follow(self, quantity: str, value: float) -> None:
-        """Mirror a plain-map setpoint into the control points, so both views agree."""
+        """Mirror a plain-map setpoint into the control points, so both views agree (timers stop)."""
         if self.device.kind == "pv":
             self._set({(123, "Conn"): 1, (123, "WMaxLimPct"): value, (123, "WMaxLim_Ena"): int(value < 100.0)})
         elif self.device.kind == "bess":
@@ -207,12 +186,14 @@ class SunSpecDevice:
             mode = STORCTL_DISCHARGE if value > 0 else STORCTL_CHARGE if value < 0 else 0
             self._set({(124, "StorCtl_Mod"): mode, (124, "OutWRte"): rate_pct if value > 0 else 0.0,
                        (124, "InWRte"): rate_pct if value < 0 else 0.0})
+        self.timers.follow(value)
 
 
 def sunspec_points(device: Device, twin: Twin) -> list[Point]:
     """Table rows for the SunSpec points this twin fills or accepts, from the model definitions."""
     block = SunSpecDevice(device, twin)
-    filled = set(_static_values(device, twin)) | set(LIVE[device.kind])
+    filled = set(static_values(device, twin, block.v_ph_nominal)) | set(LIVE[device.kind]) | \
+        set(CONTROL_DEFAULTS[device.kind])
     rows = [Point(device.name, device.unit_id, "SunS", "holding", SUNSPEC_BASE, "string", 2, 1.0, "", "R",
                   "SunSpec marker; models follow")]
     for model in block.models:

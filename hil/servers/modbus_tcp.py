@@ -1,47 +1,35 @@
-"""The Modbus TCP server: pymodbus 3.16 asyncio, one unit id per device, in its own thread.
+"""The Modbus TCP server: pymodbus 3.16 asyncio, one unit id per device, in its own thread
+(with ``rtu_timing``: RTU framing over TCP, the units and timing of an RTU line).
 
 The server thread owns the event loop; the run loop steps the twin in the main thread
 and only swaps register images in ``hil.datastore.bridge``. pymodbus 3.16 ignores custom
 datablocks, so every request goes through ``SimDevice(action=...)``: reads copy the
-bridge's current image, writes go to ``Bridge.write`` (the one place they are validated).
+bridge's current image, writes go to ``Bridge.write`` (the one place they are validated);
+``hil.servers.units`` builds those devices for each transport.
 Addresses outside a device's layout are refused by pymodbus itself with exception 02.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import functools
 import logging
 import threading
+import time
 
 from pymodbus import pymodbus_apply_logging_config
+from pymodbus import FramerType
 from pymodbus.constants import ExcCodes
 from pymodbus.pdu import ExceptionResponse
 from pymodbus.server import ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
-from pymodbus.simulator import DataType, SimData, SimDevice
 
 from hil.datastore.bridge import Bridge
-from hil.maps.registers import SUNSPEC_BASE
+from hil.servers.units import REQUEST, WRITE_FUNCTIONS, BusTiming, Request, bus_units_of
 
-REGISTER_FUNCTIONS = {3, 4, 6, 16, 23}  # everything is a holding register; coils and inputs bits are not served
 START_TIMEOUT_S = 10.0
 
-WRITE_FUNCTIONS = {6, 16, 23}
+
 BIT_FUNCTIONS = {1, 2, 5, 15}  # coils and discrete inputs: refused with 01, audited like any request
-
-
-class _Request:
-    """Per-request context the action sees: who asks, with which function, and whether it is audited."""
-
-    def __init__(self, client: str, function: int) -> None:
-        self.client = client
-        self.function = function
-        self.audited = False
-
-
-_REQUEST: contextvars.ContextVar[_Request] = contextvars.ContextVar("modbus_request")
 
 
 def _target(pdu) -> tuple[int, int, list[int]]:
@@ -56,15 +44,17 @@ def _target(pdu) -> tuple[int, int, list[int]]:
     return getattr(pdu, "address", 0), getattr(pdu, "count", 0), []
 
 
-class _Handler(ServerRequestHandler):
+class RequestHandler(ServerRequestHandler):
     """One per connection: enforces the allow-list, names the client for the audit log,
     answers unknown unit ids with 0x0B instead of pymodbus' 04 and traceback, and audits
     writes pymodbus refuses before they reach the bridge (addresses outside the layout)."""
 
+    _last_rx_s = 0.0
+
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
         peer = transport.get_extra_info("peername")
-        self.client = f"{peer[0]}:{peer[1]}" if peer else "?"
+        self.client = f"{peer[0]}:{peer[1]}" if peer else getattr(self.server, "client_name", "?")
         allow = self.server.allow
         if allow is not None and (peer is None or peer[0] not in allow):
             logging.getLogger("satwin.hil").warning("refused connection from %s (not in --allow)", self.client)
@@ -76,23 +66,40 @@ class _Handler(ServerRequestHandler):
         self.server.bridge.disconnected(getattr(self, "client", "?"))
         super().callback_disconnected(exc)
 
+    def data_received(self, data: bytes) -> None:
+        """On an RTU line a frame ends with silence: a partial frame the line then left quiet is
+        noise, dropped before the next frame's bytes (else it would spoil that frame too)."""
+        timing = self.server.timing
+        now_s = time.monotonic()
+        if timing is not None and self.recv_buffer and now_s - self._last_rx_s > timing.frame_gap_s:
+            self.recv_buffer = b""
+        self._last_rx_s = now_s
+        super().data_received(data)
+
     async def handle_request(self) -> None:
         pdu = self.last_pdu
         if pdu is None:
             return
         bridge = self.server.bridge
-        request = _Request(self.client, pdu.function_code)
-        _REQUEST.set(request)
-        if pdu.dev_id in bridge.silent_units:  # a comms_loss fault: the device is not there
+        request = Request(self.client, pdu.function_code,
+                          lambda address, count, code: bridge.log_request(self.client, pdu.function_code, pdu.dev_id,
+                                                                          address, count, [], code))
+        REQUEST.set(request)
+        if self.server.units.silent(bridge, pdu.dev_id):  # a comms_loss fault: the device is not there
             return
-        refused = ExcCodes.GATEWAY_NO_RESPONSE if pdu.dev_id not in self.server.unit_ids else \
-            ExcCodes.ILLEGAL_FUNCTION if pdu.function_code in BIT_FUNCTIONS else None
+        known = pdu.dev_id in self.server.unit_ids
+        if not known and self.server.timing is not None:  # an RTU line: other addresses belong to other slaves
+            return
+        refused = ExcCodes.ILLEGAL_FUNCTION if pdu.function_code in BIT_FUNCTIONS else None
+        refused = ExcCodes.GATEWAY_NO_RESPONSE if not known else refused
         if refused is not None:
             self._audit(pdu, int(refused))
             response = ExceptionResponse(pdu.function_code, refused)
             response.transaction_id, response.dev_id = pdu.transaction_id, pdu.dev_id
             self.server_send(response, self.last_addr)
             return
+        if self.server.timing is not None:
+            await asyncio.sleep(self.server.timing.delay_s(self.server.units, pdu))
         await super().handle_request()
         if not request.audited:  # pymodbus refused it before our action saw it: outside the layout
             self._audit(pdu, int(ExcCodes.ILLEGAL_ADDRESS))
@@ -103,49 +110,28 @@ class _Handler(ServerRequestHandler):
 
 
 class _TcpServer(ModbusTcpServer):
-    def __init__(self, bridge: Bridge, allow: set[str] | None, **kwargs) -> None:
-        super().__init__(_devices(bridge), **kwargs)
-        self.bridge = bridge
-        self.unit_ids = set(bridge.units)
+    """Modbus TCP, or RTU framing over TCP (``timing`` set: the units and timing of an RTU line)."""
+
+    def __init__(self, bridge: Bridge, allow: set[str] | None, timing: BusTiming | None = None, **kwargs) -> None:
+        self.units = bus_units_of(bridge, "tcp" if timing is None else "rtu")
+        super().__init__(self.units.devices, **kwargs)
+        self.bridge, self.timing = bridge, timing
+        self.unit_ids = self.units.unit_ids
         self.allow = allow
 
-    def callback_new_connection(self) -> _Handler:
-        return _Handler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
-
-
-async def _access(bridge: Bridge, unit_id: int, function_code: int, start_address: int, address: int, count: int,
-                  registers: list[int], values: list[int] | None) -> ExcCodes | None:
-    if function_code not in REGISTER_FUNCTIONS:
-        return ExcCodes.ILLEGAL_FUNCTION
-    request = _REQUEST.get()
-    if values is None:  # a read, or the read-back pymodbus does after FC6/FC23
-        offset = address - start_address
-        registers[offset:offset + count] = bridge.read(unit_id, address, count)
-        if function_code in (3, 4):
-            request.audited = True
-            bridge.log_request(request.client, function_code, unit_id, address, count, [], 0)
-        return None
-    request.audited = True
-    code = bridge.write(unit_id, address, list(values), request.client, function_code)
-    return ExcCodes(code) if code else None
-
-
-def _devices(bridge: Bridge) -> list[SimDevice]:
-    devices = []
-    for unit_id, unit in bridge.units.items():
-        blocks = [SimData(0, count=unit.size, datatype=DataType.REGISTERS)]
-        if unit.sunspec:
-            blocks.append(SimData(SUNSPEC_BASE, count=unit.sunspec.size, datatype=DataType.REGISTERS))
-        devices.append(SimDevice(id=unit_id, simdata=blocks, action=functools.partial(_access, bridge, unit_id)))
-    return devices
+    def callback_new_connection(self) -> RequestHandler:
+        return RequestHandler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
 
 
 class ModbusServer:
     """Serves a bridge on ``host:port`` from a background thread; ``start`` returns the bound port."""
 
     def __init__(self, bridge: Bridge, host: str = "127.0.0.1", port: int = 5020,
-                 allow: set[str] | None = None) -> None:
+                 allow: set[str] | None = None, rtu_timing: BusTiming | None = None) -> None:
+        """``rtu_timing``: serve the units of an RTU line with RTU framing over TCP (a gateway's
+        "RTU over TCP"), answering with that line's timing."""
         self.bridge, self.host, self.port, self.allow = bridge, host, port, allow
+        self.rtu_timing = rtu_timing
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: _TcpServer | None = None
         self._thread: threading.Thread | None = None
@@ -174,7 +160,9 @@ class ModbusServer:
             self._loop.close()
 
     async def _serve(self) -> None:
-        self._server = _TcpServer(self.bridge, self.allow, address=(self.host, self.port))
+        framer = FramerType.SOCKET if self.rtu_timing is None else FramerType.RTU
+        self._server = _TcpServer(self.bridge, self.allow, self.rtu_timing, address=(self.host, self.port),
+                                  framer=framer)
         try:
             await self._server.serve_forever(background=True)
         except RuntimeError as exc:  # pymodbus' way of saying the bind failed

@@ -72,3 +72,35 @@ def test_controller_without_server_gives_up():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     assert_user_error(invoke("controller", "--port", str(port)), "no Modbus server")
+
+
+def test_bad_rtu_line():
+    assert_user_error(invoke("serve", str(REFERENCE_SCENARIO), "--port", "0", "--rtu", "/dev/ttyUSB0:9601"),
+                      "--rtu")
+
+
+def test_missing_serial_device(tmp_path):
+    result = invoke("serve", str(REFERENCE_SCENARIO), "--port", "0", "--duration", "10s", "--rtu",
+                    "/dev/no-such-tty", "--out", str(tmp_path / "out"))
+    assert_user_error(result, "no serial device /dev/no-such-tty")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_site_with_a_bad_product_entry(tmp_path):
+    site = tmp_path / "site.toml"
+    site.write_text((REFERENCE_SCENARIO.parent / "sites" / "freight-corridor.toml").read_text()
+                    + '\n[[modbus_devices]]\ndevice = "meter"\nprofile = "dtsu999"\n')
+    result = invoke("serve", str(REFERENCE_SCENARIO), "--site", str(site), "--port", "0", "--duration", "10s")
+    assert_user_error(result, "modbus_devices[0].profile: unknown profile 'dtsu999'")
+    assert str(site) in result.output
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "md"])
+def test_registers_export_of_a_profile(fmt):
+    result = invoke("registers", "--profile", "dtsu666-h", "--format", fmt)
+    assert result.exit_code == 0, result.output
+    assert "2126" in result.output
+
+
+def test_registers_export_of_an_unknown_profile():
+    assert_user_error(invoke("registers", "--profile", "dtsu999"), "--profile: unknown profile")

@@ -8,6 +8,7 @@ import json
 
 from hil_rig import REFERENCE_SCENARIO, REPO
 
+from hil.maps.profile_docs import site_export
 from hil.maps.registers import (
     JSON_KEYS,
     PLAIN_SPECS,
@@ -24,8 +25,8 @@ def reference_map():
 
 
 def test_docs_registers_md_is_generated_from_the_reference_site():
-    scenario, reg_map = reference_map()
-    expected = export(reg_map, "md", f"{scenario.site.name} ({scenario.name})")
+    scenario, _ = reference_map()
+    expected = site_export(scenario, "md")
     actual = (REPO / "docs" / "registers.md").read_text()
     assert actual == expected, ("docs/registers.md is stale: run `satwin registers "
                                 "scenarios/holiday-peak-freight.toml --format md --out docs/registers.md`")

@@ -9,9 +9,10 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 
-from tests.conftest import HOLIDAY
+from tests.conftest import HOLIDAY, run_twin
 from twin.results.kpi import compute_kpis
 from twin.results.reader import read_events, read_meta, read_timeseries
 from twin.run.session import run_scenario
@@ -97,3 +98,42 @@ def test_a_device_point_sensor_and_each_arrays_limit_are_columns(holiday, tmp_pa
     assert list(ts.column("measured.pv_canopy.p_kw").to_numpy()) == list(truth + 12.5)
     assert {"pv_limit_pct.pv_canopy", "pv_limit_pct.pv_roof"} <= set(ts.column_names)
     assert (result.out_dir / "report.md").exists() and read_meta(result.out_dir)["status"] == "completed"
+
+
+def test_the_recording_is_compact_and_keeps_what_kpis_and_replay_read(holiday, tmp_path):
+    import pyarrow.parquet as pq
+
+    scenario = holiday.with_options(step_s=30.0, duration_s=6 * 3600.0)
+    result = run_scenario(scenario, tmp_path / "run")
+    _, snaps = run_twin(scenario)  # the same seed: the same steps, to compare the columns with
+    ts = read_timeseries(result.out_dir)
+    part = sorted((result.out_dir / "timeseries").glob("part-*.parquet"))[0]
+    meta = pq.ParquetFile(part).metadata.row_group(0)
+    assert {meta.column(i).compression for i in range(meta.num_columns)} == {"ZSTD"}
+    # site figures and totals are float64 and read back exactly as the run computed them
+    for name in ("grid_p_kw", "bess_p_kw", "ev_p_kw", "load_p_kw", "losses_kw", "delivered_kwh", "t_s"):
+        assert ts.schema.field(name).type == "double"
+        assert np.array_equal(ts.column(name).to_numpy(), [getattr(s, name) for s in snaps]), name
+    assert np.array_equal(ts.column("pv_p_kw.pv_canopy").to_numpy(), [s.pv_p_kw[0] for s in snaps])
+    # network results and connector arrays are float32: equal to the run's values at that resolution
+    assert ts.schema.field("v_pu.lv_car").type == "float"
+    v = np.column_stack([ts.column(n).to_numpy() for n in ts.column_names if n.startswith("v_pu.")])
+    assert np.array_equal(v, np.array([s.v_pu for s in snaps]).astype(np.float32))
+    charger = np.column_stack([ts.column(n).to_numpy() for n in ts.column_names if n.startswith("charger_p_kw.")])
+    np.testing.assert_allclose(charger, [s.charger_p_kw for s in snaps], rtol=1e-7, atol=1e-4)
+    # the energy balance closes on what was recorded, as it does in the run
+    supply = ts.column("grid_p_kw").to_numpy() + ts.column("bess_p_kw").to_numpy() + sum(
+        ts.column(n).to_numpy() for n in ts.column_names if n.startswith("pv_p_kw."))
+    feeder_loss = ts.column("slack_p_kw").to_numpy() - ts.column("grid_p_kw").to_numpy()
+    demand = (ts.column("load_p_kw").to_numpy() + ts.column("ev_p_kw").to_numpy()
+              + ts.column("losses_kw").to_numpy() - feeder_loss)
+    np.testing.assert_allclose(supply, demand, atol=1e-3)
+
+
+def test_the_speed_doc_lists_the_float32_fields_of_the_recorder():
+    from tests.conftest import ROOT
+    from twin.run.recorder import FLOAT32_FIELDS
+
+    text = (ROOT / "docs" / "speed.md").read_text()
+    listed = text.split("<!-- float32-fields -->")[1].split("<!-- /float32-fields -->")[0]
+    assert {name.strip(" `\n") for name in listed.split(",")} == FLOAT32_FIELDS

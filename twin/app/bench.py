@@ -1,31 +1,35 @@
-"""``satwin bench``: simulated seconds per wall second, against a plain pandapower loop, in one run.
+"""``satwin bench``: where a step's time goes, against a plain pandapower loop, in one run.
 
-Figures are ratios measured in the same process one after the other, because this kind
-of machine is noisy: absolute seconds vary from run to run, ratios much less.
+Figures are ratios measured one after the other in the same bench, because this kind of
+machine is noisy: absolute seconds vary from run to run, ratios much less. The runs
+themselves go in child processes (``twin.app.bench_parts``), one per checkout, so that
+``--compare-ref REF`` runs an older checkout exactly like this one, side by side.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from twin.app import bench_parts
+from twin.config.errors import ScenarioError
 from twin.config.scenario import load_scenario
 from twin.model.controllers import make_controller
 from twin.model.core import Twin
 from twin.model.grid import Grid
 from twin.run.loop import Stepper, builtin_control
-from twin.run.session import run_scenario
 
-REFERENCE_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "holiday-peak-freight.toml"
-
-
-def _timed_run(scenario, out: Path):
-    started = time.perf_counter()
-    result = run_scenario(scenario, out)
-    return time.perf_counter() - started, result
+CHECKOUT = Path(__file__).resolve().parents[2]
+REFERENCE_SCENARIO = CHECKOUT / "scenarios" / "holiday-peak-freight.toml"
+YEAR_SCENARIO = CHECKOUT / "scenarios" / "year-hengqin.toml"
+DAY_S = 86400.0
 
 
 def _sample_injections(scenario, n_steps: int = 400) -> tuple[list, list[str]]:
@@ -40,35 +44,121 @@ def _sample_injections(scenario, n_steps: int = 400) -> tuple[list, list[str]]:
     return samples, twin.points
 
 
-def bench_core(scenario_path: Path = REFERENCE_SCENARIO, echo=print) -> dict[str, float]:
-    scenario = load_scenario(scenario_path).with_options(duration_s=86400.0)
-    figures: dict[str, float] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for label, step_s in (("1 s", 1.0), ("1 min", 60.0)):
-            echo(f"running 24 h at {label} steps (holiday peak, peak-shaving, recording on) ...")
-            wall_s, result = _timed_run(scenario.with_options(step_s=step_s), Path(tmp) / label.replace(" ", ""))
-            figures[f"wall_s_{label}"] = wall_s
-            figures[f"realtime_x_{label}"] = 86400.0 / wall_s
-            echo(f"  24 h at {label}: {wall_s:.1f} s wall = {86400.0 / wall_s:,.0f}x real time "
-                 f"({result.stats.steps} steps, {result.stats.steps / wall_s:,.0f} steps/s)")
-    site = scenario.site
+def runpp_loop_ms(scenario_path: Path, echo) -> tuple[float, float]:
+    """(ms a step of a plain ``runpp`` loop on the reference network, largest |dV| of the fast path vs it)."""
+    scenario = load_scenario(scenario_path)
     injections, points = _sample_injections(scenario)
-    reference = Grid(site, points, backend="pandapower")
-    fast = Grid(site, points, backend="newton")
+    reference = Grid(scenario.site, points, backend="pandapower")
+    fast = Grid(scenario.site, points, backend="newton")
     echo(f"plain pandapower runpp loop on the same network, {len(injections)} recorded steps ...")
     started = time.perf_counter()
     states = [reference.solve(p, q) for p, q in injections]
     runpp_s = (time.perf_counter() - started) / len(injections)
     worst_dv = max(float(np.abs(fast.solve(p, q).v_pu - ref.v_pu).max()) for (p, q), ref in zip(injections, states))
-    figures["runpp_ms_per_step"] = runpp_s * 1e3
-    figures["runpp_realtime_x_1 s"] = 1.0 / runpp_s
-    figures["speedup_vs_runpp"] = figures["realtime_x_1 s"] / figures["runpp_realtime_x_1 s"]
-    figures["max_dv_pu_vs_runpp"] = worst_dv
-    echo(f"  runpp: {runpp_s * 1e3:.2f} ms a step = {1.0 / runpp_s:,.0f}x real time at 1 s steps (power flow only)")
+    return runpp_s * 1e3, worst_dv
+
+
+Run = tuple[Path, float | None, float | None]  # scenario, duration (None: its own), step (None: its own)
+
+
+def measure_checkout(checkout: Path, runs: list[Run], label: str, echo) -> list[dict]:
+    """The runs in a child process whose ``twin`` comes from ``checkout``."""
+    echo(f"({label}) {checkout}")
+    argv = [str(part if part is not None else "-") for run in runs for part in run]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(checkout), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, bench_parts.__file__, *argv], cwd=checkout, env=env,
+                          stdout=subprocess.PIPE, stderr=None, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the bench run of {label} failed (exit {done.returncode}); its output is above")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class RefCheckout:
+    """``git worktree add --detach`` of ``ref`` in a temporary folder, removed afterwards."""
+
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        self._tmp = tempfile.TemporaryDirectory(prefix="satwin-bench-")
+        self.path = Path(self._tmp.name) / "checkout"
+
+    def __enter__(self) -> Path:
+        done = subprocess.run(["git", "-C", str(CHECKOUT), "worktree", "add", "--detach", str(self.path), self.ref],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            self._tmp.cleanup()
+            raise ScenarioError(None, "--compare-ref", f"cannot check out {self.ref!r}: {done.stderr.strip()}")
+        return self.path
+
+    def __exit__(self, *exc) -> None:
+        subprocess.run(["git", "-C", str(CHECKOUT), "worktree", "remove", "--force", str(self.path)],
+                       capture_output=True)
+        self._tmp.cleanup()
+
+
+def _row(label: str, values: list[str]) -> str:
+    return f"  {label:<34}" + "".join(f"{v:>16}" for v in values)
+
+
+def report(sides: dict[str, list[dict]], runpp_ms: float, worst_dv: float, echo) -> dict[str, dict]:
+    """Print the figures side by side; returns them per side."""
+    names = list(sides)
+    figures = {}
     echo("")
-    echo(f"backend: {fast.backend_name}")
-    echo(f"whole twin at 1 s steps vs plain runpp loop: {figures['speedup_vs_runpp']:.1f}x faster")
-    echo(f"largest voltage difference, fast path vs runpp, over those steps: {worst_dv:.2e} pu")
-    target = "met" if figures["wall_s_1 s"] < 60 and figures["speedup_vs_runpp"] >= 20 else "NOT met"
-    echo(f"target (24 h at 1 s in < 60 s and >= 20x runpp): {target}")
+    echo(_row("", names))
+    day = {name: runs[0] for name, runs in sides.items()}
+    for part in day[names[0]]["parts_us"]:
+        echo(_row(f"µs a step: {part}", [f"{day[n]['parts_us'].get(part, float('nan')):.1f}" for n in names]))
+    per_step = {n: day[n]["loop_s"] / day[n]["steps"] * 1e6 for n in names}
+    echo(_row("µs a step: whole loop", [f"{per_step[n]:.1f}" for n in names]))
+    for n in names:
+        run = day[n]
+        figures[n] = {
+            "day_1s_wall_s": run["wall_s"], "day_1s_realtime_x": run["sim_s"] / run["wall_s"],
+            "speedup_vs_runpp": runpp_ms * 1e3 / per_step[n] if run["sim_s"] == DAY_S else float("nan"),
+            "day_1s_timeseries_mb": run["timeseries_mb"], "day_1s_peak_rss_mb": run["peak_rss_mb"],
+            "setup_s": run["setup_s"], "finish_s": run["finish_s"],
+        }
+        for key, run in zip(("day_1min_wall_s", "year_1h_wall_s"), sides[n][1:]):
+            figures[n][key] = run["wall_s"]
+    sim_h = day[names[0]]["sim_s"] / 3600.0
+    rows = [("wall s, {h:g} h at 1 s (recording)", "day_1s_wall_s", "{:.1f}"),
+            ("  x real time", "day_1s_realtime_x", "{:,.0f}"),
+            ("  x a plain runpp loop", "speedup_vs_runpp", "{:.1f}"),
+            ("  timeseries MB", "day_1s_timeseries_mb", "{:.1f}"),
+            ("  peak RSS MB", "day_1s_peak_rss_mb", "{:.0f}"),
+            ("  setup s / finish s", None, None),
+            ("wall s, 24 h at 1 min", "day_1min_wall_s", "{:.2f}"),
+            ("wall s, year at 1 h with baseline", "year_1h_wall_s", "{:.1f}")]
+    for label, key, fmt in rows:
+        if key is None:
+            echo(_row(label, [f"{figures[n]['setup_s']:.2f} / {figures[n]['finish_s']:.2f}" for n in names]))
+        elif key in figures[names[0]]:
+            echo(_row(label.format(h=sim_h), [fmt.format(figures[n].get(key, float("nan"))) for n in names]))
+    if len(names) == 2:
+        a, b = names
+        echo(_row(f"ratio {b} / {a} (step time)", ["", f"{per_step[a] / per_step[b]:.2f}x faster"]))
+    echo("")
+    for n in names:
+        echo(f"backend ({n}): {day[n]['backend']}")
+        if day[n]["missing"]:
+            echo(f"  not timed in ({n}) (no such call): {', '.join(day[n]['missing'])}")
+    echo(f"plain runpp loop: {runpp_ms:.2f} ms a step; largest |dV| fast path vs runpp: {worst_dv:.2e} pu")
     return figures
+
+
+def bench_core(scenario_path: Path = REFERENCE_SCENARIO, echo=print, compare_ref: str | None = None,
+               duration_s: float = DAY_S, year: bool = True) -> dict[str, dict]:
+    """The bench: the reference day at 1 s and 1 min, the year at 1 h; per part, per checkout."""
+    runs: list[Run] = [(scenario_path, duration_s, 1.0), (scenario_path, DAY_S, 60.0)]
+    if year:
+        runs.append((YEAR_SCENARIO, None, None))
+    sides: dict[str, list[dict]] = {}
+    if compare_ref is not None:
+        with RefCheckout(compare_ref) as ref_path:
+            # the reference's own scenario files, so that both sides run what their code reads
+            ref_runs = [(ref_path / path.relative_to(CHECKOUT) if path.is_relative_to(CHECKOUT) else path, d, s)
+                        for path, d, s in runs]
+            sides[compare_ref] = measure_checkout(ref_path, ref_runs, compare_ref, echo)
+    sides["this checkout"] = measure_checkout(CHECKOUT, runs, "this checkout", echo)
+    runpp_ms, worst_dv = runpp_loop_ms(scenario_path, echo)
+    return report(sides, runpp_ms, worst_dv, echo)

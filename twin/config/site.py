@@ -27,77 +27,129 @@ FEEDER_LINE = "utility_feeder"  # the network name of the 10 kV feeder from the 
 
 class Location(FrozenModel):
     latitude_deg: Annotated[float, Field(ge=-90, le=90)]
+    """Latitude of the site, north positive (WGS84)."""
     longitude_deg: Annotated[float, Field(ge=-180, le=180)]
+    """Longitude of the site, east positive (WGS84)."""
     altitude_m: float = 0.0
+    """Height above sea level; used by the clear-sky irradiance model."""
     timezone: str = "Asia/Shanghai"
+    """IANA time zone of the site; profiles, tariff hours and `hour_local` are read in it."""
 
 
 class Utility(FrozenModel):
     """The 10 kV feeder from the utility substation to the site's point of connection."""
 
     vn_kv: PositiveKw = 10.0
+    """Nominal voltage of the utility feeder; the connection bus must have the same voltage."""
     connection_bus: str
+    """Bus at the site end of the feeder: the point of connection where grid import is metered."""
     contract_limit_kw: PositiveKw
+    """Contracted (demand) limit of import at the point of connection, in kW (not MW)."""
     feeder_length_km: PositiveKw
+    """Length of the feeder from the utility substation to the connection bus."""
     feeder_r_ohm_per_km: Annotated[float, Field(ge=0)]
+    """Feeder series resistance per km."""
     feeder_x_ohm_per_km: Annotated[float, Field(ge=0)]
+    """Feeder series reactance per km."""
     feeder_c_nf_per_km: Annotated[float, Field(ge=0)] = 0.0
+    """Feeder shunt capacitance per km."""
     feeder_max_i_ka: PositiveKw
+    """Feeder thermal current rating; `line_loading_pct.utility_feeder` is relative to it."""
     vm_pu: Annotated[float, Field(gt=0.5, lt=1.5)] = 1.0
+    """Voltage held at the utility substation busbar (the slack), per unit of `vn_kv`."""
 
 
 class Bus(FrozenModel):
     name: str
+    """Name that devices, lines and transformers use to refer to the bus."""
     vn_kv: PositiveKw
+    """Nominal (line-to-line) voltage of the bus."""
 
 
 class Transformer(FrozenModel):
     name: str
+    """Name of the transformer (faults and `trafo_loading_pct.NAME` use it)."""
     hv_bus: str
+    """Bus on the high-voltage side."""
     lv_bus: str
+    """Bus on the low-voltage side."""
     sn_kva: PositiveKw
+    """Rated apparent power; loading is relative to it."""
     vn_hv_kv: PositiveKw
+    """Rated voltage of the HV winding (within 10 % of the HV bus)."""
     vn_lv_kv: PositiveKw
+    """Rated voltage of the LV winding (within 10 % of the LV bus)."""
     vk_percent: Annotated[float, Field(gt=0, lt=100)]
+    """Short-circuit voltage, percent of rated voltage."""
     vkr_percent: Annotated[float, Field(ge=0, lt=100)]
+    """Real part of the short-circuit voltage (copper losses at rated current)."""
     pfe_kw: Annotated[float, Field(ge=0)] = 0.0
+    """Iron (no-load) losses."""
     i0_percent: Annotated[float, Field(ge=0, lt=100)] = 0.0
+    """No-load current, percent of rated current."""
 
 
 class Line(FrozenModel):
     name: str
+    """Name of the line or cable (faults and `line_loading_pct.NAME` use it)."""
     from_bus: str
+    """Bus at one end."""
     to_bus: str
+    """Bus at the other end (same nominal voltage as `from_bus`)."""
     length_km: PositiveKw
+    """Route length."""
     r_ohm_per_km: Annotated[float, Field(ge=0)]
+    """Series resistance per km of one circuit."""
     x_ohm_per_km: Annotated[float, Field(ge=0)]
+    """Series reactance per km of one circuit."""
     c_nf_per_km: Annotated[float, Field(ge=0)] = 0.0
+    """Shunt capacitance per km of one circuit."""
     max_i_ka: PositiveKw
+    """Thermal current rating of one circuit; loading is relative to `parallel` x this."""
     parallel: Annotated[int, Field(ge=1)] = 1
+    """Number of identical circuits in parallel."""
 
 
 class PvArray(FrozenModel):
     name: str
+    """Name of the array and its inverter (faults, sensors and Modbus use it)."""
     bus: str
+    """Bus the inverter feeds (an LV bus)."""
     p_peak_kwp: PositiveKw
+    """DC peak power of the modules at standard test conditions."""
     inverter_kw: PositiveKw
+    """AC rating of the inverter(s); AC output is clipped to it (inverter efficiency: see the conventions above)."""
     tilt_deg: Annotated[float, Field(ge=0, le=90)] = 10.0
+    """Module tilt from horizontal (0 = flat, 90 = vertical)."""
     azimuth_deg: Annotated[float, Field(ge=0, lt=360)] = 180.0
+    """Direction the modules face, clockwise from north (pvlib convention): 180 = south, 90 = east. 0 is NORTH, not south."""
     system_loss_pct: Pct = 14.0
+    """DC-side losses (soiling, mismatch, wiring, availability) applied to the module output."""
     temp_coeff_pct_per_c: float = -0.35
+    """Power temperature coefficient of the modules (negative: output falls as cells warm)."""
 
 
 class Bess(FrozenModel):
     name: str
+    """Name of the battery and its PCS (faults, sensors and Modbus use it)."""
     bus: str
+    """Bus the PCS connects to."""
     p_max_kw: PositiveKw
+    """PCS rating, the same for charge and discharge."""
     e_kwh: PositiveKw
+    """Usable energy between 0 and 100 % SoC."""
     soc_min_pct: Pct = 10.0
+    """Discharge stops at this SoC."""
     soc_max_pct: Pct = 95.0
+    """Charging stops at this SoC."""
     soc_init_pct: Pct = 60.0
+    """SoC at the scenario start (between `soc_min_pct` and `soc_max_pct`)."""
     round_trip_eff_pct: Annotated[float, Field(gt=50, le=100)] = 90.0
+    """Round-trip efficiency; split evenly (square root) between charge and discharge."""
     ramp_kw_per_s: PositiveKw = 1000.0
+    """Fastest change of PCS power."""
     command_latency_s: Annotated[float, Field(ge=0)] = 0.2
+    """Delay between a setpoint write and the PCS starting to follow it."""
 
     @model_validator(mode="after")
     def _soc_window(self) -> Bess:
@@ -112,52 +164,88 @@ class ChargerGroup(FrozenModel):
     """``count`` identical connectors on one bus, each a Modbus device in HIL."""
 
     name: str
+    """Group name; connectors are `NAME_1` ... `NAME_count` in events, time series, faults and Modbus."""
     bus: str
+    """Bus of the group (an LV bus: chargers are fed at 0.4 kV)."""
     serves: tuple[VehicleClassName, ...]
+    """Vehicle classes that may use these connectors (`car`, `truck`)."""
     count: Annotated[int, Field(ge=1, le=200)]
+    """Number of connectors in the group."""
     p_max_kw: PositiveKw
+    """Grid-side rating of each connector."""
     efficiency_pct: Annotated[float, Field(gt=50, le=100)] = 95.0
+    """AC grid to vehicle battery efficiency of a connector; the loss counts as charger losses."""
     power_factor: Annotated[float, Field(gt=0, le=1)] = 0.99
+    """Power factor of the connectors' grid draw (inductive: they draw reactive power)."""
     ramp_kw_per_s: PositiveKw = 100.0
+    """Soft-start: fastest rise of a connector's power."""
     command_latency_s: Annotated[float, Field(ge=0)] = 1.0
+    """Delay between a limit write and the connector following it."""
 
 
 class SwapStation(FrozenModel):
     name: str
+    """Name of the station (faults, sensors and Modbus use it)."""
     bus: str
+    """Bus of the station."""
     packs: Annotated[int, Field(ge=1)]
+    """Battery packs in the station's stock."""
     pack_kwh: PositiveKw
+    """Energy of one pack."""
     pack_chargers: Annotated[int, Field(ge=1)]
+    """Pack chargers (packs charged at the same time)."""
     pack_charger_kw: PositiveKw
+    """Rating of one pack charger."""
     bays: Annotated[int, Field(ge=1)] = 1
+    """Swap bays (trucks swapped at the same time)."""
     swap_minutes: PositiveKw = 5.0
+    """Duration of one swap."""
     full_soc_pct: Pct = 95.0
+    """A pack counts as full, and stops charging, at this SoC."""
     aux_kw: Annotated[float, Field(ge=0)] = 20.0
+    """Constant auxiliary load (robot, cooling) while the station is energized."""
     power_factor: Annotated[float, Field(gt=0, le=1)] = 0.98
+    """Power factor of the station's grid draw."""
 
 
 class Load(FrozenModel):
     name: str
+    """Name of the load (faults use it)."""
     bus: str
+    """Bus of the load."""
     p_peak_kw: PositiveKw
+    """Active power when the hourly profile is 1.0."""
     power_factor: Annotated[float, Field(gt=0, le=1)] = 0.95
+    """Power factor (inductive)."""
     hourly_profile: HourlyProfile
+    """24 fractions of `p_peak_kw`, hour 0 first, local time; each is the value at the middle of its hour, linearly interpolated between (periodic over midnight)."""
 
 
 class VehicleClass(FrozenModel):
     """Vehicles of one class that stop to charge (or swap) on an ordinary day."""
 
     name: VehicleClassName
+    """Vehicle class: `car`, `truck` or `swap_truck` (swaps packs at the swap station)."""
     daily_vehicles: Annotated[float, Field(ge=0)]
+    """Vehicles of this class that stop to charge on an ordinary day (a scenario's traffic multiplier scales it)."""
     hourly_profile: HourlyProfile
+    """24 relative arrival weights, hour 0 first, local time (normalised to sum 1; each hour's rate is constant)."""
     battery_kwh: tuple[PositiveKw, PositiveKw]
+    """[low, high] battery size, drawn uniformly per vehicle."""
     arrival_soc_pct: tuple[Pct, Pct]
+    """[low, high] SoC on arrival, drawn uniformly per vehicle."""
     target_soc_pct: Pct = 80.0
+    """A vehicle leaves when it reaches this SoC (or its dwell limit)."""
     max_charge_kw: PositiveKw
+    """Highest power a vehicle of the class accepts; each vehicle accepts a random share of it (see the conventions above)."""
     taper_start_soc_pct: Pct = 80.0
+    """Above this SoC the accepted power falls linearly towards 100 %."""
     max_wait_min: PositiveKw = 20.0
+    """A queueing vehicle gives up (reneges) after this wait."""
     max_dwell_min: PositiveKw = 60.0
+    """A vehicle unplugs after this long on a connector, full or not."""
     balk_queue_len: Annotated[int, Field(ge=0)] = 8
+    """An arriving vehicle leaves at once (balks) when this many are already queueing."""
 
     @field_validator("battery_kwh", "arrival_soc_pct")
     @classmethod
@@ -176,13 +264,18 @@ class VehicleClass(FrozenModel):
 
 class Tariff(FrozenModel):
     hourly_cny_per_kwh: Annotated[tuple[Annotated[float, Field(ge=0)], ...], Field(min_length=24, max_length=24)]
+    """Import price of each local hour, hour 0 first (time-of-use)."""
     export_cny_per_kwh: Annotated[float, Field(ge=0)] = 0.0
+    """Price paid for exported energy."""
     source: str
+    """Where the tariff comes from."""
 
 
 class Emissions(FrozenModel):
     grid_kg_co2_per_kwh: Annotated[float, Field(ge=0)]
+    """CO2 emission factor of imported electricity."""
     source: str
+    """Where the factor comes from."""
 
 
 Monthly = Annotated[tuple[float, ...], Field(min_length=12, max_length=12)]
@@ -191,10 +284,14 @@ Monthly = Annotated[tuple[float, ...], Field(min_length=12, max_length=12)]
 class Climate(FrozenModel):
     """Monthly climate normals of the site (January first), for the ``climate`` weather model."""
 
-    ghi_kwh_m2_day: Monthly  # mean daily global horizontal irradiation of each month
-    temp_c: Monthly  # mean air temperature of each month
-    diurnal_range_c: Annotated[float, Field(ge=0, le=30)] = 8.0  # mean daily max minus min
+    ghi_kwh_m2_day: Monthly
+    """Mean daily global horizontal irradiation of each month, January first."""
+    temp_c: Monthly
+    """Mean air temperature of each month, January first."""
+    diurnal_range_c: Annotated[float, Field(ge=0, le=30)] = 8.0
+    """Mean daily maximum minus minimum air temperature."""
     source: str
+    """Where the normals come from."""
 
     @field_validator("ghi_kwh_m2_day")
     @classmethod
@@ -214,8 +311,11 @@ class PvDegradation(FrozenModel):
     """
 
     first_year_pct: Annotated[float, Field(ge=0, le=20)] = 2.0
+    """Output lost in the first year of operation."""
     per_year_pct: Annotated[float, Field(ge=0, le=5)] = 0.55
+    """Output lost each further year."""
     source: str = "[A] crystalline-silicon warranty curve: <= 2 % in year 1, then 0.55 %/year (CPIA roadmap, PERC)"
+    """Where the curve comes from."""
 
     def lifetime_factor(self, years: int) -> float:
         """Mean output over the first ``years`` years relative to nameplate (linear warranty curve).
@@ -233,39 +333,78 @@ class PvDegradation(FrozenModel):
 
 class Limits(FrozenModel):
     v_min_pu: float = 0.95
+    """Lowest acceptable bus voltage; a step below it is a `limit_violation` event."""
     v_max_pu: float = 1.05
+    """Highest acceptable bus voltage; a step above it is a `limit_violation` event."""
     max_loading_pct: PositiveKw = 100.0
+    """Highest acceptable loading of any transformer, line or the feeder."""
 
 
 class Watchdog(FrozenModel):
     """HIL: how long the controller may stay silent before devices fall back to a safe state."""
 
     heartbeat_timeout_s: PositiveKw = 10.0
-    # the safe state's EV cap leaves this share of the contract for network losses (transformers,
-    # cables): the reference freight site loses up to 193 kW (4.8 %) at its 4000 kW contract
+    """HIL: how long the controller may stay silent before the safe state."""
     safe_losses_margin_pct: Annotated[float, Field(ge=0, le=50)] = 6.0
+    """HIL: share of the contract the safe state's EV cap leaves for network losses (transformers,
+    cables); the reference freight site loses up to 193 kW (4.8 %) at its 4000 kW contract."""
+
+
+class ModbusDevice(FrozenModel):
+    """HIL: a device also served as a real product (a register profile in ``hil/profiles``),
+    so a controller configured for that product connects unchanged (docs/controller-guide.md)."""
+
+    device: str
+    """`meter` (the site meter), or a PV array's or the battery's name."""
+    profile: str
+    """A shipped profile, e.g. `dtsu666-h`, `sdm630`, `sun2000` (`satwin registers --profile`)."""
+    unit_id: Annotated[int, Field(ge=1, le=247)] | None = None
+    """Modbus unit id of the product; none: the product's factory address."""
+    transport: Literal["tcp", "rtu", "both"] = "both"
+    """Served over Modbus TCP, over the RTU line (`satwin serve --rtu`), or both."""
 
 
 class Site(FrozenModel):
     name: str
+    """Site name, used in reports and results folders."""
     description: str = ""
+    """One line about the site."""
     location: Location
+    """Where the site is (sun position, time zone)."""
     utility: Utility
+    """The utility feeder and contract."""
     buses: tuple[Bus, ...]
+    """Every bus of the site network."""
     transformers: tuple[Transformer, ...] = ()
+    """MV/LV transformers."""
     lines: tuple[Line, ...] = ()
+    """Lines and cables inside the site."""
     pv: tuple[PvArray, ...] = ()
+    """PV arrays, each with its inverter."""
     bess: Bess | None = None
+    """The battery energy storage system (at most one)."""
     chargers: tuple[ChargerGroup, ...] = ()
+    """Charger groups of identical connectors."""
     swap: SwapStation | None = None
+    """The heavy-truck battery swap station (at most one)."""
     loads: tuple[Load, ...] = ()
+    """Service-building loads."""
     vehicles: tuple[VehicleClass, ...] = ()
+    """Vehicle classes that stop to charge or swap."""
     tariff: Tariff
+    """Time-of-use tariff."""
     emissions: Emissions
+    """Grid emission factor."""
     climate: Climate | None = None
+    """Monthly climate normals for the `climate` weather model."""
     pv_degradation: PvDegradation = PvDegradation()
+    """PV ageing, for comparison with lifetime-average published figures."""
     limits: Limits = Limits()
+    """Operating limits checked during a run (events, KPIs, report)."""
     watchdog: Watchdog = Watchdog()
+    """HIL controller watchdog."""
+    modbus_devices: tuple[ModbusDevice, ...] = ()
+    """Devices served with a product register profile (``hil/profiles``), beside the plain map."""
 
     @property
     def bus_kv(self) -> dict[str, float]:

@@ -17,6 +17,10 @@ def check_site(site: Site, path: Path | None) -> None:
         raise ScenarioError(path, field, message)
 
     kv = site.bus_kv
+
+    def unknown_bus(bus: str) -> str:
+        return f"unknown bus '{bus}' (buses: {', '.join(kv)})"
+
     for name, count in Counter(b.name for b in site.buses).items():
         if count > 1:
             fail("buses", f"bus name '{name}' is used {count} times")
@@ -27,7 +31,7 @@ def check_site(site: Site, path: Path | None) -> None:
             fail("name", f"device name '{name}' is used {count} times; every element needs its own name")
 
     if site.utility.connection_bus not in kv:
-        fail("utility.connection_bus", f"unknown bus '{site.utility.connection_bus}' (buses: {', '.join(kv)})")
+        fail("utility.connection_bus", unknown_bus(site.utility.connection_bus))
     if abs(kv[site.utility.connection_bus] - site.utility.vn_kv) > 1e-9:
         fail("utility.connection_bus", f"bus '{site.utility.connection_bus}' is {kv[site.utility.connection_bus]} kV "
              f"but the feeder is {site.utility.vn_kv} kV")
@@ -35,13 +39,13 @@ def check_site(site: Site, path: Path | None) -> None:
     for i, t in enumerate(site.transformers):
         for side, bus, rated in (("hv_bus", t.hv_bus, t.vn_hv_kv), ("lv_bus", t.lv_bus, t.vn_lv_kv)):
             if bus not in kv:
-                fail(f"transformers[{i}].{side}", f"unknown bus '{bus}'")
+                fail(f"transformers[{i}].{side}", unknown_bus(bus))
             if abs(kv[bus] - rated) / rated > 0.1:
                 fail(f"transformers[{i}].{side}", f"bus '{bus}' is {kv[bus]} kV, transformer side is rated {rated} kV")
     for i, line in enumerate(site.lines):
         for side in ("from_bus", "to_bus"):
             if getattr(line, side) not in kv:
-                fail(f"lines[{i}].{side}", f"unknown bus '{getattr(line, side)}'")
+                fail(f"lines[{i}].{side}", unknown_bus(getattr(line, side)))
         if kv[line.from_bus] != kv[line.to_bus]:
             fail(f"lines[{i}]", f"joins buses of different voltage ({kv[line.from_bus]} and {kv[line.to_bus]} kV)")
 
@@ -51,7 +55,7 @@ def check_site(site: Site, path: Path | None) -> None:
     placed += [(f"{key}.bus", d.bus) for key, d in (("bess", site.bess), ("swap", site.swap)) if d is not None]
     for field, bus in placed:
         if bus not in kv:
-            fail(field, f"unknown bus '{bus}' (buses: {', '.join(kv)})")
+            fail(field, unknown_bus(bus))
 
     _check_connected(site, fail)
     _check_traffic(site, fail)

@@ -34,6 +34,7 @@ from twin.model.devices.swap import SwapStationModel
 from twin.model.events import EventLog
 from twin.model.faults import FaultEffects
 from twin.model.grid import Backend, Grid, injection_points
+from twin.model.limits import LimitMonitor
 from twin.model.profiles import local_times
 from twin.model.sensors import Sensors
 from twin.model.traffic import (
@@ -55,9 +56,11 @@ def profile_grid_s(step_s: float) -> float:
     return LONG_STEP_GRID_S if step_s >= LONG_STEP_S else PROFILE_GRID_S
 
 
-# Charging within a longer step is integrated in parts this long (see step). 15 min keeps a
-# year at 1 h steps fast; against 5-min parts it changes unserved EV energy by < 0.1 point.
+# Charging is integrated in parts between the events inside a step (plug-ins, departures, a
+# battery reaching its target, commands, faults), and in parts of at most this long: 15 min
+# keeps a year at 1 h steps fast; against 5-min parts it changes unserved EV energy by < 0.1 point.
 CHARGING_SUBSTEP_S = 900.0
+MIN_PART_S = 1e-3  # shorter parts are merged into the next: a battery that fills in them stops at its target
 ISLAND_LOSS_FRACTION = 0.04  # losses assumed when shedding for an island, before the power flow says
 
 
@@ -155,6 +158,8 @@ class Twin:
         self.points = injection_points(site)
         self._point_ranges()
         self.grid = Grid(site, self.points, backend=backend)
+        self.limits = LimitMonitor(site.limits, self.grid.bus_names, self.grid.line_names, self.grid.trafo_names,
+                                   self.log)
         self.faults = FaultEffects(self)
         self.sensors = Sensors(scenario.sensors, scenario.seed, site)
         for fault in scenario.faults:
@@ -171,7 +176,7 @@ class Twin:
         for slot, group in enumerate(self.connector_group):
             by_serves.setdefault(tuple(sorted(self.site.chargers[group].serves)), []).append(slot)
         for serves, members in by_serves.items():
-            pool = ConnectorPool(self.env, self.chargers, members)
+            pool = ConnectorPool(self.env, self.chargers, members, self.connector_names)
             for cls in serves:
                 pools[cls] = pool
         return pools
@@ -273,13 +278,19 @@ class Twin:
         t1 = t0 + dt_s
         pv_available, pv_p = self.pv.powers(t0, t1)
         load_p, load_q = self.loads.powers(t0, t1)
-        # Charging is integrated in sub-steps of at most CHARGING_SUBSTEP_S: in one long step
-        # a vehicle that arrives and reaches its dwell limit inside the step would otherwise
-        # leave having charged nothing (at 1 h steps that lost ~16 % of a week's EV energy).
-        n_sub = max(1, math.ceil(dt_s / CHARGING_SUBSTEP_S - 1e-9))
-        parts = [self._charge(dt_s / n_sub, pv_p, load_p, load_q) for _ in range(n_sub)]
+        # Charging is integrated piecewise from event to event, so a vehicle charges exactly from
+        # its plug-in to its departure and a full battery frees its connector when it fills, not
+        # at the step's end (at 1 min steps that held every connector ~30 s too long; in one long
+        # step a vehicle that came and went inside it charged nothing).
+        durations, parts = [], []
+        while self.env.now < t1:  # events due at t1 itself belong to the next step, as they always did
+            self._process_due_events()
+            part_s, part = self._charge(t1, pv_p, load_p, load_q)
+            durations.append(part_s)
+            parts.append(part)
         charger_p, swap_p, pv_p, load_p, load_q, load_shed_kw = (
-            parts[0] if n_sub == 1 else [np.mean([part[i] for part in parts], axis=0) for i in range(6)])
+            parts[0] if len(parts) == 1 else [np.average([part[i] for part in parts], axis=0, weights=durations)
+                                              for i in range(6)])
         swap_p, load_shed_kw = float(swap_p), float(load_shed_kw)
         battery = self.battery
         bess_live = battery is not None and bool(self.grid.energized[self._bess_point])
@@ -290,28 +301,54 @@ class Twin:
 
         grid = self.grid.solve(*self._injections(pv_p, bess_p, charger_p, swap_p, load_p, load_q))
         self._last_losses_kw = grid.losses_kw
+        self.limits.check(t1, grid.v_pu, grid.line_loading_pct, grid.trafo_loading_pct)
         if islanded:
             bess_p = battery.follow(grid.p_slack_kw, dt_s)
         return self._snapshot(t0, dt_s, grid, pv_available, pv_p, bess_p, charger_p, swap_p, load_p,
                               load_shed_kw, islanded)
 
-    def _charge(self, dt_s: float, pv_p: np.ndarray, load_p: np.ndarray, load_q: np.ndarray) -> tuple:
-        """Advance SimPy by ``dt_s``, then charge what is plugged in, within the EV cap and, on an
-        island, within what the battery can carry (shedding EV charging first, then building load).
+    def _process_due_events(self) -> None:
+        """Run every SimPy event due now (including those that events due now trigger)."""
+        env = self.env
+        while env.peek() <= env.now:
+            env.step()
 
-        Returns (charger_p, swap_p, pv_p, load_p, load_q, load_shed_kw) for this part of the step.
+    def _part_end_s(self, t1: float, wanted: np.ndarray, swap_wanted: np.ndarray) -> float:
+        """End of the next charging part: the step's end, the next SimPy event, the longest part,
+        or the moment the first battery would reach its target at the power it is granted now
+        (before an island's shedding, which only lowers the power: the part is never too long)."""
+        now = self.env.now
+        # the longest parts end on a fixed grid, so a long step is cut where shorter steps would end
+        grid_end_s = (math.floor(now / CHARGING_SUBSTEP_S + 1e-9) + 1) * CHARGING_SUBSTEP_S
+        end = min(t1, self.env.peek(), grid_end_s)
+        total = wanted.sum() + swap_wanted.sum()
+        scale = min(1.0, self.ev_cap_kw / total) if total > 0 else 1.0
+        for slots, granted in ((self.chargers, wanted), (self.swap.slots if self.swap else None, swap_wanted)):
+            if slots is not None and granted.size and (granted > 0).any():
+                end = min(end, now + slots.seconds_to_target(granted * scale).min())
+        return min(t1, max(end, now + MIN_PART_S))
+
+    def _charge(self, t1: float, pv_p: np.ndarray, load_p: np.ndarray, load_q: np.ndarray) -> tuple[float, tuple]:
+        """Charge what is plugged in now until the next event (at most to ``t1``), within the EV
+        cap and, on an island, within what the battery can carry (shedding EV charging first,
+        then building load); then advance SimPy to the part's end.
+
+        Returns the part's length and (charger_p, swap_p, pv_p, load_p, load_q, load_shed_kw) over it.
         """
-        self.env.run(until=self.env.now + dt_s)
         live = self.grid.energized
-        pv_p = np.where(live[self._pv_points], pv_p, 0.0)
-        load_live = live[self._load_points]
-        load_shed_kw = float(load_p[~load_live].sum())
-        load_p, load_q = np.where(load_live, load_p, 0.0), np.where(load_live, load_q, 0.0)
-
         wanted = self.chargers.wanted_kw()
-        wanted[~live[self._group_points][self.connector_group]] = 0.0
+        load_shed_kw = 0.0
+        if not self.grid.all_energized:  # an outage cuts some points off: they draw and give nothing
+            pv_p = np.where(live[self._pv_points], pv_p, 0.0)
+            load_live = live[self._load_points]
+            load_shed_kw = float(load_p[~load_live].sum())
+            load_p, load_q = np.where(load_live, load_p, 0.0), np.where(load_live, load_q, 0.0)
+            wanted[~live[self._group_points][self.connector_group]] = 0.0
         swap_live = self.swap is not None and bool(live[self._swap_point])
         swap_wanted = self.swap.wanted_kw() if swap_live else np.zeros(0)
+        start_s = self.env.now
+        end_s = self._part_end_s(t1, wanted, swap_wanted)
+        dt_s = end_s - start_s
         swap_aux_kw = self.site.swap.aux_kw if swap_live else 0.0
         total_wanted = wanted.sum() + swap_wanted.sum()
         scale = min(1.0, self.ev_cap_kw / total_wanted) if total_wanted > 0 else 1.0
@@ -333,10 +370,12 @@ class Twin:
             if excess_pv_kw > 0:  # nowhere to put it: curtail
                 pv_p = pv_p * max(0.0, 1.0 - excess_pv_kw / pv_p.sum())
 
+        # the clock first, so that a battery that fills in this part fires its event at the part's end
+        self.env.run(until=end_s)
         # a copy: the slots' own array changes in place when a vehicle leaves in the next part
         charger_p = self.chargers.advance(dt_s, wanted * scale).copy()
         swap_p = float(self.swap.slots.advance(dt_s, swap_wanted * scale).sum()) + swap_aux_kw if swap_live else 0.0
-        return charger_p, swap_p, pv_p, load_p, load_q, load_shed_kw
+        return dt_s, (charger_p, swap_p, pv_p, load_p, load_q, load_shed_kw)
 
     def _injections(self, pv_p, bess_p, charger_p, swap_p, load_p, load_q) -> tuple[np.ndarray, np.ndarray]:
         """Per injection point P and Q (consumption positive); the island's battery is the slack."""
@@ -357,15 +396,17 @@ class Twin:
 
     def _snapshot(self, t0, dt_s, grid, pv_available, pv_p, bess_p, charger_p, swap_p, load_p, load_shed_kw,
                   islanded) -> Snapshot:
-        hour = (self._start_hour + t0 / 3600.0) % 24.0
-        tariff = float(self._tariff[int(hour)])
+        # the row is stamped at the step's end, and so is its clock; the price is the step's own (its start hour)
+        hour = (self._start_hour + (t0 + dt_s) / 3600.0) % 24.0
+        tariff = float(self._tariff[int((self._start_hour + t0 / 3600.0) % 24.0)])
         poc_v_pu = float(grid.v_pu[self._poc_index])
         battery = self.battery
+        ev_p_kw = float(charger_p.sum()) + swap_p
         measured = self.sensors.measure(Measurements(
             t_s=t0 + dt_s, hour_local=hour, grid_p_kw=grid.p_import_kw, grid_q_kvar=grid.q_import_kvar,
             poc_v_pu=poc_v_pu, pv_p_kw=float(pv_p.sum()), pv_available_kw=float(pv_available.sum()),
             bess_p_kw=bess_p, bess_soc_pct=battery.soc_pct if battery else 0.0,
-            ev_p_kw=float(charger_p.sum()) + swap_p, ev_cap_kw=self.ev_cap_kw, tariff_cny_per_kwh=tariff),
+            ev_p_kw=ev_p_kw, ev_cap_kw=self.ev_cap_kw, tariff_cny_per_kwh=tariff),
             self.faults.comms_lost, {"pv_p_kw": pv_p, "pv_available_kw": pv_available, "charger_p_kw": charger_p,
                                      "charger_ev_soc_pct": self.chargers.soc_pct, "swap_p_kw": swap_p})
         totals = self.totals
@@ -380,10 +421,10 @@ class Twin:
             pv_available_kw=pv_available, pv_p_kw=pv_p, pv_limit_pct=self.pv.p_limit_pct.copy(),
             bess_p_kw=bess_p, bess_p_set_kw=battery.p_set_kw if battery else 0.0,
             bess_soc_pct=battery.soc_pct if battery else 0.0, bess_state=int(battery.state) if battery else 0,
-            charger_p_kw=charger_p.copy(), charger_limit_kw=self.chargers.p_limit_kw.copy(),
+            charger_p_kw=charger_p, charger_limit_kw=self.chargers.p_limit_kw.copy(),  # charger_p: the step's own
             charger_connected=self.chargers.occupied.copy(), charger_ev_soc_pct=self.chargers.soc_pct.copy(),
             swap_p_kw=swap_p, swap_full_packs=self.swap.full_pack_count if self.swap else 0,
-            load_p_kw=float(load_p.sum()), ev_p_kw=float(charger_p.sum()) + swap_p, ev_cap_kw=self.ev_cap_kw,
+            load_p_kw=float(load_p.sum()), ev_p_kw=ev_p_kw, ev_cap_kw=self.ev_cap_kw,
             queue_len=queues, arrived=totals.arrived, served=totals.served, balked=totals.balked,
             reneged=totals.reneged, delivered_kwh=totals.delivered_kwh, unserved_kwh=totals.unserved_kwh,
             contract_limit_kw=self.site.utility.contract_limit_kw,

@@ -16,6 +16,7 @@ both agree within 1e-6 pu.
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import numpy as np
 
 from twin.config.errors import SimulationError
 from twin.config.site import FEEDER_LINE, Site
+from twin.model import kernels
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -71,34 +73,50 @@ def injection_points(site: Site) -> list[InjectionPoint]:
     return points
 
 
+_EMPTY_NETWORK: list[pp.pandapowerNet] = []  # pandapower takes ~0.3 s to lay out an empty net: once a process
+
+
+def _empty_network(name: str) -> pp.pandapowerNet:
+    if not _EMPTY_NETWORK:
+        _EMPTY_NETWORK.append(pp.create_empty_network(sn_mva=1.0))
+    net = copy.deepcopy(_EMPTY_NETWORK[0])
+    net.name = name
+    return net
+
+
 def build_network(site: Site, points: list[InjectionPoint]) -> tuple[pp.pandapowerNet, dict[str, int]]:
-    """The pandapower network of ``site``; returns it with the bus-name -> index map."""
-    net = pp.create_empty_network(name=site.name, sn_mva=1.0)
+    """The pandapower network of ``site``; returns it with the bus-name -> index map.
+
+    Elements are created table by table (``create_buses`` ...): one by one, pandapower's
+    bookkeeping took most of a twin's start-up.
+    """
+    net = _empty_network(site.name)
     u = site.utility
-    bus = {UTILITY_BUS: pp.create_bus(net, vn_kv=u.vn_kv, name=UTILITY_BUS)}
-    for b in site.buses:
-        bus[b.name] = pp.create_bus(net, vn_kv=b.vn_kv, name=b.name)
+    names = [UTILITY_BUS, *(b.name for b in site.buses)]
+    indices = pp.create_buses(net, len(names), vn_kv=[u.vn_kv, *(b.vn_kv for b in site.buses)], name=names)
+    bus = dict(zip(names, (int(i) for i in indices)))
     pp.create_ext_grid(net, bus[UTILITY_BUS], vm_pu=u.vm_pu, name="utility")
     if site.bess is not None:  # the battery forms the grid when the utility is lost (islanding)
         pp.create_ext_grid(net, bus[site.bess.bus], vm_pu=1.0, name=ISLAND_SOURCE, in_service=False)
-    pp.create_line_from_parameters(
-        net, bus[UTILITY_BUS], bus[u.connection_bus], u.feeder_length_km, u.feeder_r_ohm_per_km,
-        u.feeder_x_ohm_per_km, u.feeder_c_nf_per_km, u.feeder_max_i_ka, name=FEEDER_LINE)
-    for ln in site.lines:
-        pp.create_line_from_parameters(
-            net, bus[ln.from_bus], bus[ln.to_bus], ln.length_km, ln.r_ohm_per_km, ln.x_ohm_per_km,
-            ln.c_nf_per_km, ln.max_i_ka, name=ln.name, parallel=ln.parallel)
-    for t in site.transformers:
-        pp.create_transformer_from_parameters(
-            net, bus[t.hv_bus], bus[t.lv_bus], t.sn_kva / 1000, t.vn_hv_kv, t.vn_lv_kv, t.vkr_percent,
-            t.vk_percent, t.pfe_kw, t.i0_percent, name=t.name)
-    for point in points:
-        if point.element == "sgen":
-            pp.create_sgen(net, bus[point.bus], p_mw=0.0, name=point.name)
-        elif point.element == "storage":
-            pp.create_storage(net, bus[point.bus], p_mw=0.0, max_e_mwh=1.0, name=point.name)
-        else:
-            pp.create_load(net, bus[point.bus], p_mw=0.0, name=point.name)
+    feeder = (UTILITY_BUS, u.connection_bus, u.feeder_length_km, u.feeder_r_ohm_per_km, u.feeder_x_ohm_per_km,
+              u.feeder_c_nf_per_km, u.feeder_max_i_ka, FEEDER_LINE, 1)
+    lines = [feeder, *((ln.from_bus, ln.to_bus, ln.length_km, ln.r_ohm_per_km, ln.x_ohm_per_km, ln.c_nf_per_km,
+                        ln.max_i_ka, ln.name, ln.parallel) for ln in site.lines)]
+    from_bus, to_bus, length_km, r_ohm, x_ohm, c_nf, max_i_ka, line_names, parallel = zip(*lines)
+    pp.create_lines_from_parameters(net, [bus[b] for b in from_bus], [bus[b] for b in to_bus], length_km, r_ohm,
+                                    x_ohm, c_nf, max_i_ka, name=line_names, parallel=parallel)
+    trafos = site.transformers
+    if trafos:
+        pp.create_transformers_from_parameters(
+            net, [bus[t.hv_bus] for t in trafos], [bus[t.lv_bus] for t in trafos], [t.sn_kva / 1000 for t in trafos],
+            [t.vn_hv_kv for t in trafos], [t.vn_lv_kv for t in trafos], [t.vkr_percent for t in trafos],
+            [t.vk_percent for t in trafos], [t.pfe_kw for t in trafos], [t.i0_percent for t in trafos],
+            name=[t.name for t in trafos])
+    for element, create in (("sgen", pp.create_sgens), ("storage", pp.create_storages), ("load", pp.create_loads)):
+        members = [p for p in points if p.element == element]
+        if members:
+            extra = {"max_e_mwh": 1.0} if element == "storage" else {}
+            create(net, [bus[p.bus] for p in members], p_mw=0.0, name=[p.name for p in members], **extra)
     return net, bus
 
 
@@ -120,6 +138,7 @@ class Grid:
         self._island_source = True
         self.out_of_service: frozenset[str] = frozenset()
         self.energized = np.ones(len(points), dtype=bool)  # injection points that have a source
+        self.all_energized = True
         self._rebuild()
 
     # -- topology (faults) ---------------------------------------------------------------
@@ -156,14 +175,16 @@ class Grid:
         self._has_source = bool(self.net.ext_grid.in_service.any())
         if not self.has_source:
             self.energized[:] = False
+            self.all_energized = False
             self._newton = None
             return
         self.write_injections(zeros, zeros)
         pp.runpp(self.net, numba=False)  # builds the internal case the fast path takes its matrices from
         live = self.net.res_bus.vm_pu.notna().to_numpy()
-        self.energized = np.array([live[self._bus_index[p.bus]] for p in self.points])
+        self.energized = np.array([live[self._bus_index[p.bus]] for p in self.points], dtype=bool)
+        self.all_energized = bool(self.energized.all())
         if self.backend == "newton":
-            self._newton = _DenseNewton(self)
+            self._newton = _DenseNewton(self, compiled=kernels.COMPILED)
 
     # -- the pandapower side -----------------------------------------------------------
     def write_injections(self, p_kw: np.ndarray, q_kvar: np.ndarray) -> None:
@@ -218,7 +239,8 @@ class Grid:
     def backend_name(self) -> str:
         if self._newton is None:
             return "pandapower runpp (every step)"
-        return "dense Newton-Raphson on pandapower's Ybus (warm start, unchanged steps skipped)"
+        kind = "compiled (numba)" if self._newton.compiled else "numpy reference"
+        return f"dense Newton-Raphson on pandapower's Ybus, {kind} (warm start, unchanged steps skipped)"
 
 
 class _DenseNewton:
@@ -228,9 +250,13 @@ class _DenseNewton:
     Jacobian is the classic 2(n-1) square system; the slack is moved to index 0 so the
     non-slack block is a plain slice. Buses and branches that pandapower drops from its
     internal case (out of service, or cut off by an outage) report 0 pu and 0 % loading.
+
+    ``compiled``: the Newton iterations and the branch results run as the kernels of
+    ``twin.model.kernels``; otherwise as the numpy reference below (the same expressions).
     """
 
-    def __init__(self, grid: Grid) -> None:
+    def __init__(self, grid: Grid, compiled: bool = True) -> None:
+        self.compiled = compiled
         net = grid.net
         internal = net._ppc["internal"]
         lookup = net._pd2ppc_lookups["bus"]
@@ -265,9 +291,15 @@ class _DenseNewton:
         trafo = net.trafo
         self.trafo_i_rated_hv_ka = (trafo.sn_mva / (SQRT3 * trafo.vn_hv_kv) * trafo.parallel * trafo.df).to_numpy()
         self.trafo_i_rated_lv_ka = (trafo.sn_mva / (SQRT3 * trafo.vn_lv_kv) * trafo.parallel * trafo.df).to_numpy()
+        self.y_slack_row = np.ascontiguousarray(self.y_bus[0])
         self.v = internal["V"][order].copy()
         self._diag = np.diag_indices(n)  # the Jacobian's diagonal, indexed every iteration
+        if compiled:  # load (or compile) the kernels now, not in the middle of the first step
+            kernels.update_bus_power(self.incidence, np.zeros(len(grid.points)), np.zeros(len(grid.points)),
+                                     np.zeros(n, dtype=complex))
+            self._results_compiled(kernels.newton_pq(self.y_bus, self.v, np.zeros(n, dtype=complex), 1e-10, 1)[0])
         self._last_s: np.ndarray | None = None
+        self._s_bus = np.zeros(n, dtype=complex)  # the compiled path's bus injections, updated in place
         self._last_state: GridState | None = None
         self.grid = grid
 
@@ -276,20 +308,39 @@ class _DenseNewton:
         self._last_state = None
 
     def solve(self, p_kw: np.ndarray, q_kvar: np.ndarray) -> GridState:
-        s_bus = -(self.incidence @ (p_kw + 1j * q_kvar))
-        if self._last_state is not None and np.array_equal(s_bus, self._last_s):
-            return self._last_state
-        v = self._newton(s_bus, self.v)
+        if self.compiled:
+            changed = kernels.update_bus_power(self.incidence, p_kw, q_kvar, self._s_bus)
+            if self._last_state is not None and not changed:
+                return self._last_state
+            s_bus = self._s_bus.copy()
+        else:
+            s_bus = -(self.incidence @ (p_kw + 1j * q_kvar))
+            if self._last_state is not None and np.array_equal(s_bus, self._last_s):
+                return self._last_state
+        newton = self._newton_compiled if self.compiled else self._newton
+        v = newton(s_bus, self.v)
         if v is None:  # a large jump can defeat the warm start; retry once from flat
             flat = np.ones_like(self.v)
             flat[0] = self.v[0]
-            v = self._newton(s_bus, flat)
+            v = newton(s_bus, flat)
             if v is None:
+                self._last_state = None  # the compiled path already took these injections in
                 raise SimulationError("power flow did not converge: the site cannot be supplied at this load")
         self.v = v
         self.grid.solves += 1
-        self._last_s, self._last_state = s_bus, self._results(v)
+        self._last_s, self._last_state = s_bus, (self._results_compiled if self.compiled else self._results)(v)
         return self._last_state
+
+    def _newton_compiled(self, s_bus: np.ndarray, v0: np.ndarray, tol: float = 1e-10,
+                         max_iter: int = 30) -> np.ndarray | None:
+        v, converged = kernels.newton_pq(self.y_bus, v0, s_bus, tol, max_iter)
+        return v if converged else None
+
+    def _results_compiled(self, v: np.ndarray) -> GridState:
+        return GridState(*kernels.grid_results(
+            v, self.y_slack_row, self.y_from, self.y_to, self.branch_from, self.branch_to, self.i_base_ka,
+            self.base_mva, self.bus_rows, self.line_rows, self.line_i_max_ka, self.trafo_rows,
+            self.trafo_i_rated_hv_ka, self.trafo_i_rated_lv_ka))
 
     def _newton(self, s_bus: np.ndarray, v0: np.ndarray, tol: float = 1e-10, max_iter: int = 30) -> np.ndarray | None:
         y = self.y_bus

@@ -20,6 +20,8 @@ from twin.config.site import VehicleClass
 from twin.model.devices.charger import ChargingSlots, Occupant
 from twin.model.events import EventLog
 
+MIN_ACCEPT_FRACTION = 0.7  # a vehicle accepts a uniform share of its class's max_charge_kw, from this to 1
+
 
 @dataclass
 class Vehicle:
@@ -58,8 +60,9 @@ class ConnectorPool:
     its vehicle leaves; it returns when the fault clears.
     """
 
-    def __init__(self, env: simpy.Environment, slots: ChargingSlots, members: list[int]) -> None:
+    def __init__(self, env: simpy.Environment, slots: ChargingSlots, members: list[int], names: list[str]) -> None:
         self.slots = slots
+        self.names = names  # of every slot (``car_dc_1``), as the time series and faults name them
         self.members = set(members)
         self.free = simpy.PriorityStore(env)
         self.held: set[int] = set()
@@ -114,7 +117,7 @@ def arrivals(env: simpy.Environment, cls: VehicleClass, rates_per_s: np.ndarray,
                 next(ids), cls,
                 capacity_kwh=float(rng.uniform(*cls.battery_kwh)),
                 arrival_soc_pct=float(rng.uniform(*cls.arrival_soc_pct)),
-                max_accept_kw=float(cls.max_charge_kw * rng.uniform(0.7, 1.0)),
+                max_accept_kw=float(cls.max_charge_kw * rng.uniform(MIN_ACCEPT_FRACTION, 1.0)),
             )
             on_arrival(vehicle)
 
@@ -144,7 +147,7 @@ def charging_visit(env: simpy.Environment, vehicle: Vehicle, pool: ConnectorPool
     totals.wait_min.append(wait_min)
     slots = pool.slots
     done = slots.plug(slot, vehicle.occupant())
-    log("plug", f"connector{slot}", vehicle.vehicle_id, wait_min, f"{cls.name} waited {wait_min:.1f} min")
+    log("plug", pool.names[slot], vehicle.vehicle_id, wait_min, f"{cls.name} waited {wait_min:.1f} min")
     yield done | env.timeout(cls.max_dwell_min * 60.0)
     _, soc = slots.unplug(slot)
     pool.release(slot)
@@ -153,5 +156,5 @@ def charging_visit(env: simpy.Environment, vehicle: Vehicle, pool: ConnectorPool
     totals.served += 1
     totals.delivered_kwh += delivered
     totals.unserved_kwh += unserved
-    log("departure", f"connector{slot}", vehicle.vehicle_id, delivered,
+    log("departure", pool.names[slot], vehicle.vehicle_id, delivered,
         f"{cls.name} soc {soc:.0f}%" + (f", {unserved:.1f} kWh unserved" if unserved > 1e-6 else ""))

@@ -14,13 +14,15 @@ from typing import Any
 import numpy as np
 
 from twin.config.metrics import KPI_LABELS
+from twin.results.energy import ENERGY_COLUMNS, energy_kpis
+from twin.results.limits import limit_kpis
 from twin.results.reader import Results, open_results
 
 DEMAND_WINDOW_S = 15 * 60  # utility demand is billed on 15-minute averages
 KPI_COLUMNS = ("t_s", "dt_s", "grid_p_kw", "bess_p_kw", "bess_soc_pct", "ev_p_kw", "load_p_kw", "losses_kw",
                "tariff_cny_per_kwh", "contract_limit_kw", "delivered_kwh", "unserved_kwh", "arrived", "served",
                "balked", "reneged", "load_shed_kw", "islanded", "pv_p_kw.", "v_pu.", "trafo_loading_pct.",
-               "line_loading_pct.")
+               "line_loading_pct.", *ENERGY_COLUMNS)
 
 
 
@@ -34,6 +36,7 @@ def _columns_with_prefix(table, prefix: str) -> np.ndarray:
 def compute_kpis(source: Results | str | Path) -> dict[str, Any]:
     results = open_results(source)
     meta = results.meta
+    site = results.resolved["site"]
     ts = results.timeseries(KPI_COLUMNS)
     if ts.num_rows == 0:
         return {"steps": 0}
@@ -90,6 +93,9 @@ def compute_kpis(source: Results | str | Path) -> dict[str, Any]:
         "energy_cost_cny": float((imported * col["tariff_cny_per_kwh"]).sum() - exported.sum() * meta["export_cny_per_kwh"]),
         "co2_emitted_kg": float(imported.sum() * ef),
         "co2_avoided_kg": pv_kwh * ef,
+        "ev_energy_grid_kwh": float((col["ev_p_kw"] * hours).sum()),
+        **energy_kpis(ts, site, dict(col, pv_kwh=pv_kwh)),
+        **limit_kpis(ts, site["limits"], start),
         "simulated_s": float(col["t_s"][-1]),
         "steps": int(ts.num_rows),
     }

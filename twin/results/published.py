@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from twin.config.errors import ScenarioError
 from twin.config.files import read_toml
@@ -153,12 +153,18 @@ def comparison_rows(simulated: dict[str, float], published: dict[str, dict[str, 
 YEAR_S = 365 * 86400.0
 
 
+class BaselineRun(Protocol):
+    """The no-PV/no-storage run beside a year run (``twin.run.baseline.Baseline``)."""
+
+    def kpis(self) -> dict[str, Any]: ...
+
+
 def covers_a_year(scenario: Scenario) -> bool:
     """Published figures are yearly: only a run of one year (a day either way) is set beside them."""
     return abs(scenario.duration_s - YEAR_S) <= 86400.0
 
 
-def compare_run(scenario: Scenario, out_dir: Path, kpis: dict[str, Any], baseline: Baseline,
+def compare_run(scenario: Scenario, out_dir: Path, kpis: dict[str, Any], baseline: BaselineRun,
                 published: dict[str, dict[str, Any]]) -> list[Row]:
     """Collect the baseline (``out_dir/baseline``), then write ``compare.json`` and the report section.
 

@@ -21,6 +21,7 @@ import os
 import shutil
 import time
 from dataclasses import fields
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,17 @@ ARRAY_FIELDS = {  # snapshot array field -> name list on the twin that labels it
 
 
 NOT_RECORDED = {"comms_lost"}  # sets of names, not numbers; the events table has them
+# Network results and per-connector arrays are stored as float32: 24 bits of mantissa
+# resolve 0.1 W of a 1.6 MW charger, 1e-7 pu of a voltage and 1e-5 % of a loading, far finer
+# than any meter or sensor model (0.2 class at best). Site figures, PV (a KPI input), totals
+# and time stay float64: KPIs, verdicts and the energy balance read back exactly as computed.
+FLOAT32_FIELDS = {"v_pu", "line_loading_pct", "trafo_loading_pct", "charger_p_kw", "charger_limit_kw",
+                  "charger_ev_soc_pct"}
+# zstd on floats split into byte streams (no dictionary: measured values rarely repeat),
+# dictionaries for the events' strings. Measured on a 24 h at 1 s recording (181 columns):
+# 41 MB with pyarrow's defaults, 25 MB with float32 arrays alone, 11.5 MB with both; 4x
+# longer chunks would save another 11 % at 4x the buffer, so a chunk stays an hour at 1 s.
+ZSTD_LEVEL = 3
 
 
 def column_layout(twin: Twin) -> list[tuple[str, str | None, int]]:
@@ -88,6 +100,7 @@ class Recorder:
         self.chunk_rows = chunk_rows
         self.chunk_wall_s = chunk_wall_s
         self._buffer = np.empty((chunk_rows, len(self.columns)))
+        self._plan_rows()
         self._rows = 0
         self._events: list[Event] = []
         self._part = 0
@@ -100,18 +113,35 @@ class Recorder:
                 shutil.copyfile(source, self.out_dir / name)
         (self.out_dir / "resolved.json").write_text(scenario.model_dump_json(indent=2))
 
+    def _plan_rows(self) -> None:
+        """Where each snapshot field goes in a row, worked out once: a row is then one gather
+        of all scalars and one slice assignment per array field."""
+        scalars, scalar_cols, self._array_slices = [], [], []
+        self._measured_slice = slice(0, 0)
+        self._float32_cols: set[int] = set()
+        col = 0
+        for field, suffixes, width in self.layout:
+            if field == "measured":
+                self._measured_slice = slice(col, col + width)
+            elif suffixes is None:
+                scalars.append(field)
+                scalar_cols.append(col)
+            else:
+                self._array_slices.append((field, slice(col, col + width)))
+            if field in FLOAT32_FIELDS:
+                self._float32_cols.update(range(col, col + width))
+            col += width
+        self._scalars = attrgetter(*scalars)
+        self._scalar_cols = np.array(scalar_cols, dtype=int)
+        self._measured = attrgetter(*MEASURED_FIELDS)
+
     def on_snapshot(self, snap: Snapshot) -> None:
         row = self._buffer[self._rows]
-        col = 0
-        for field, _suffixes, width in self.layout:
-            value = getattr(snap, field)
-            if field == "measured":
-                value = [*(getattr(value, name) for name in MEASURED_FIELDS), *value.devices.values()]
-            if width == 1 and _suffixes is None:
-                row[col] = value
-            else:
-                row[col:col + width] = value
-            col += width
+        row[self._scalar_cols] = self._scalars(snap)
+        for field, part in self._array_slices:
+            row[part] = getattr(snap, field)
+        measured = snap.measured
+        row[self._measured_slice] = (*self._measured(measured), *measured.devices.values())
         self._rows += 1
         self.meta["steps_recorded"] += 1
         if self._rows == self.chunk_rows or (self._rows & 255 == 0
@@ -124,8 +154,10 @@ class Recorder:
     def flush(self) -> None:
         """Write what is buffered as the next chunk (timeseries and events)."""
         if self._rows:
-            table = pa.Table.from_arrays([pa.array(self._buffer[:self._rows, i]) for i in range(len(self.columns))],
-                                         names=self.columns)
+            block = self._buffer[:self._rows]
+            table = pa.Table.from_arrays([pa.array(block[:, i].astype(np.float32 if i in self._float32_cols
+                                                                        else np.float64))
+                                          for i in range(len(self.columns))], names=self.columns)
             self._write(table, "timeseries")
         if self._events:
             table = pa.Table.from_pylist([e._asdict() for e in self._events])
@@ -139,7 +171,10 @@ class Recorder:
     def _write(self, table: pa.Table, folder: str) -> None:
         final = self.out_dir / folder / f"part-{self._part:05d}.parquet"
         temporary = final.with_suffix(".tmp")
-        pq.write_table(table, temporary)
+        floats = [f.name for f in table.schema if pa.types.is_floating(f.type)]
+        others = [name for name in table.column_names if name not in floats]
+        pq.write_table(table, temporary, compression="zstd", compression_level=ZSTD_LEVEL,
+                       use_dictionary=others or False, use_byte_stream_split=floats or False)
         os.replace(temporary, final)
 
     def close(self, status: str = "completed", **extra: Any) -> None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
+from twin.model import kernels
+
 MIN_TAPER_FRACTION = 0.05  # a battery near full still trickles; keeps the taper from reaching zero
 
 
@@ -55,6 +57,14 @@ class ChargingSlots:
         self.knee_pct = np.full(n, 80.0)
         self.energy_kwh = np.zeros(n)  # grid-side energy of the current session
         self.done: list[simpy.Event | None] = [None] * n
+        self.compiled = kernels.COMPILED
+        self._wanted = np.zeros(n)  # the kernels' output buffers
+        self._reached = np.zeros(n, dtype=bool)
+        if self.compiled:  # load (or compile) the kernels now, not in the middle of the first step
+            self.wanted_kw()
+            kernels.slots_advance(1.0, np.zeros(n), self.p_kw.copy(), self.ramp_kw_per_s, self.target_soc_pct,
+                                  self.soc_pct.copy(), self.capacity_kwh, self.efficiency, self.energy_kwh.copy(),
+                                  self.occupied, self._reached.copy())
 
     def plug(self, slot: int, occupant: Occupant) -> simpy.Event:
         """Connect a battery; the returned event fires when it reaches its target SoC."""
@@ -79,25 +89,53 @@ class ChargingSlots:
         return float(self.energy_kwh[slot]), float(self.soc_pct[slot])
 
     def wanted_kw(self) -> np.ndarray:
-        """Grid-side power each slot would draw now, before any site-wide cap or ramp."""
+        """Grid-side power each slot would draw now, before any site-wide cap or ramp (a new array)."""
+        if not self.compiled:
+            return self.wanted_kw_reference()
+        return kernels.slots_wanted_kw(self.soc_pct, self.max_accept_kw, self.knee_pct, self.efficiency,
+                                       self.p_max_kw, self.p_limit_kw, self.occupied, self.faulted,
+                                       self.target_soc_pct, MIN_TAPER_FRACTION, self._wanted).copy()
+
+    def wanted_kw_reference(self) -> np.ndarray:
         accept = taper_kw(self.soc_pct, self.max_accept_kw, self.knee_pct) / self.efficiency
         wanted = np.minimum(np.minimum(self.p_max_kw, self.p_limit_kw), accept)
         wanted[~self.occupied | self.faulted | (self.soc_pct >= self.target_soc_pct)] = 0.0
         return wanted
 
+    def seconds_to_target(self, granted_kw: np.ndarray) -> np.ndarray:
+        """How long each slot would take to reach its target at ``granted_kw`` (inf if never)."""
+        room_kwh = np.maximum(self.target_soc_pct - self.soc_pct, 0.0) / 100.0 * self.capacity_kwh
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.occupied & (granted_kw > 0), room_kwh / (granted_kw * self.efficiency) * 3600.0,
+                            np.inf)
+
     def advance(self, dt_s: float, granted_kw: np.ndarray) -> np.ndarray:
-        """Draw ``granted_kw`` (ramp-limited upward), charge the batteries, fire done events."""
+        """Draw ``granted_kw`` (ramp-limited upward), charge the batteries, fire done events.
+
+        Returns ``p_kw``, the slots' own array (changed in place by the next advance or unplug).
+        """
+        if not self.compiled:
+            return self.advance_reference(dt_s, granted_kw)
+        if kernels.slots_advance(dt_s, granted_kw, self.p_kw, self.ramp_kw_per_s, self.target_soc_pct,
+                                 self.soc_pct, self.capacity_kwh, self.efficiency, self.energy_kwh,
+                                 self.occupied, self._reached):
+            self._fire(np.flatnonzero(self._reached))
+        return self.p_kw
+
+    def advance_reference(self, dt_s: float, granted_kw: np.ndarray) -> np.ndarray:
         p = np.minimum(granted_kw, self.p_kw + self.ramp_kw_per_s * dt_s)
         hours = dt_s / 3600.0
         # do not overshoot the target within one long step
         room_kwh = np.maximum(self.target_soc_pct - self.soc_pct, 0.0) / 100.0 * self.capacity_kwh
         p = np.minimum(p, room_kwh / self.efficiency / hours)
-        self.p_kw = p
+        self.p_kw[:] = p
         self.energy_kwh += p * hours
         self.soc_pct += p * hours * self.efficiency / self.capacity_kwh * 100.0
-        full = np.flatnonzero(self.occupied & (self.soc_pct >= self.target_soc_pct - 1e-9))
+        self._fire(np.flatnonzero(self.occupied & (self.soc_pct >= self.target_soc_pct - 1e-9)))
+        return self.p_kw
+
+    def _fire(self, full: np.ndarray) -> None:
         for slot in full:
             event = self.done[slot]
             if event is not None and not event.triggered:
                 event.succeed()
-        return p

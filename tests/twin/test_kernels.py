@@ -1,0 +1,109 @@
+"""The fast path equals its plain references: kernels bit for bit (element-wise) or within 1e-9 pu
+(power flow), tabulated profile means bit for bit, whole runs the same with and without kernels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import simpy
+
+from tests.conftest import FREIGHT_SITE, PASSENGER_SITE, run_twin
+from twin.config.site import load_site
+from twin.model import kernels
+from twin.model.devices.charger import ChargingSlots, Occupant
+from twin.model.grid import Grid, _DenseNewton, injection_points
+from twin.model.profiles import IntervalMean
+
+pytestmark = pytest.mark.skipif(not kernels.COMPILED, reason="SATWIN_KERNELS=reference: nothing compiled to compare")
+
+
+def _slots(env: simpy.Environment, rng: np.random.Generator, n: int = 40) -> ChargingSlots:
+    slots = ChargingSlots(env, rng.choice([60.0, 120.0, 480.0, 1200.0], n), rng.uniform(93, 97, n),
+                          rng.uniform(5, 50, n))
+    for slot in range(n):
+        if rng.random() < 0.8:
+            soc = rng.uniform(10, 99)
+            slots.plug(slot, Occupant(rng.uniform(50, 600), soc, rng.choice([80.0, 90.0, soc]),
+                                      rng.uniform(50, 1200), rng.uniform(60, 85)))
+    slots.faulted[rng.random(n) < 0.1] = True
+    slots.p_limit_kw[rng.random(n) < 0.3] = 30.0
+    return slots
+
+
+@pytest.mark.parametrize("dt_s", [1.0, 60.0, 900.0])
+def test_charging_kernels_equal_the_numpy_reference_bit_for_bit(dt_s):
+    env_a, env_b = simpy.Environment(), simpy.Environment()
+    fast, plain = _slots(env_a, np.random.default_rng(4)), _slots(env_b, np.random.default_rng(4))
+    plain.compiled = False
+    fired = 0
+    for step in range(200):
+        wanted_fast, wanted_plain = fast.wanted_kw(), plain.wanted_kw()
+        assert np.array_equal(wanted_fast, wanted_plain), step
+        scale = 0.5 + 0.5 * (step % 3) / 2  # a site cap binding on some steps
+        p_fast = fast.advance(dt_s, wanted_fast * scale)
+        p_plain = plain.advance(dt_s, wanted_plain * scale)
+        for name in ("p_kw", "soc_pct", "energy_kwh"):
+            assert np.array_equal(getattr(fast, name), getattr(plain, name)), (name, step)
+        assert np.array_equal(p_fast, p_plain)
+        done_fast = [e is not None and e.triggered for e in fast.done]
+        assert done_fast == [e is not None and e.triggered for e in plain.done]
+        fired = sum(done_fast)
+    assert fired > 5  # batteries did reach their targets, so the event path was compared too
+
+
+@pytest.mark.parametrize("site_path", [FREIGHT_SITE, PASSENGER_SITE])
+def test_compiled_power_flow_equals_the_numpy_newton_and_runpp(site_path):
+    site = load_site(site_path)
+    points = injection_points(site)
+    grid, full = Grid(site, points), Grid(site, points, backend="pandapower")
+    assert grid._newton.compiled and "numba" in grid.backend_name
+    plain = _DenseNewton(grid, compiled=False)
+    rng = np.random.default_rng(11)
+    p = np.array([-800.0 if pt.element == "sgen" else 0.0 if pt.element == "storage" else 700.0 for pt in points])
+    q = 0.2 * np.clip(p, 0, None)
+    for k in range(60):  # a drifting day: consecutive steps differ a little, sometimes a lot
+        p = p * rng.uniform(0.97, 1.03, len(p)) + (rng.uniform(-300, 300, len(p)) if k % 15 == 0 else 0.0)
+        a, b, c = grid.solve(p, q), plain.solve(p, q), full.solve(p, q)
+        assert np.abs(a.v_pu - b.v_pu).max() < 1e-9
+        assert np.abs(a.v_pu - c.v_pu).max() < 1e-6
+        for name in ("p_import_kw", "q_import_kvar", "p_slack_kw", "losses_kw"):
+            assert getattr(a, name) == pytest.approx(getattr(b, name), abs=1e-6), name
+            assert getattr(a, name) == pytest.approx(getattr(c, name), abs=1e-3), name
+        np.testing.assert_allclose(a.line_loading_pct, b.line_loading_pct, atol=1e-7)
+        np.testing.assert_allclose(a.trafo_loading_pct, c.trafo_loading_pct, atol=1e-4)
+        assert a.p_slack_kw == pytest.approx(p.sum() + a.losses_kw, abs=1e-3)  # power balance
+    solves = grid.solves
+    grid.solve(p.copy(), q.copy())  # unchanged injections are not solved again
+    assert grid.solves == solves
+
+
+def test_tabulated_profile_means_equal_the_scalar_path_bit_for_bit():
+    rng = np.random.default_rng(2)
+    values = np.cumsum(rng.normal(0, 5, (1442, 3)), axis=0)
+    for step_s in (1.0, 60.0, 900.0, 7.5):
+        tabulated, scalar = IntervalMean(values, 60.0), IntervalMean(values, 60.0)
+        t0 = 0.0
+        for _ in range(300):
+            t1 = t0 + step_s
+            expected = (scalar._integral(t1) - scalar._integral(t0)) / (t1 - t0)
+            assert np.array_equal(tabulated.mean(t0, t1), expected), (step_s, t0)
+            t0 = t1
+        assert len(tabulated._step_means) > 0  # the table was used, not only the fallback
+    off_grid = IntervalMean(values, 60.0)
+    off_grid.mean(0.0, 60.0)
+    assert np.array_equal(off_grid.mean(30.0, 90.0), (off_grid._integral(90.0) - off_grid._integral(30.0)) / 60.0)
+
+
+def test_a_run_with_kernels_equals_the_plain_model(holiday, monkeypatch):
+    short = holiday.with_options(step_s=10.0, duration_s=3 * 3600.0)
+    _, fast = run_twin(short)
+    monkeypatch.setattr(kernels, "COMPILED", False)
+    twin, plain = run_twin(short)
+    assert not twin.chargers.compiled and not twin.grid._newton.compiled
+    assert max(s.ev_p_kw for s in plain) > 500  # under real load
+    for a, b in zip(fast, plain):
+        assert a.arrived == b.arrived and a.served == b.served
+        assert a.grid_p_kw == pytest.approx(b.grid_p_kw, abs=1e-6)
+        assert a.bess_soc_pct == pytest.approx(b.bess_soc_pct, abs=1e-9)
+        np.testing.assert_allclose(a.charger_p_kw, b.charger_p_kw, atol=1e-6)
+        np.testing.assert_allclose(a.v_pu, b.v_pu, atol=1e-9)
