@@ -251,8 +251,9 @@ def demo_command(
     out: Annotated[Path, typer.Option(help="Results folder")] = Path("results/demo"),
     step: Annotated[str, typer.Option(help="Step of the served twin")] = "5s",
     ocpp: Annotated[bool, typer.Option("--ocpp", help="Chargers on OCPP 2.0.1 under the reference CSMS too "
-                                                      "(paced at --speed: OCPP has no lockstep)")] = False,
-    speed: Annotated[float, typer.Option(help="With --ocpp: simulated seconds per wall second")] = 360.0,
+                                                      "(the EMS still in lockstep; OCPP has none: its "
+                                                      "verdicts are judged in simulated time)")] = False,
+    speed: Annotated[float, typer.Option(help="Unused: the demo runs in lockstep (kept for old scripts)")] = 360.0,
 ) -> None:
     """The main job: the holiday peak served over loopback Modbus in lockstep, the reference controller as a
     separate process."""
@@ -264,13 +265,12 @@ def demo_command(
     scenario = load_with_options(DEMO_SCENARIO, step=step)
     command = f"{shlex.quote(sys.executable)} -m twin controller --host {{host}} --port {{port}}"
     print(f"{scenario.name}: 24 h served over Modbus "
-          + (f"at {speed:g}x (about {scenario.duration_s / speed / 60:.1f} min)" if ocpp else
-             f"in lockstep ({scenario.n_steps} steps of {scenario.step_s:g} s, each waits for the controller)")
+          f"in lockstep ({scenario.n_steps} steps of {scenario.step_s:g} s, each waits for the controller)"
           + "; reference controller: satwin controller (separate process)"
           + ("; chargers on OCPP under satwin csms (separate process)" if ocpp else ""))
     if ocpp:
         csms = f"{shlex.quote(sys.executable)} -m twin csms --port {{port}} --ev-cap-kw {charger_cap_kw(scenario):.0f}"
-        result = run_with_csms(scenario, out, csms, controller_cmd=command, speed=speed, echo=print)
+        result = run_with_csms(scenario, out, csms, controller_cmd=command, clock="lockstep", echo=print)
     else:
         result = run_with_external_controller(scenario, out, command, clock="lockstep", echo=print)
     print_kpis(result.kpis, f"{scenario.name} — external reference controller over Modbus ({result.status})")

@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from hil.acceptance import DEFAULT_SPEED, HOST, _stop, run_with_external_controller
+from hil.acceptance import DEFAULT_CLOCK, DEFAULT_SPEED, HOST, _stop, run_with_external_controller
 from hil.ocpp.stations import OcppOptions
 from hil.serve import ServeOptions, serve
 from twin.config.scenario import Scenario
@@ -48,8 +48,14 @@ def wait_listening(port: int, child: subprocess.Popen, timeout_s: float) -> str 
 
 def run_with_csms(scenario: Scenario, out_dir: Path, csms_cmd: str | None = None, ocpp_url: str | None = None,
                   controller_cmd: str | None = None, version: str = "2.0.1", sample_s: float = 60.0,
-                  speed: float = DEFAULT_SPEED, echo=lambda _text: None) -> RunResult:
-    """Serve ``scenario`` with its chargers on OCPP against the CSMS; verdicts include its health."""
+                  speed: float = DEFAULT_SPEED, clock: str = DEFAULT_CLOCK, echo=lambda _text: None) -> RunResult:
+    """Serve ``scenario`` with its chargers on OCPP against the CSMS; verdicts include its health.
+
+    With a site EMS (``controller_cmd``) the twin runs on ``clock`` — lockstep by default, so the
+    Modbus side's verdicts do not depend on the machine's load; OCPP has no lockstep, and the
+    stations' messages and the CSMS's profiles take effect at whichever step they reach the twin
+    (the OCPP verdicts are judged in simulated time). Without one it is paced at ``speed``.
+    """
     child = None
     problems: list[str] = []
     if csms_cmd:
@@ -65,7 +71,8 @@ def run_with_csms(scenario: Scenario, out_dir: Path, csms_cmd: str | None = None
     ocpp = OcppOptions(ocpp_url, version, sample_s)
     try:
         if controller_cmd:
-            result = run_with_external_controller(scenario, out_dir, controller_cmd, speed, echo, ocpp=ocpp)
+            result = run_with_external_controller(scenario, out_dir, controller_cmd, speed=speed, clock=clock,
+                                                  echo=echo, ocpp=ocpp)
         else:
             result = serve(scenario, out_dir, host=HOST, port=0, options=ServeOptions(speed=speed), echo=echo,
                            ocpp=ocpp)
