@@ -350,11 +350,14 @@ def bench_ocpp(
     wall: Annotated[float, typer.Option(help="Wall seconds to run")] = 60.0,
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall second")] = 10.0,
     version: Annotated[str, typer.Option(help="1.6 or 2.0.1")] = "2.0.1",
+    traffic: Annotated[Optional[float], typer.Option(help="x the ordinary day's cars and trucks (0: the "
+                                                          "holiday's own; default: every connector busy)")] = None,
 ) -> None:
     """Every freight-site station on OCPP with 10 s MeterValues: messages/s, CSMS round trip, step lateness."""
+    from hil.ocpp_bench import BUSY_TRAFFIC
     from hil.ocpp_bench import bench_ocpp as run_bench
 
-    run_bench(wall, speed, version=version)
+    run_bench(wall, speed, version=version, traffic=BUSY_TRAFFIC if traffic is None else traffic or None)
 
 
 def register(app: typer.Typer) -> None:

@@ -140,6 +140,13 @@ class StationModel:
             self._samples = (power_kw, soc_pct, v_pu)
             now = self.now()
             by_slot = {c.slot: c for c in self.connectors}
+            before_wh = {c.slot: c.energy_wh for c in self.connectors}
+            # the register at ``now`` includes this step: a vehicle that left during it drew its last
+            # part of the step in its transaction (stamped ``now``, like a stop between two steps); one
+            # that plugged in started from the register before the step, the connector was idle till
+            # then — unless another vehicle left it in the same step
+            for c in self.connectors:
+                c.energy_wh += float(power_kw[c.slot]) * dt_s / 3.6
             for slot in departures:
                 if slot in by_slot:
                     c = by_slot[slot]
@@ -148,9 +155,7 @@ class StationModel:
                     self._set_status(c, "Available", now)  # also after a remote stop
             for slot, vehicle_id in plugs:
                 if slot in by_slot:
-                    self._plug(by_slot[slot], vehicle_id, now)
-            for c in self.connectors:
-                c.energy_wh += float(power_kw[c.slot]) * dt_s / 3.6
+                    self._plug(by_slot[slot], vehicle_id, now, None if slot in departures else before_wh[slot])
             limits = self._ocpp_limits_kw()
             for c, limit_kw in zip(self.connectors, limits):
                 self._set_status(c, self._status(c, faulted[c.slot], limit_kw, wanted_kw[c.slot]), now)
@@ -164,14 +169,18 @@ class StationModel:
                 self._last_heartbeat_s = t_s
                 self._put(Outgoing("heartbeat", now))
 
-    def _plug(self, c: Connector, vehicle_id: int, now: dt.datetime) -> None:
+    def _plug(self, c: Connector, vehicle_id: int, now: dt.datetime, start_wh: float | None) -> None:
+        """A transaction from ``start_wh`` (None: the register now)."""
         self.sessions_started += 1
         token = f"EV{vehicle_id:06d}"
         self._set_status(c, "Preparing", now)
         self._put(Outgoing("authorize", now, c.number, id_token=token))
-        c.session = Session(self.sessions_started, vehicle_id, token, now, c.energy_wh)
+        sample = self._sample(c)
+        if start_wh is not None:
+            sample = replace(sample, energy_wh=start_wh)
+        c.session = Session(self.sessions_started, vehicle_id, token, now, sample.energy_wh)
         self._put(Outgoing("tx_start", now, c.number, session=c.session.number, id_token=token,
-                           sample=self._sample(c), reason="CablePluggedIn", seq_no=c.session.next_seq()))
+                           sample=sample, reason="CablePluggedIn", seq_no=c.session.next_seq()))
 
     def _stop(self, c: Connector, now: dt.datetime, reason: str) -> None:
         session = c.session

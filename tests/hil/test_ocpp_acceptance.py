@@ -29,6 +29,10 @@ def holiday_peak():
     return short_peak(5400.0)
 
 
+def failed(result) -> list[str]:
+    return [f"{v.criterion}: {v.measured}" for v in result.verdicts if not v.passed]
+
+
 def contract(result):
     return next(v for v in result.verdicts if v.criterion == CONTRACT)
 
@@ -40,8 +44,8 @@ def test_ems_on_modbus_and_csms_on_ocpp_side_by_side(tmp_path):
 
     # the EMS in lockstep (the run's Modbus verdicts do not depend on the load); OCPP is judged in simulated time
     result = run_with_csms(scenario, tmp_path / "ok", CSMS, controller_cmd=EMS, clock="lockstep")
-    assert result.status == "completed" and result.error is None
-    assert result.passed, [v for v in result.verdicts if not v.passed]
+    assert result.status == "completed" and result.error is None, (result.error, failed(result))
+    assert result.passed, failed(result)
     assert json.loads((tmp_path / "ok" / "run.json").read_text())["clock"] == "lockstep"
     assert contract(result).passed
     obeyed = [v for v in result.verdicts if v.criterion.startswith("charging profiles obeyed")]

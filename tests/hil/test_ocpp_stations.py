@@ -86,22 +86,28 @@ def test_boot_status_and_one_transaction_per_vehicle(tx_default_run):
     assert any(status == occupied for _, _, status in state.status_log)
 
 
-def test_transaction_energy_is_the_recorded_energy(tx_default_run):
-    version, result, summary, state = tx_default_run
+CONNECTORS = {"car_dc": CAR_CONNECTORS, "truck_dc": [f"truck_dc_{i}" for i in range(1, 11)],
+              "mcs": ["mcs_1", "mcs_2"]}
+
+
+def recorded_wh(result, station: str, connector: int, started: str, stopped: str) -> float:
+    """What the recording says the connector drew from one OCPP timestamp to another (1 s steps): the
+    steps that end from the start (the vehicle plugged in during that one) to the stop, both included."""
     t_s, power = connector_power(result.out_dir)
     start = dt.datetime.fromisoformat(read_meta(result.out_dir)["start"])
-    names = {"car_dc": [f"car_dc_{i}" for i in range(1, 17)], "truck_dc": [f"truck_dc_{i}" for i in range(1, 11)],
-             "mcs": ["mcs_1", "mcs_2"]}
+    inside = (t_s >= seconds(started, start)) & (t_s <= seconds(stopped, start))
+    return float(power[CONNECTORS[station][connector - 1]][inside].sum()) / 3.6  # kW·s -> Wh
+
+
+def test_transaction_energy_is_the_recorded_energy(tx_default_run):
+    version, result, summary, state = tx_default_run
     checked = 0
     for tx in state.transactions.values():
         if tx.meter_stop_wh is None:
             continue
-        name = names[tx.station][tx.connector - 1]
-        begin, end = seconds(tx.started, start), seconds(tx.stopped, start)
-        inside = (t_s >= begin) & (t_s < end)
-        recorded_wh = float((power[name][inside] * 1.0).sum()) / 3.6  # 1 s steps: kW·s -> Wh
         metered_wh = tx.meter_stop_wh - tx.meter_start_wh
-        assert metered_wh == pytest.approx(recorded_wh, rel=0.005, abs=2.0), (name, tx)
+        assert metered_wh == pytest.approx(recorded_wh(result, tx.station, tx.connector, tx.started, tx.stopped),
+                                           rel=0.005, abs=2.0), tx
         checked += 1
     assert checked > 0
 
@@ -148,6 +154,42 @@ def scripted_run(request, tmp_path_factory):
         result.out_dir, "charging_profile_cleared") if e["device"] == "car_dc"]
     assert len(changes) == 3, "the script ran within the scenario"
     return version, result, csms.seen, sorted(changes)
+
+
+def transactions_seen(seen, version: str) -> list[tuple[str, int, float, str, float, str]]:
+    """(station, connector, meter start Wh, started, meter stop Wh, stopped) of each closed transaction."""
+    def energy(fields) -> float:
+        return next(float(v["value"]) for v in fields["meter_value"][0]["sampled_value"]
+                    if v["measurand"] == "Energy.Active.Import.Register")
+
+    if version == "1.6":
+        starts = {f["transaction_id"]: (station, f) for station, kind, f in seen.tx_events if kind == "start"}
+        return [(starts[f["transaction_id"]][0], starts[f["transaction_id"]][1]["connector_id"],
+                 starts[f["transaction_id"]][1]["meter_start"], starts[f["transaction_id"]][1]["timestamp"],
+                 f["meter_stop"], f["timestamp"]) for _, kind, f in seen.tx_events if kind == "stop"]
+    starts = {f["transaction_info"]["transaction_id"]: (station, f) for station, kind, f in seen.tx_events
+              if kind == "Started"}
+    closed = []
+    for _, kind, f in seen.tx_events:
+        if kind == "Ended":
+            station, begun = starts[f["transaction_info"]["transaction_id"]]
+            closed.append((station, begun["evse"]["id"], energy(begun), begun["timestamp"], energy(f), f["timestamp"]))
+    return closed
+
+
+def test_the_minimal_csms_sees_boots_status_and_the_recorded_energy(scripted_run):
+    version, result, seen, _ = scripted_run
+    assert set(seen.boots) == {"car_dc", "truck_dc", "mcs"}
+    assert all(v.passed for v in result.verdicts if v.criterion.startswith("ocpp station"))
+    occupied = "Charging" if version == "1.6" else "Occupied"
+    assert any(status == occupied for _, _, status in seen.status), "status follows the arrivals"
+    started = [f for _, kind, f in seen.tx_events if kind in ("start", "Started")]
+    assert len(started) == len(events_of(result.out_dir, "plug")) >= 10, "one transaction per vehicle"
+    closed = transactions_seen(seen, version)
+    assert closed
+    for station, connector, meter_start_wh, begun, meter_stop_wh, ended in closed:
+        assert meter_stop_wh - meter_start_wh == pytest.approx(recorded_wh(result, station, connector, begun, ended),
+                                                               rel=0.005, abs=2.0), (station, connector, begun)
 
 
 def test_station_max_is_shared_across_connectors(scripted_run):
@@ -201,11 +243,12 @@ def test_comms_loss_reconnects_and_delivers_what_it_queued(version, tmp_path):
     assert all(v.passed for v in result.verdicts if v.criterion.startswith("ocpp station"))
 
 
-def test_a_csms_that_never_answers_fails_the_verdict(tmp_path):
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_csms_that_never_answers_fails_the_verdict(version, tmp_path):
     csms = ScriptedCsms(silent=True)
     url = csms.start()
     try:
-        result, summary = run_served(tmp_path, url, "2.0.1", 120.0, response_timeout_s=0.5, boot_wait_s=1.0,
+        result, summary = run_served(tmp_path, url, version, 120.0, response_timeout_s=0.5, boot_wait_s=1.0,
                                      backoff_s=(0.2, 0.5))
     finally:
         csms.stop()
