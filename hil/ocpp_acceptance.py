@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from hil.acceptance import DEFAULT_CLOCK, DEFAULT_SPEED, HOST, _stop, run_with_external_controller
+from hil.acceptance import DEFAULT_CLOCK, DEFAULT_SPEED, HOST, START_TIMEOUT_S, _stop, run_with_external_controller
 from hil.ocpp.stations import OcppOptions
 from hil.serve import ServeOptions, serve
 from twin.config.scenario import Scenario
@@ -23,7 +23,7 @@ from twin.results.verdicts import Verdict
 from twin.run.loop import RunStats
 from twin.run.session import RunResult
 
-LISTEN_WALL_S = 30.0  # a Python CSMS imports slowly on a busy machine
+LISTEN_WALL_S = START_TIMEOUT_S  # as for a controller: a Python CSMS imports slowly on a busy machine
 
 
 def free_port() -> int:

@@ -6,13 +6,15 @@ import sys
 import time
 import tomllib
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from hil.ocpp.stations import OcppOptions
 from twin.config.errors import ScenarioError
 from twin.config.units import parse_duration_s
+
+if TYPE_CHECKING:
+    from hil.ocpp.stations import OcppOptions
 
 VERSIONS = ("1.6", "2.0.1")
 
@@ -20,6 +22,8 @@ VERSIONS = ("1.6", "2.0.1")
 def ocpp_options(url: str | None, version: str, meter_interval: str, password_file: Path | None,
                  ca_file: Path | None) -> OcppOptions | None:
     """The serve options, checked: a mistake raises ``ScenarioError`` naming the option."""
+    from hil.ocpp.stations import OcppOptions  # the twin and pandapower: not for every command's start-up
+
     if url is None:
         return None
     if not url.startswith(("ws://", "wss://")):
