@@ -47,3 +47,21 @@ def test_acceptance_figures_are_the_codes():
 
     assert f"must listen on it within {LISTEN_WALL_S:g} s" in " ".join(GUIDE.split())
     assert f"it fails above {TOLERANCE_KW:g} kW" in " ".join(GUIDE.split())
+
+
+def test_bench_setup_is_the_codes():
+    import inspect
+
+    from hil.ocpp_bench import BUSY_TRAFFIC, bench_ocpp
+
+    defaults = {name: p.default for name, p in inspect.signature(bench_ocpp).parameters.items()}
+    text = " ".join(GUIDE.split())
+    assert (f"{defaults['speed']:g}x real time for {defaults['wall_s']:g} s wall, OCPP {defaults['version']} "
+            f"with MeterValues every {defaults['sample_s']:g} s") in text
+    assert defaults["traffic"] == BUSY_TRAFFIC and f"cars and trucks x{BUSY_TRAFFIC:g}" in text
+    from hil.ocpp_bench import bench_scenario
+
+    site = bench_scenario(60.0, BUSY_TRAFFIC).site
+    stations = sum(-(-g.count // (g.station_connectors or g.count)) for g in site.chargers if g.protocol != "modbus")
+    connectors = sum(g.count for g in site.chargers if g.protocol != "modbus")
+    assert f"every station of the freight site ({stations} stations, {connectors} connectors)" in text
