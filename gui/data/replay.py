@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from gui.data.channels import Channels, Limits, SiteNames
+from twin.config.site import Site
 from twin.model.events import Event
 from twin.results.reader import Results, open_results
 
@@ -65,6 +66,11 @@ class ReplaySource:
     def start_hour(self) -> float:
         start = dt.datetime.fromisoformat(self.meta["start"])
         return start.hour + start.minute / 60.0
+
+    def site(self) -> Site | None:
+        """The site the run used (``resolved.json``), for the site view; None for a folder without it."""
+        site = self.results.resolved.get("site")
+        return Site.model_validate(site) if site else None
 
     def limits(self) -> Limits:
         limits = self.results.resolved.get("site", {}).get("limits", {})

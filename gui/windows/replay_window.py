@@ -33,7 +33,7 @@ class ReplayWindow(TwinWindow):
         super().__init__(f"satwin replay — {meta.get('scenario', '?')} ({meta.get('controller', '?')}, "
                          f"{meta.get('status', '?')}) — {self.source.results_dir}",
                          self.source.channels.names, self.source.total_rows, self.source.start_hour,
-                         self.source.limits(), self.source.duration_s or 1.0)
+                         self.source.limits(), self.source.duration_s or 1.0, self.source.site())
         self.store.events.extend(self.source.events())  # small: the timeline and fault list need them all now
         self.span_s: float | None = None
         self._build_controls()

@@ -11,7 +11,10 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from gui.data.channels import Limits
 from gui.data.store import SeriesStore
 from gui.plot.panels import Panels
+from gui.plot.site_view import SiteView
+from twin.config.site import Site
 
+SITE_DOCK_WIDTH_PX = 560
 REDRAW_INTERVAL_MS = 20  # up to 50 redraws/s; a redraw is skipped when nothing changed
 READOUT = (("grid_p_kw", "grid", "kW"), ("pv_p_kw", "PV", "kW"), ("bess_p_kw", "BESS", "kW"),
            ("bess_soc_pct", "SoC", "%"), ("ev_p_kw", "EV", "kW"), ("charger_connected", "connected", ""))
@@ -33,7 +36,7 @@ class TwinWindow(QtWidgets.QMainWindow):
     """Panels over a ``SeriesStore``; subclasses feed the store and add their controls."""
 
     def __init__(self, title: str, channel_names: list[str], capacity: int, start_hour: float,
-                 limits: Limits, duration_s: float) -> None:
+                 limits: Limits, duration_s: float, site: Site | None = None) -> None:
         super().__init__()
         self.setWindowTitle(title)
         self.store = SeriesStore(channel_names, capacity)
@@ -54,6 +57,9 @@ class TwinWindow(QtWidgets.QMainWindow):
         layout.addWidget(self.panels, stretch=1)
         layout.addWidget(self.readout)
         self.setCentralWidget(central)
+        self.site_view: SiteView | None = None
+        if site is not None:
+            self._add_site_view(site, limits)
         self.redraw_stats = RedrawStats()
         self._dirty = True
         self.timer = QtCore.QTimer(self)
@@ -73,7 +79,31 @@ class TwinWindow(QtWidgets.QMainWindow):
             self._dirty = False
             self.panels.refresh(self.store)
             self.after_refresh()
+            self.show_site()
             self.redraw_stats.add(started, time.perf_counter())
+
+    # -- site view ------------------------------------------------------------------------
+    def _add_site_view(self, site: Site, limits: Limits) -> None:
+        """The one-line diagram in a dock beside the panels (the toolbar's "Site" hides or shows it)."""
+        self.site_view = SiteView(site, limits)
+        dock = QtWidgets.QDockWidget("Site", self)
+        dock.setObjectName("site")
+        dock.setWidget(self.site_view)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.resizeDocks([dock], [SITE_DOCK_WIDTH_PX], QtCore.Qt.Orientation.Horizontal)
+        self.toolbar.addAction(dock.toggleViewAction())
+        self.panels.cursorMoved.connect(lambda _t_s: self.show_site())
+
+    def show_site(self) -> None:
+        """The site view at the cursor: called after each redraw and when the cursor moves."""
+        if self.site_view is not None:
+            self.site_view.show_at(self.store, self.panels.cursor_s)
+
+    def export_site_png(self, path: str | Path) -> Path:
+        """The site view alone, as it is now."""
+        if self.site_view is None:
+            raise OSError("this window has no site view")
+        return self._save_grab(self.site_view, path)
 
     def after_refresh(self) -> None:
         """Hook: move the cursor, update status (subclasses)."""
@@ -102,12 +132,15 @@ class TwinWindow(QtWidgets.QMainWindow):
 
     # -- export ---------------------------------------------------------------------------
     def export_png(self, path: str | Path) -> Path:
-        """The whole window as it is now (toolbar, panels, readout) — what the user sees."""
+        """The whole window as it is now (toolbar, panels, readout, site view) — what the user sees."""
+        return self._save_grab(self, path)
+
+    def _save_grab(self, widget: QtWidgets.QWidget, path: str | Path) -> Path:
         self.redraw()
         QtWidgets.QApplication.processEvents()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.grab().save(str(path)):
+        if not widget.grab().save(str(path)):
             raise OSError(f"could not write {path}")
         return path
 

@@ -42,6 +42,7 @@ HourlyProfile = Annotated[tuple[Fraction, ...], Field(min_length=24, max_length=
 
 VehicleClassName = Literal["car", "truck", "swap_truck"]
 FEEDER_LINE = "utility_feeder"  # the network name of the 10 kV feeder from the utility substation
+UTILITY_BUS = "utility"  # the network name of the utility substation bus (the slack)
 
 
 class Location(FrozenModel):
