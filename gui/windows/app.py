@@ -31,10 +31,10 @@ def live_window(scenario, out_dir: Path, speed: float, controller: str | None = 
     return LiveWindow(LiveRun(scenario, out_dir, speed=speed, controller=controller))
 
 
-def replay_window(results_dir: Path):
+def replay_window(results_dir: Path, compare_dir: Path | None = None):
     from gui.windows.replay_window import ReplayWindow
 
-    return ReplayWindow(results_dir)
+    return ReplayWindow(results_dir, compare_dir)
 
 
 def attach_window(host: str, port: int, span_s: float | None = None):

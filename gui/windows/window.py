@@ -40,6 +40,7 @@ class TwinWindow(QtWidgets.QMainWindow):
         super().__init__()
         self.setWindowTitle(title)
         self.store = SeriesStore(channel_names, capacity)
+        self.overlay_store: SeriesStore | None = None  # a compared run (replay --compare)
         self.panels = Panels(channel_names, start_hour, limits)
         self.duration_s = duration_s
         self.panels.set_x_range(0.0, duration_s)
@@ -77,7 +78,7 @@ class TwinWindow(QtWidgets.QMainWindow):
         started = time.perf_counter()
         if self.pull() or self._dirty:
             self._dirty = False
-            self.panels.refresh(self.store)
+            self.panels.refresh(self.store, self.overlay_store)
             self.after_refresh()
             self.show_site()
             self.redraw_stats.add(started, time.perf_counter())
@@ -119,7 +120,10 @@ class TwinWindow(QtWidgets.QMainWindow):
         parts = [f"<b>{self.clock_text(t_s)}</b>"]
         for channel, label, unit in READOUT:
             if channel in self.store.index:
-                parts.append(f"{label} {self.store.value_at(channel, t_s):,.0f} {unit}".rstrip())
+                text = f"{label} {self.store.value_at(channel, t_s):,.0f}"
+                if self.overlay_store is not None and channel in self.overlay_store.index:
+                    text += f" (B {self.overlay_store.value_at(channel, t_s):,.0f})"
+                parts.append(f"{text} {unit}".rstrip())
         volts = [n for n in self.store.names if n.startswith("v_pu.")]
         if volts:
             values = np.array([self.store.value_at(n, t_s) for n in volts])
