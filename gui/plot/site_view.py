@@ -75,9 +75,9 @@ class SiteView(QtWidgets.QGraphicsView):
             pen.setCapStyle(QtCore.Qt.PenCapStyle.FlatCap)
             bar = scene.addLine(QtCore.QLineF(_point(x - BUS_HALF_WIDTH, y), _point(x + BUS_HALF_WIDTH, y)), pen)
             bar.setZValue(3)
-            label = _text(scene, f"{bus}  {d.kv[bus]:g} kV", LABEL_FONT_PT, bold=True)
-            label.setPos(_point(x + BUS_HALF_WIDTH + 0.05, y) - QtCore.QPointF(0, 7))
-            self.bus_bars[bus], self.bus_labels[bus] = bar, label
+            self.bus_bars[bus] = bar
+            self.bus_labels[bus] = _text(scene, "", LABEL_FONT_PT, bold=True)
+            self._paint_bus(bus, ElementState(NO_STATE_COLOUR, ""))
         for device in d.devices:
             scene.addLine(QtCore.QLineF(_point(device.x, d.buses[device.bus][1]), _point(device.x, device.y)),
                           QtGui.QPen(QtGui.QColor("gray"), 1))
@@ -92,6 +92,7 @@ class SiteView(QtWidgets.QGraphicsView):
             mark.setBrush(QtGui.QColor("#d62728"))
             mark.setPos(box.rect().left(), box.rect().bottom() + 1)
             self.device_boxes[device.name], self.device_marks[device.name] = box, mark
+        self.title = title
         self.caption = _text(scene, f"{title} — one-line diagram", 9.0, bold=True)
         x_min, _ = d.x_range
         self.caption.setPos(_point(x_min - 1.2, 0.75))
@@ -114,8 +115,9 @@ class SiteView(QtWidgets.QGraphicsView):
             label.setPos(top + QtCore.QPointF(LEGEND_WIDTH_PX + 6, -3))
 
     # -- state ----------------------------------------------------------------------------
-    def show_at(self, store: SeriesStore, t_s: float) -> SiteState:
+    def show_at(self, store: SeriesStore, t_s: float, time_text: str = "") -> SiteState:
         state = self.states.at(store, t_s)
+        self.caption.setText(f"{self.title} — one-line diagram" + (f", {time_text}" if time_text else ""))
         old = self.shown
         for bus, s in state.buses.items():
             if old is None or old.buses[bus] != s:
@@ -134,9 +136,11 @@ class SiteView(QtWidgets.QGraphicsView):
         pen = self.bus_bars[bus].pen()
         pen.setColor(QtGui.QColor(s.colour))
         self.bus_bars[bus].setPen(pen)
-        self.bus_labels[bus].setText("  ".join(filter(None, (f"{bus}  {self.diagram.kv[bus]:g} kV", s.value)))
-                                     + "".join(f"\n{m}" for m in s.marks))
-        self.bus_labels[bus].setBrush(QtGui.QColor("#d62728" if s.marks else "black"))
+        label = self.bus_labels[bus]
+        label.setText("\n".join(filter(None, (f"{bus}  {self.diagram.kv[bus]:g} kV", s.text))))
+        label.setBrush(QtGui.QColor("#d62728" if s.marks else "black"))
+        x, y = self.diagram.buses[bus]
+        label.setPos(_point(x + BUS_HALF_WIDTH + 0.05, y) - QtCore.QPointF(0, label.boundingRect().height() / 2))
 
     def _paint_branch(self, name: str, s: ElementState) -> None:
         opened = "open" in s.marks

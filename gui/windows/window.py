@@ -15,6 +15,7 @@ from gui.plot.site_view import SiteView
 from twin.config.site import Site
 
 SITE_DOCK_WIDTH_PX = 560
+SITE_PNG_SIZE_PX = (1400, 640)
 REDRAW_INTERVAL_MS = 20  # up to 50 redraws/s; a redraw is skipped when nothing changed
 READOUT = (("grid_p_kw", "grid", "kW"), ("pv_p_kw", "PV", "kW"), ("bess_p_kw", "BESS", "kW"),
            ("bess_soc_pct", "SoC", "%"), ("ev_p_kw", "EV", "kW"), ("charger_connected", "connected", ""))
@@ -87,7 +88,7 @@ class TwinWindow(QtWidgets.QMainWindow):
     def _add_site_view(self, site: Site, limits: Limits) -> None:
         """The one-line diagram in a dock beside the panels (the toolbar's "Site" hides or shows it)."""
         self.site_view = SiteView(site, limits)
-        dock = QtWidgets.QDockWidget("Site", self)
+        dock = self.site_dock = QtWidgets.QDockWidget("Site", self)
         dock.setObjectName("site")
         dock.setWidget(self.site_view)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, dock)
@@ -98,12 +99,16 @@ class TwinWindow(QtWidgets.QMainWindow):
     def show_site(self) -> None:
         """The site view at the cursor: called after each redraw and when the cursor moves."""
         if self.site_view is not None:
-            self.site_view.show_at(self.store, self.panels.cursor_s)
+            t_s = self.panels.cursor_s
+            self.site_view.show_at(self.store, t_s, self.clock_text(t_s) if self.store.n else "")
 
     def export_site_png(self, path: str | Path) -> Path:
-        """The site view alone, as it is now."""
+        """The site view alone, floated out of the window at a size that suits the wide diagram."""
         if self.site_view is None:
             raise OSError("this window has no site view")
+        self.site_dock.show()
+        self.site_dock.setFloating(True)
+        self.site_dock.resize(*SITE_PNG_SIZE_PX)
         return self._save_grab(self.site_view, path)
 
     def after_refresh(self) -> None:

@@ -106,3 +106,15 @@ def test_replay_site_view_follows_the_cursor_through_a_recorded_outage(qtbot, re
     assert window.store.value_at(f"v_pu.{lv}", 700.0) == 0.0 and "de-energized" in site.bus_labels[lv].text()
     window.set_time(1250.0)  # the BESS trip
     assert site.device_marks["bess"].text() == "tripped" and "open" not in site.branch_labels["T_truck"].text()
+
+
+def test_site_screenshot_from_the_command_line(recorded_fault_run, tmp_path):
+    """What regenerates docs/gui/site.png (docs/gui.md), on the short recorded fault run."""
+    from tests.gui.test_cli import satwin_gui
+
+    png = tmp_path / "site.png"
+    done = satwin_gui(str(recorded_fault_run), "--at", "11min", "--screenshot-site", str(png))
+    assert done.returncode == 0, done.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    done = satwin_gui("--attach", "127.0.0.1:1", "--screenshot-site", str(png))
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "no site view" in done.stderr
