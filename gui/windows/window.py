@@ -16,6 +16,9 @@ from twin.config.site import Site
 
 SITE_DOCK_WIDTH_PX = 560
 SITE_PNG_SIZE_PX = (1400, 640)
+# at most 10 site-view updates a second: a changed diagram's repaint costs ~10 ms (measured on a
+# recorded day), so following every 20 ms redraw of a live run would halve the panels' redraw rate
+SITE_VIEW_INTERVAL_MS = 100
 REDRAW_INTERVAL_MS = 20  # up to 50 redraws/s; a redraw is skipped when nothing changed
 READOUT = (("grid_p_kw", "grid", "kW"), ("pv_p_kw", "PV", "kW"), ("bess_p_kw", "BESS", "kW"),
            ("bess_soc_pct", "SoC", "%"), ("ev_p_kw", "EV", "kW"), ("charger_connected", "connected", ""))
@@ -81,7 +84,7 @@ class TwinWindow(QtWidgets.QMainWindow):
             self._dirty = False
             self.panels.refresh(self.store, self.overlay_store)
             self.after_refresh()
-            self.show_site()
+            self.show_site()  # the rows at the cursor may have arrived
             self.redraw_stats.add(started, time.perf_counter())
 
     # -- site view ------------------------------------------------------------------------
@@ -95,12 +98,28 @@ class TwinWindow(QtWidgets.QMainWindow):
         self.resizeDocks([dock], [SITE_DOCK_WIDTH_PX], QtCore.Qt.Orientation.Horizontal)
         self.toolbar.addAction(dock.toggleViewAction())
         self.panels.cursorMoved.connect(lambda _t_s: self.show_site())
+        dock.visibilityChanged.connect(lambda _visible: self.show_site())
+        self._site_due = True
+        self._site_timer = QtCore.QTimer(self)
+        self._site_timer.setInterval(SITE_VIEW_INTERVAL_MS)
+        self._site_timer.timeout.connect(self._update_site_if_due)
+        self._site_timer.start()
 
     def show_site(self) -> None:
-        """The site view at the cursor: called after each redraw and when the cursor moves."""
+        """Ask for the site view at the cursor (after each redraw, and when the cursor moves); it follows
+        within ``SITE_VIEW_INTERVAL_MS``."""
+        self._site_due = True
+
+    def update_site(self) -> None:
+        """The site view at the cursor, now."""
         if self.site_view is not None:
+            self._site_due = False
             t_s = self.panels.cursor_s
             self.site_view.show_at(self.store, t_s, self.clock_text(t_s) if self.store.n else "")
+
+    def _update_site_if_due(self) -> None:
+        if self._site_due and self.site_view.isVisible():  # a hidden dock costs nothing
+            self.update_site()
 
     def export_site_png(self, path: str | Path) -> Path:
         """The site view alone, floated out of the window at a size that suits the wide diagram."""
@@ -109,6 +128,8 @@ class TwinWindow(QtWidgets.QMainWindow):
         self.site_dock.show()
         self.site_dock.setFloating(True)
         self.site_dock.resize(*SITE_PNG_SIZE_PX)
+        self.redraw()
+        self.update_site()
         return self._save_grab(self.site_view, path)
 
     def after_refresh(self) -> None:

@@ -85,6 +85,12 @@ def test_faults_mark_opened_branches_tripped_devices_and_dead_buses(view):
     assert view.device_marks[pv].text() == "tripped"
 
 
+def shown_at(window, qtbot, t_s: float) -> None:
+    """Move the cursor and wait (bounded) until the site view, which follows within 100 ms, shows it."""
+    window.panels.set_cursor(t_s)
+    qtbot.waitUntil(lambda: window.site_view.caption.text().endswith(window.clock_text(t_s)), timeout=5_000)
+
+
 def test_replay_site_view_follows_the_cursor_through_a_recorded_outage(qtbot, recorded_fault_run):
     window = ReplayWindow(recorded_fault_run)
     qtbot.addWidget(window)
@@ -93,18 +99,18 @@ def test_replay_site_view_follows_the_cursor_through_a_recorded_outage(qtbot, re
     site = window.site_view
     recorded_buses = {n.split(".", 1)[1] for n in window.store.names if n.startswith("v_pu.")}
     assert site is not None and set(site.bus_bars) == recorded_buses | {UTILITY_BUS}  # the slack is not recorded
-    window.set_time(300.0)  # before the outage of T_truck (600-900 s)
+    shown_at(window, qtbot, 300.0)  # before the outage of T_truck (600-900 s)
     assert "open" not in site.branch_labels["T_truck"].text()
     recorded = window.store.value_at("trafo_loading_pct.T_truck", 300.0)
     assert f"{recorded:.0f} %" in site.branch_labels["T_truck"].text()
     limit_pct = window.source.limits().max_loading_pct
     assert site.branch_lines["T_truck"].pen().color().name() == colour_at(recorded, 0.0, limit_pct, LOADING_STOPS)
-    window.set_time(700.0)
+    shown_at(window, qtbot, 700.0)
     assert "open" in site.branch_labels["T_truck"].text()
     assert site.branch_lines["T_truck"].pen().style() == QtCore.Qt.PenStyle.DashLine
     lv = next(t.lv_bus for t in window.source.site().transformers if t.name == "T_truck")
     assert window.store.value_at(f"v_pu.{lv}", 700.0) == 0.0 and "de-energized" in site.bus_labels[lv].text()
-    window.set_time(1250.0)  # the BESS trip
+    shown_at(window, qtbot, 1250.0)  # the BESS trip
     assert site.device_marks["bess"].text() == "tripped" and "open" not in site.branch_labels["T_truck"].text()
 
 
@@ -118,3 +124,16 @@ def test_site_screenshot_from_the_command_line(recorded_fault_run, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     done = satwin_gui("--attach", "127.0.0.1:1", "--screenshot-site", str(png))
     assert done.returncode == 2 and "Traceback" not in done.stderr and "no site view" in done.stderr
+
+
+def test_the_docs_name_every_mark_the_site_view_draws():
+    from pathlib import Path
+
+    from gui.data.site_state import FAULT_MARKS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "gui.md").read_text()
+    section = text.split("## Site view", 1)[1].split("\n## ", 1)[0]
+    for kind, mark in FAULT_MARKS.items():
+        assert f"`{kind}`" in section and f'"{mark}"' in section, kind
+    for mark in ("low voltage", "high voltage", "de-energized", "overloaded", "open"):
+        assert f'"{mark}"' in section, mark
