@@ -174,19 +174,19 @@ class Panels(pg.GraphicsLayoutWidget):
         if legend is not None:
             legend.addItem(curve, label)
         self.curves.append((curve, channel))
-        self._targets[channel] = (target, legend)
+        self._targets[channel] = (target, legend, label)
 
-    def add_overlay(self, channel: str, label: str) -> bool:
+    def add_overlay(self, channel: str, run_name: str) -> bool:
         """A second run's curve of ``channel`` on the same panel and axis as this run's; False if none."""
         if channel not in self._targets:
             return False
-        target, legend = self._targets[channel]
+        target, legend, label = self._targets[channel]
         curve = pg.PlotCurveItem(pen=pg.mkPen(OVERLAY_COLOUR, width=1))
         target.addItem(curve)
         box = target.vb if isinstance(target, pg.PlotItem) else target
         self.fitted_y.add_curve(box, curve, channel, source=1)
         curve.visibleChanged.connect(self.viewChanged.emit)
-        (legend if legend is not None else target.legend).addItem(curve, label)
+        (legend if legend is not None else target.legend).addItem(curve, f"{label} — B: {run_name}")
         self.overlay_curves.append((curve, channel))
         return True
 

@@ -13,7 +13,7 @@ from gui.data.channels import Limits
 from gui.data.site_state import ElementState, SiteState, SiteStates
 from gui.data.store import SeriesStore
 from twin.config.site import Site
-from twin.results.one_line_layout import BUS_HALF_WIDTH, LOADING_STOPS, NO_STATE_COLOUR, VOLTAGE_STOPS, one_line
+from twin.results.one_line_layout import LOADING_STOPS, NO_STATE_COLOUR, VOLTAGE_STOPS, one_line
 
 PX = 120.0  # scene pixels per diagram unit
 LABEL_FONT_PT, DEVICE_FONT_PT = 7.5, 6.5
@@ -73,7 +73,8 @@ class SiteView(QtWidgets.QGraphicsView):
         for bus, (x, y) in d.buses.items():
             pen = QtGui.QPen(QtGui.QColor(NO_STATE_COLOUR), 7)
             pen.setCapStyle(QtCore.Qt.PenCapStyle.FlatCap)
-            bar = scene.addLine(QtCore.QLineF(_point(x - BUS_HALF_WIDTH, y), _point(x + BUS_HALF_WIDTH, y)), pen)
+            half = d.bus_half_width[bus]
+            bar = scene.addLine(QtCore.QLineF(_point(x - half, y), _point(x + half, y)), pen)
             bar.setZValue(3)
             self.bus_bars[bus] = bar
             self.bus_labels[bus] = _text(scene, "", LABEL_FONT_PT, bold=True)
@@ -140,7 +141,7 @@ class SiteView(QtWidgets.QGraphicsView):
         label.setText("\n".join(filter(None, (f"{bus}  {self.diagram.kv[bus]:g} kV", s.text))))
         label.setBrush(QtGui.QColor("#d62728" if s.marks else "black"))
         x, y = self.diagram.buses[bus]
-        label.setPos(_point(x + BUS_HALF_WIDTH + 0.05, y) - QtCore.QPointF(0, label.boundingRect().height() / 2))
+        label.setPos(_point(x + self.diagram.bus_half_width[bus] + 0.05, y) - QtCore.QPointF(0, label.boundingRect().height() / 2))
 
     def _paint_branch(self, name: str, s: ElementState) -> None:
         opened = "open" in s.marks

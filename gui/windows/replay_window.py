@@ -54,7 +54,7 @@ class ReplayWindow(TwinWindow):
         self.overlay_store = SeriesStore(compared.names, compared.total_rows)
         name = compared.meta.get("controller") or compared.results_dir.name
         for channel in COMPARED_CHANNELS:
-            self.panels.add_overlay(channel, f"{channel} — B: {name}")
+            self.panels.add_overlay(channel, name)
         self.toolbar.addWidget(QtWidgets.QLabel(f"  B (black): {compared.results_dir}"))
 
     def _build_controls(self) -> None:

@@ -17,7 +17,7 @@ from matplotlib.colors import LinearSegmentedColormap, Normalize
 
 from twin.config.site import Site
 from twin.model.grid import GridState
-from twin.results.one_line_layout import (BUS_HALF_WIDTH, DEAD_COLOUR, LOADING_STOPS, NO_STATE_COLOUR,
+from twin.results.one_line_layout import (DEAD_COLOUR, LOADING_STOPS, NO_STATE_COLOUR,
                                           VOLTAGE_STOPS, colour_at, one_line)
 
 
@@ -53,9 +53,10 @@ def draw_one_line(site: Site, path: Path, state: GridState | None = None, bus_na
         dead = bus in v_pu and v_pu[bus] <= 0
         colour = DEAD_COLOUR if dead else (
             colour_at(v_pu[bus], lim.v_min_pu, lim.v_max_pu, VOLTAGE_STOPS) if bus in v_pu else NO_STATE_COLOUR)
-        ax.plot([x - BUS_HALF_WIDTH, x + BUS_HALF_WIDTH], [y, y], color=colour, lw=6, solid_capstyle="butt", zorder=3)
+        half = diagram.bus_half_width[bus]
+        ax.plot([x - half, x + half], [y, y], color=colour, lw=6, solid_capstyle="butt", zorder=3)
         state_text = "\nde-energized" if dead else (f"\n{v_pu[bus]:.4f} pu" if bus in v_pu else "")
-        ax.annotate(f"{bus}  {diagram.kv[bus]:g} kV" + state_text, (x + BUS_HALF_WIDTH + 0.05, y), fontsize=7,
+        ax.annotate(f"{bus}  {diagram.kv[bus]:g} kV" + state_text, (x + half + 0.05, y), fontsize=7,
                     weight="bold", va="center")
     for device in diagram.devices:
         bus_y = pos[device.bus][1]

@@ -17,10 +17,12 @@ from typing import Literal
 
 from twin.config.site import FEEDER_LINE, UTILITY_BUS, Site
 
-BUS_HALF_WIDTH = 0.38
+BUS_HALF_WIDTH = 0.38  # at least; a bus is as wide as the devices hanging from it
 DEVICE_DROP = 0.42  # how far below its bus a device's label hangs
-DEVICE_SPACING = 0.55  # between the devices of one bus
-LEAF_SPACING = 1.6  # between neighbouring leaf buses, and between levels
+DEVICE_STAGGER = 0.32  # every second device of a bus hangs this much lower, so neighbouring labels never overlap
+DEVICE_SPACING = 0.8  # between the devices of one bus
+LEAF_SPACING = 1.8  # between neighbouring leaf buses of the narrowest width (a bus label fits between)
+LEVEL_SPACING = 1.6  # between a bus and the buses it feeds
 MARK_DROP = 0.4  # a branch's label (and a transformer's symbol) sits this far below its elbow
 
 # colours from the limit's low end to its high end (fractions of the range): a bus is
@@ -54,6 +56,7 @@ class Device:
 @dataclass(frozen=True)
 class OneLine:
     buses: dict[str, tuple[float, float]]  # bus -> centre of its bar
+    bus_half_width: dict[str, float]
     kv: dict[str, float]
     branches: list[Branch]
     devices: list[Device]
@@ -86,8 +89,18 @@ def branches(site: Site) -> list[Branch]:
     return found
 
 
+def bus_half_widths(site: Site) -> dict[str, float]:
+    """Half the width of each bus bar: wide enough for the devices under it."""
+    count: dict[str, int] = {}
+    for _name, _kind, bus, _label in _device_list(site):
+        count[bus] = count.get(bus, 0) + 1
+    buses = [UTILITY_BUS, *(b.name for b in site.buses)]
+    return {bus: max(BUS_HALF_WIDTH, (count.get(bus, 0) - 1) / 2 * DEVICE_SPACING + 0.15) for bus in buses}
+
+
 def bus_positions(site: Site) -> dict[str, tuple[float, float]]:
-    """x, y of each bus: a breadth-first tree from the utility, leaves side by side, parents centred."""
+    """x, y of each bus: a breadth-first tree from the utility, leaves side by side (a wide bus takes
+    more room), parents centred."""
     children: dict[str, list[str]] = {UTILITY_BUS: []} | {b.name: [] for b in site.buses}
     depth, order = {UTILITY_BUS: 0}, [UTILITY_BUS]
     for bus in order:
@@ -99,17 +112,19 @@ def bus_positions(site: Site) -> dict[str, tuple[float, float]]:
                     order.append(far)
     x: dict[str, float] = {}
     next_leaf = [0.0]
+    half = bus_half_widths(site)
 
     def place(bus: str) -> float:
         if not children[bus]:
-            x[bus] = next_leaf[0]
-            next_leaf[0] += LEAF_SPACING
+            room = LEAF_SPACING + 2 * (half[bus] - BUS_HALF_WIDTH)
+            x[bus] = next_leaf[0] + room / 2
+            next_leaf[0] += room
         else:
             x[bus] = sum(place(child) for child in children[bus]) / len(children[bus])
         return x[bus]
 
     place(UTILITY_BUS)
-    return {bus: (x[bus], -LEAF_SPACING * depth[bus]) for bus in depth}
+    return {bus: (x[bus], -LEVEL_SPACING * depth[bus]) for bus in depth}
 
 
 def _device_list(site: Site) -> list[tuple[str, str, str, str]]:
@@ -137,9 +152,11 @@ def one_line(site: Site) -> OneLine:
     for name, kind, bus, label in listed:
         x, y = buses[bus]
         dx = (placed[bus] - (per_bus[bus] - 1) / 2) * DEVICE_SPACING
+        drop = DEVICE_DROP + DEVICE_STAGGER * (placed[bus] % 2)
         placed[bus] += 1
-        devices.append(Device(name, kind, bus, label, x + dx, y - DEVICE_DROP))
-    return OneLine(buses, site.bus_kv | {UTILITY_BUS: site.utility.vn_kv}, branches(site), devices)
+        devices.append(Device(name, kind, bus, label, x + dx, y - drop))
+    return OneLine(buses, bus_half_widths(site), site.bus_kv | {UTILITY_BUS: site.utility.vn_kv}, branches(site),
+                   devices)
 
 
 def colour_at(value: float, low: float, high: float, stops: tuple[tuple[float, str], ...]) -> str:
