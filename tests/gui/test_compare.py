@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow.parquet as pq
-import pytest
 
 from gui.data.replay import COMPARED_CHANNELS
 from gui.windows.replay_window import ReplayWindow
