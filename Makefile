@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # pip prints a warning per package for local mirrors some machines configure; keep output readable
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench clean docs-figures
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("satwin needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -27,6 +27,13 @@ test: install
 
 bench: install
 	$(BIN)/satwin bench
+
+# the one-line PNG and the GUI site view in docs/, from a real run of the freight-corridor site
+# (docs/gui/holiday-faults.toml) during its transformer outage at 11:20
+docs-figures: install
+	$(BIN)/satwin run docs/gui/holiday-faults.toml --out results/holiday-faults
+	$(BIN)/satwin grid --from results/holiday-faults --at 11:20 --plot docs/one-line.png
+	QT_QPA_PLATFORM=offscreen $(BIN)/satwin gui results/holiday-faults --at 680min --screenshot-site docs/gui/site.png
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -114,7 +114,7 @@ def bench_feed(app, results_dir: Path, speed: float, echo) -> dict[str, float]:
             return reader.drain_into(self.store) > 0
 
     window = FeedWindow("satwin bench", source.channels.names, source.total_rows, source.start_hour,
-                        source.limits(), source.duration_s)
+                        source.limits(), source.duration_s, source.site())  # with the site view, as live
     window.show()
     feeder = context.Process(target=feed_main, args=(str(results_dir), speed, rows), daemon=True)
     feeder.start()

@@ -31,6 +31,10 @@ def gui(
         help="live: results folder (default results/<scenario>-<controller>-<time>)")] = None,
     start: Annotated[bool, typer.Option("--start/--no-start", help="live: start running at once")] = True,
     screenshot: Annotated[Optional[Path], typer.Option(help="render the view to this PNG and exit")] = None,
+    screenshot_site: Annotated[Optional[Path], typer.Option(
+        help="live/replay: render the site view (one-line diagram) alone to this PNG and exit")] = None,
+    compare: Annotated[Optional[Path], typer.Option(
+        help="replay: a second results folder whose grid import, battery SoC and EV power are drawn over the first")] = None,
     span: Annotated[Optional[str], typer.Option(
         help="replay/attach: width of the view, e.g. 6h (default: the whole run)")] = None,
     at: Annotated[Optional[str], typer.Option(
@@ -41,7 +45,12 @@ def gui(
     from twin.app.cli import load_with_options, span_option
 
     at_s = span_option(at, "--at")
+    if compare is not None and (target is None or not target.is_dir()):
+        raise ScenarioError(None, "--compare", "compares two recorded runs: give a results folder to replay first")
     if attach is not None:
+        if screenshot_site is not None:
+            raise ScenarioError(None, "--screenshot-site", "an attached view has no site view (no bus voltages "
+                                "or loadings over Modbus)")
         if target is not None:
             raise ScenarioError(None, "--attach", "give either TARGET or --attach HOST:PORT, not both")
         host, port = _attach_address(attach)
@@ -53,11 +62,13 @@ def gui(
         return
     if target is None:
         raise ScenarioError(None, "TARGET", "give a scenario file to run live or a results folder to replay")
-    qt_app(headless=screenshot is not None)
+    headless = screenshot is not None or screenshot_site is not None
+    qt_app(headless=headless)
     if target.is_dir():
-        if not (target / "run.json").exists():
-            raise ScenarioError(target, "run.json", "not a results folder (no run.json)")
-        window = replay_window(target)
+        for folder in (target, compare) if compare is not None else (target,):
+            if not (folder / "run.json").exists():
+                raise ScenarioError(folder, "run.json", "not a results folder (no run.json)")
+        window = replay_window(target, compare)
         window.set_span(span_option(span, "--span"))
     else:
         from twin.run.session import default_out_dir
@@ -65,7 +76,7 @@ def gui(
         scenario = load_with_options(target, controller=controller, step=step, duration=duration)
         window = live_window(scenario, out or default_out_dir(scenario, controller or scenario.controller),
                              speed, controller)
-    code = show(window, start or screenshot is not None, screenshot, at_s)
+    code = show(window, start or headless, screenshot, at_s, screenshot_site)
     if code:
         raise typer.Exit(code)
 

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 SCALAR_FIELDS = ("grid_p_kw", "contract_limit_kw", "bess_p_kw", "bess_p_set_kw", "bess_soc_pct", "ev_p_kw",
                  "ev_cap_kw", "load_p_kw")
 TOTAL_FIELDS = ("pv_available_kw", "pv_p_kw", "charger_connected")  # summed over their elements
-ELEMENT_FIELDS = ("queue_len", "v_pu", "trafo_loading_pct")  # one channel per element
+ELEMENT_FIELDS = ("queue_len", "v_pu", "trafo_loading_pct", "line_loading_pct")  # one channel per element
 
 
 @dataclass(frozen=True)
@@ -28,21 +28,24 @@ class SiteNames:
     vehicle_classes: tuple[str, ...]
     buses: tuple[str, ...]
     transformers: tuple[str, ...]
+    lines: tuple[str, ...] = ()  # the feeder and the cables
 
     @classmethod
     def from_twin(cls, twin) -> SiteNames:
         return cls(tuple(c.name for c in twin.site.vehicles), tuple(twin.grid.bus_names),
-                   tuple(twin.grid.trafo_names))
+                   tuple(twin.grid.trafo_names), tuple(twin.grid.line_names))
 
     @classmethod
     def from_columns(cls, columns: list[str]) -> SiteNames:
         def suffixes(field: str) -> tuple[str, ...]:
             return tuple(c.split(".", 1)[1] for c in columns if c.startswith(field + "."))
 
-        return cls(suffixes("queue_len"), suffixes("v_pu"), suffixes("trafo_loading_pct"))
+        return cls(suffixes("queue_len"), suffixes("v_pu"), suffixes("trafo_loading_pct"),
+                   suffixes("line_loading_pct"))
 
     def elements(self, field: str) -> tuple[str, ...]:
-        return {"queue_len": self.vehicle_classes, "v_pu": self.buses, "trafo_loading_pct": self.transformers}[field]
+        return {"queue_len": self.vehicle_classes, "v_pu": self.buses, "trafo_loading_pct": self.transformers,
+                "line_loading_pct": self.lines}[field]
 
 
 class Channels:

@@ -14,12 +14,20 @@ from pathlib import Path
 import numpy as np
 
 from gui.data.channels import Channels, Limits, SiteNames
+from twin.config.site import Site
 from twin.model.events import Event
 from twin.results.reader import Results, open_results
 
 
+# what a second run overlays in replay (``satwin gui RUN_A --compare RUN_B``): the curves of
+# ``satwin compare``'s overlay plot (``twin.results.side_by_side.OVERLAY``; a test keeps them equal)
+COMPARED_CHANNELS = ("grid_p_kw", "bess_soc_pct", "ev_p_kw")
+
+
 class ReplaySource:
-    def __init__(self, source: Results | str | Path) -> None:
+    """``only``: read just these channels (a compared run), else every plotted one."""
+
+    def __init__(self, source: Results | str | Path, only: tuple[str, ...] | None = None) -> None:
         self.results = open_results(source)
         self.results_dir = self.results.folder
         self.meta = self.results.meta
@@ -27,7 +35,9 @@ class ReplaySource:
         self.total_rows = sum(self.results.part_rows())
         schema_names = self.results.column_names or ["t_s"]
         self.channels = Channels(SiteNames.from_columns(schema_names))
-        self.columns = self.channels.columns_to_read(schema_names)
+        self.names = list(only) if only else self.channels.names
+        self._rows = [self.channels.index[name] for name in self.names]
+        self.columns = [c for c in self.channels.columns_to_read(schema_names) if not only or c in ("t_s", *only)]
         self._next_part = 0
 
     @property
@@ -44,7 +54,8 @@ class ReplaySource:
             return None
         table = self.results.read_part(self._next_part, self.columns)
         self._next_part += 1
-        return self.channels.rows_from_table(table)
+        t_s, block = self.channels.rows_from_table(table)
+        return t_s, block[self._rows]
 
     def events(self) -> list[Event]:
         table = self.results.events
@@ -65,6 +76,11 @@ class ReplaySource:
     def start_hour(self) -> float:
         start = dt.datetime.fromisoformat(self.meta["start"])
         return start.hour + start.minute / 60.0
+
+    def site(self) -> Site | None:
+        """The site the run used (``resolved.json``), for the site view; None for a folder without it."""
+        site = self.results.resolved.get("site")
+        return Site.model_validate(site) if site else None
 
     def limits(self) -> Limits:
         limits = self.results.resolved.get("site", {}).get("limits", {})

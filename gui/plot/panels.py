@@ -27,8 +27,7 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 LIMIT_PEN = pg.mkPen("#d62728", width=1, style=QtCore.Qt.PenStyle.DashLine)  # straight lines only
 CACHED = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
 CONTRACT_PEN = pg.mkPen("#d62728", width=1)
-
-
+OVERLAY_COLOUR = (0, 0, 0, 150)  # a compared run: faint black over the run's colours, 1 px like every curve
 
 
 def _pen(i: int, faint: bool = False):
@@ -51,6 +50,8 @@ class Panels(pg.GraphicsLayoutWidget):
         self.setBackground("w")
         self.channels = set(channel_names)
         self.curves: list[tuple[pg.PlotCurveItem, str]] = []
+        self.overlay_curves: list[tuple[pg.PlotCurveItem, str]] = []  # a compared run's (replay --compare)
+        self._targets: dict[str, tuple] = {}  # channel -> (plot or right-axis box, legend) its curve is in
         self.plots: list[pg.PlotItem] = []
         self.by_title: dict[str, pg.PlotItem] = {}
         self.notes: dict[str, str] = {}  # panel title -> note shown on it (e.g. "not available over Modbus")
@@ -59,6 +60,7 @@ class Panels(pg.GraphicsLayoutWidget):
         self._start_hour = start_hour
         self.paint_log: deque[tuple[float, float]] = deque(maxlen=100_000)  # (end, duration) of each paint
         self.envelope = PeakEnvelope()
+        self.overlay_envelope = PeakEnvelope()
         self.fitted_y = FittedY()
         self.fitted_y.on_change(self.viewChanged.emit)
 
@@ -172,6 +174,21 @@ class Panels(pg.GraphicsLayoutWidget):
         if legend is not None:
             legend.addItem(curve, label)
         self.curves.append((curve, channel))
+        self._targets[channel] = (target, legend, label)
+
+    def add_overlay(self, channel: str, run_name: str) -> bool:
+        """A second run's curve of ``channel`` on the same panel and axis as this run's; False if none."""
+        if channel not in self._targets:
+            return False
+        target, legend, label = self._targets[channel]
+        curve = pg.PlotCurveItem(pen=pg.mkPen(OVERLAY_COLOUR, width=1))
+        target.addItem(curve)
+        box = target.vb if isinstance(target, pg.PlotItem) else target
+        self.fitted_y.add_curve(box, curve, channel, source=1)
+        curve.visibleChanged.connect(self.viewChanged.emit)
+        (legend if legend is not None else target.legend).addItem(curve, f"{label} — B: {run_name}")
+        self.overlay_curves.append((curve, channel))
+        return True
 
     # -- drawing --------------------------------------------------------------------------
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
@@ -181,17 +198,24 @@ class Panels(pg.GraphicsLayoutWidget):
         ended = time.perf_counter()
         self.paint_log.append((ended, ended - started))
 
-    def refresh(self, store: SeriesStore) -> None:
+    def refresh(self, store: SeriesStore, overlay: SeriesStore | None = None) -> None:
+        """Redraw from ``store``, and the compared run's curves from ``overlay``."""
+        sources = [self._draw(self.envelope, self.curves, store)]
+        if overlay is not None:
+            sources.append(self._draw(self.overlay_envelope, self.overlay_curves, overlay))
+        self.fitted_y.fit(*sources)
+        self.timeline.refresh(store)
+
+    def _draw(self, envelope: PeakEnvelope, curves, store: SeriesStore) -> tuple[np.ndarray, dict[str, int]]:
         box = self.plots[0].vb
         x0_s, x1_s = box.viewRange()[0]
-        t_s, columns = self.envelope.view(store, x0_s, x1_s, box.width())
-        for curve, channel in self.curves:
+        t_s, columns = envelope.view(store, x0_s, x1_s, box.width())
+        for curve, channel in curves:
             y = columns[store.index[channel]]
             # "all" builds the path straight from the arrays; "finite" only where a gap must show
             connect = "all" if np.isfinite(y).all() else "finite"
             curve.setData(t_s, y, connect=connect, skipFiniteCheck=connect == "all")
-        self.fitted_y.fit(columns, store.index)
-        self.timeline.refresh(store)
+        return columns, store.index
 
     def set_x_range(self, start_s: float, end_s: float) -> None:
         self.plots[0].setXRange(start_s, end_s, padding=0.0)

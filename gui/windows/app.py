@@ -31,10 +31,10 @@ def live_window(scenario, out_dir: Path, speed: float, controller: str | None = 
     return LiveWindow(LiveRun(scenario, out_dir, speed=speed, controller=controller))
 
 
-def replay_window(results_dir: Path):
+def replay_window(results_dir: Path, compare_dir: Path | None = None):
     from gui.windows.replay_window import ReplayWindow
 
-    return ReplayWindow(results_dir)
+    return ReplayWindow(results_dir, compare_dir)
 
 
 def attach_window(host: str, port: int, span_s: float | None = None):
@@ -44,8 +44,10 @@ def attach_window(host: str, port: int, span_s: float | None = None):
     return AttachWindow(Poller(host, port), span_s)
 
 
-def show(window, start: bool, screenshot: Path | None, screenshot_at_s: float | None) -> int:
-    """Run the event loop; with ``screenshot``, render once the moment is reached, then close."""
+def show(window, start: bool, screenshot: Path | None, screenshot_at_s: float | None,
+         site_screenshot: Path | None = None) -> int:
+    """Run the event loop; with ``screenshot`` (the window) or ``site_screenshot`` (the site view alone),
+    render once the moment is reached, then close."""
     from PySide6 import QtCore, QtWidgets
 
     app = QtWidgets.QApplication.instance()
@@ -53,7 +55,7 @@ def show(window, start: bool, screenshot: Path | None, screenshot_at_s: float | 
     if start and hasattr(window, "start_run"):
         window.start_run()
     outcome = {"code": 0}
-    if screenshot is not None:
+    if screenshot is not None or site_screenshot is not None:
         deadline = QtCore.QElapsedTimer()
         deadline.start()
 
@@ -64,8 +66,10 @@ def show(window, start: bool, screenshot: Path | None, screenshot_at_s: float | 
                     print(f"screenshot: {failure}", file=sys.stderr)
                     outcome["code"] = 1
                 else:
-                    window.export_png(screenshot)
-                    print(f"wrote {screenshot}")
+                    for path, export in ((screenshot, window.export_png), (site_screenshot, window.export_site_png)):
+                        if path is not None:
+                            export(path)
+                            print(f"wrote {path}")
             elif deadline.elapsed() < SCREENSHOT_WALL_LIMIT_S * 1e3:
                 return
             else:

@@ -20,7 +20,8 @@ class LiveWindow(TwinWindow):
         start = scenario.start
         super().__init__(f"satwin live — {scenario.name} ({run.controller})", run.channels.names,
                          scenario.n_steps, start.hour + start.minute / 60.0,
-                         Limits(limits.v_min_pu, limits.v_max_pu, limits.max_loading_pct), scenario.duration_s)
+                         Limits(limits.v_min_pu, limits.v_max_pu, limits.max_loading_pct), scenario.duration_s,
+                         scenario.site)
         self.run = run
         self.follow = True
         self._closing = False

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from gui.data.replay import ReplaySource
+from gui.data.replay import COMPARED_CHANNELS, ReplaySource
+from gui.data.store import SeriesStore
 from gui.windows.window import TwinWindow
 
 SPANS = (("whole run", None), ("24 h", 86400.0), ("6 h", 21600.0), ("1 h", 3600.0), ("10 min", 600.0))
@@ -26,17 +27,35 @@ def verdict_details(verdicts: list[dict]) -> str:
                      for v in verdicts)
 
 
+def run_label(meta: dict, folder: Path) -> str:
+    return f"{meta.get('scenario', '?')} ({meta.get('controller', '?')}, {meta.get('status', '?')}) — {folder}"
+
+
 class ReplayWindow(TwinWindow):
-    def __init__(self, results_dir: str | Path) -> None:
+    """``compare_dir``: a second results folder whose grid import, SoC and EV power are drawn over this run's."""
+
+    def __init__(self, results_dir: str | Path, compare_dir: str | Path | None = None) -> None:
         self.source = ReplaySource(results_dir)
-        meta = self.source.meta
-        super().__init__(f"satwin replay — {meta.get('scenario', '?')} ({meta.get('controller', '?')}, "
-                         f"{meta.get('status', '?')}) — {self.source.results_dir}",
+        self.compared = ReplaySource(compare_dir, only=COMPARED_CHANNELS) if compare_dir is not None else None
+        title = f"satwin replay — {run_label(self.source.meta, self.source.results_dir)}"
+        if self.compared is not None:
+            title += f"  vs  {run_label(self.compared.meta, self.compared.results_dir)}"
+        super().__init__(title,
                          self.source.channels.names, self.source.total_rows, self.source.start_hour,
-                         self.source.limits(), self.source.duration_s or 1.0)
+                         self.source.limits(), self.source.duration_s or 1.0, self.source.site())
         self.store.events.extend(self.source.events())  # small: the timeline and fault list need them all now
         self.span_s: float | None = None
         self._build_controls()
+        if self.compared is not None:
+            self._add_compared()
+
+    def _add_compared(self) -> None:
+        compared = self.compared
+        self.overlay_store = SeriesStore(compared.names, compared.total_rows)
+        name = compared.meta.get("controller") or compared.results_dir.name
+        for channel in COMPARED_CHANNELS:
+            self.panels.add_overlay(channel, name)
+        self.toolbar.addWidget(QtWidgets.QLabel(f"  B (black): {compared.results_dir}"))
 
     def _build_controls(self) -> None:
         self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
@@ -67,16 +86,19 @@ class ReplayWindow(TwinWindow):
     # -- lazy loading ---------------------------------------------------------------------
     def pull(self) -> bool:
         chunk = self.source.read_next()
-        if chunk is None:
+        compared = self.compared.read_next() if self.compared is not None else None
+        if chunk is None and compared is None:
             return False
-        self.store.extend(*chunk)
-        done = self.source.done
-        self.loading.setText("loaded" if done else f"reading {self.source.progress:.0%}")
+        if chunk is not None:
+            self.store.extend(*chunk)
+        if compared is not None:
+            self.overlay_store.extend(*compared)
+        self.loading.setText("loaded" if self.loaded else f"reading {self.source.progress:.0%}")
         return True
 
     @property
     def loaded(self) -> bool:
-        return self.source.done
+        return self.source.done and (self.compared is None or self.compared.done)
 
     def load_all(self) -> None:
         while self.pull():

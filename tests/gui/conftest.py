@@ -50,3 +50,14 @@ def recorded_fault_run(tmp_path_factory):
     result = run_scenario(scenario, out)
     assert result.status == "completed"
     return out
+
+
+@pytest.fixture(scope="session")
+def recorded_uncontrolled_run(tmp_path_factory):
+    """The first 30 minutes of the holiday again, with no controller and no fault: a run to compare with."""
+    from twin.run.session import run_scenario
+
+    scenario = load_scenario(HOLIDAY).with_options(duration_s=1800.0, controller="none")
+    out = tmp_path_factory.mktemp("replay") / "uncontrolled-run"
+    assert run_scenario(scenario, out).status == "completed"
+    return out

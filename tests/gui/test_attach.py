@@ -150,7 +150,7 @@ def _served(tmp_path, speed: float = 600.0):
     Eight simulated hours (48 s at 600x) outlast a GUI start-up on a loaded CI machine; the
     test stops the server itself when it is done.
     """
-    from hil.serve import serve
+    from hil.serve import ServeOptions, serve
 
     listening, stop, box = threading.Event(), threading.Event(), {}
 
@@ -160,7 +160,7 @@ def _served(tmp_path, speed: float = 600.0):
 
     thread = threading.Thread(target=serve, daemon=True, kwargs=dict(
         scenario=_hil_rig().evening_scenario(duration_s=8 * 3600.0), out_dir=tmp_path / "served", port=0,
-        speed=speed,
+        options=ServeOptions(speed=speed),
         echo=lambda _line: None, stop=stop, on_listening=on_listening))
     thread.start()
     assert listening.wait(60)

@@ -9,6 +9,7 @@ import pytest
 
 from gui.data.live import LiveRun
 from gui.windows.live_window import LiveWindow
+from tests.gui.test_site_view import shown_at
 from twin.config.faults import Fault
 from twin.results.reader import read_events, read_timeseries
 
@@ -74,6 +75,14 @@ def test_fault_injected_from_the_gui_is_recorded_in_the_events_table(live, qtbot
     qtbot.waitUntil(lambda: window.store.n == 600, timeout=5_000)
     window.redraw()
     assert len(window.panels.timeline.faults.starts_s) == 1  # shaded on the panels as it happened
+    # the site view shows the newest step (the cursor follows it), then the outage at the cursor
+    site = window.site_view
+    newest = window.store.value_at("trafo_loading_pct.T_truck", 600.0)
+    assert window.panels.cursor_s == pytest.approx(600.0)
+    qtbot.waitUntil(lambda: site.shown is not None and site.shown.branches["T_truck"].value == f"{newest:.0f} %",
+                    timeout=5_000)
+    shown_at(window, qtbot, window.panels.timeline.faults.starts_s[0] + 10.0)
+    assert "open" in site.branch_labels["T_truck"].text() and "de-energized" in site.bus_labels["lv_truck"].text()
     window.close()
     events = read_events(tmp_path / "live").to_pylist()
     faults = [e for e in events if e["kind"] == "fault"]

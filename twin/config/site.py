@@ -42,6 +42,7 @@ HourlyProfile = Annotated[tuple[Fraction, ...], Field(min_length=24, max_length=
 
 VehicleClassName = Literal["car", "truck", "swap_truck"]
 FEEDER_LINE = "utility_feeder"  # the network name of the 10 kV feeder from the utility substation
+UTILITY_BUS = "utility"  # the network name of the utility substation bus (the slack)
 
 
 class Location(FrozenModel):
@@ -391,6 +392,24 @@ class Limits(FrozenModel):
         return self
 
 
+class TransformerProtection(FrozenModel):
+    """Thermal overload protection of the MV/LV transformers: each transformer's hot-spot temperature
+    follows the IEC 60076-7:2018 difference equations (its loading from the power flow, the ONAN
+    constants of distribution transformers: x 0.8, y 1.6, R 5, k11 1.0, k21 1.0, k22 2.0, oil time
+    constant 180 min, winding 4 min, top-oil rise 55 K and hot-spot gradient 23 K at rated load);
+    above `trip_hot_spot_c` the transformer trips as a `transformer_outage` fault (events: `fault`,
+    detail `transformer_outage (thermal protection, …)`), and recloses after `lockout_s`."""
+
+    enabled: bool = False
+    """Model the hot spots and trip on them (off: transformers carry any load)."""
+    ambient_c: Annotated[float, Field(ge=-40, le=60)] = 30.0
+    """Air temperature around the transformers, constant over the run [A]."""
+    trip_hot_spot_c: Annotated[float, Field(ge=80, le=250)] = 140.0
+    """Hot-spot temperature that trips; 140 °C is IEC 60076-7's long-time emergency limit for distribution transformers."""
+    lockout_s: Annotated[float, Field(ge=1, le=31_536_000)] = 3600.0
+    """How long a tripped transformer stays open before it recloses."""
+
+
 class Watchdog(FrozenModel):
     """HIL: how long the controller may stay silent before devices fall back to a safe state."""
 
@@ -452,6 +471,8 @@ class Site(FrozenModel):
     """PV ageing, for comparison with lifetime-average published figures."""
     limits: Limits = Limits()
     """Operating limits checked during a run (events, KPIs, report)."""
+    transformer_protection: TransformerProtection = TransformerProtection()
+    """Thermal overload protection of the transformers (IEC 60076-7 hot spot; off by default)."""
     watchdog: Watchdog = Watchdog()
     """HIL controller watchdog."""
     modbus_devices: tuple[ModbusDevice, ...] = ()

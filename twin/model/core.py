@@ -35,6 +35,7 @@ from twin.model.events import EventLog
 from twin.model.faults import FaultEffects
 from twin.model.grid import Backend, Grid, injection_points
 from twin.model.limits import LimitMonitor
+from twin.model.thermal import ThermalProtection
 from twin.model.profiles import local_times
 from twin.model.sensors import Sensors
 from twin.model.traffic import (
@@ -161,6 +162,8 @@ class Twin:
         self.limits = LimitMonitor(site.limits, self.grid.bus_names, self.grid.line_names, self.grid.trafo_names,
                                    self.log)
         self.faults = FaultEffects(self)
+        self.protection = (ThermalProtection(site.transformer_protection, self.grid.trafo_names, self.schedule_fault)
+                           if site.transformer_protection.enabled else None)
         self.sensors = Sensors(scenario.sensors, scenario.seed, site)
         for fault in scenario.faults:
             self.schedule_fault(fault, "scenario")
@@ -292,6 +295,8 @@ class Twin:
         grid = self.grid.solve(*self._injections(pv_p, bess_p, charger_p, swap_p, load_p, load_q))
         self._last_losses_kw = grid.losses_kw
         self.limits.check(t1, grid.v_pu, grid.line_loading_pct, grid.trafo_loading_pct)
+        if self.protection is not None:
+            self.protection.check(t1, dt_s, grid.trafo_loading_pct)
         if islanded:
             bess_p = battery.follow(grid.p_slack_kw, dt_s)
         return self._snapshot(t0, dt_s, grid, pv_available, pv_p, bess_p, charger_p, swap_p, load_p,

@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 
 from twin.config.errors import SimulationError
-from twin.config.site import FEEDER_LINE, Site
+from twin.config.site import FEEDER_LINE, UTILITY_BUS, Site
 from twin.model import kernels
 
 with warnings.catch_warnings():
@@ -35,7 +35,6 @@ with warnings.catch_warnings():
 
 Backend = Literal["newton", "pandapower"]
 SQRT3 = math.sqrt(3.0)
-UTILITY_BUS = "utility"
 ISLAND_SOURCE = "bess_grid_forming"
 
 
