@@ -60,7 +60,7 @@ class Seen:
 
 class ScriptedCsms:
     """Boots and records; after each boot it sends ``script[station]``: (wall seconds to wait, or a
-    condition on ``Seen`` to wait for; (version, Seen) -> call)."""
+    condition on ``Seen`` to wait for; (version, Seen) -> call, or None to send nothing)."""
 
     def __init__(self, script: dict[str, list] | None = None, silent: bool = False) -> None:
         self.script = script or {}
@@ -111,6 +111,8 @@ class ScriptedCsms:
             else:
                 await asyncio.sleep(wait)
             payload = make(cp.version, self.seen)
+            if payload is None:  # the step decided there is nothing to send
+                continue
             response = await cp.call(payload)
             self.seen.answers.append((cp.id, type(payload).__name__, response))
 

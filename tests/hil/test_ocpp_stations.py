@@ -135,6 +135,19 @@ def charging(seen) -> int:
     return sum(state == "Charging" for state in last.values())
 
 
+REMOTE_STOP_TRIES = 3
+
+
+def stop_newest_until_accepted(version: str, seen):
+    """Remote-stop the newest open transaction, unless one was stopped already (None: nothing to send).
+    The CSMS's view lags the station's: a vehicle may have left with its end still on the way, and the
+    station then rightly answers Rejected — the next try picks another."""
+    if any(getattr(r, "status", "") == "Accepted" for _, action, r in seen.answers
+           if action in ("RemoteStopTransaction", "RequestStopTransaction")):
+        return None
+    return remote_stop(version, open_transactions(seen, version)[-1][0])
+
+
 @pytest.fixture(scope="module", params=VERSIONS)
 def scripted_run(request, tmp_path_factory):
     """A scripted CSMS: station max 60 kW on car_dc, then a TxDefault of 0, then that cleared."""
@@ -144,7 +157,7 @@ def scripted_run(request, tmp_path_factory):
         (0.2, lambda v, _: composite(v, 1)),
         (lambda seen: charging(seen) >= 3, lambda v, _: profile(v, "tx_default", 0.0, pid=2)),
         (1.0, lambda v, _: clear(v, 2)),
-        (0.5, lambda v, seen: remote_stop(v, open_transactions(seen, v)[-1][0]))]})
+        *[(0.5, stop_newest_until_accepted)] * REMOTE_STOP_TRIES]})
     url = csms.start()
     try:
         result, summary = run_served(tmp_path_factory.mktemp("scripted"), url, version, 3000.0)
@@ -262,7 +275,8 @@ def test_remote_stop_ends_the_transaction_and_holds_the_connector(scripted_run):
     version, result, seen, _ = scripted_run
     answers = [response for _, action, response in seen.answers if action in ("RemoteStopTransaction",
                                                                               "RequestStopTransaction")]
-    assert [a.status for a in answers] == ["Accepted"]
+    assert [a.status for a in answers].count("Accepted") == 1
+    assert len(answers) <= REMOTE_STOP_TRIES
     remote = [f for _, kind, f in seen.tx_events if kind in ("stop", "Ended")
               and (f.get("reason") == "Remote" or f.get("trigger_reason") == "RemoteStop")]
     assert len(remote) == 1
