@@ -60,8 +60,10 @@ def run_with_csms(scenario: Scenario, out_dir: Path, csms_cmd: str | None = None
     problems: list[str] = []
     if csms_cmd:
         port = free_port()
+        # its own session: ``_stop`` signals the process group, which without one did not exist and
+        # left every CSMS running after its scenario
         child = subprocess.Popen(shlex.split(csms_cmd.format(host=HOST, port=port)), stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, text=True)
+                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
         ocpp_url = f"ws://{HOST}:{port}/ocpp"
         problem = wait_listening(port, child, LISTEN_WALL_S)
         if problem:

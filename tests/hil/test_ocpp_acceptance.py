@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 from hil_rig import DATA
@@ -78,3 +80,24 @@ def test_cli_refuses_a_url_that_is_not_a_websocket():
         done = satwin(*args)
         assert done.returncode == 2, done.stderr
         assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+
+
+def test_the_csms_process_is_stopped_after_its_scenario(tmp_path):
+    pid_file = tmp_path / "csms.pid"
+    # a "CSMS" that listens on its port, writes its pid and would run for ever
+    csms = (f"{sys.executable} -c \"import os, socket, time; s = socket.socket(); s.bind(('127.0.0.1', {{port}})); "
+            f"s.listen(); open('{pid_file}', 'w').write(str(os.getpid())); time.sleep(3600)\"")
+    run_with_csms(short_peak(60.0), tmp_path / "run", csms, speed=360)
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 30.0
+    while time.monotonic() < deadline and pid_alive(pid):
+        time.sleep(0.1)
+    assert not pid_alive(pid)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
