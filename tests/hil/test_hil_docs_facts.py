@@ -210,3 +210,15 @@ def test_what_a_replay_does_not_judge_is_the_replays():
     text = _guide()
     assert NOT_REPLAYED == ("controller healthy: ran", "controller_kept_up")
     assert "`controller_kept_up` and *ran until the end* are not judged" in text
+
+
+def test_how_satwin_test_waits_for_a_controller_is_as_the_guide_says():
+    from hil.acceptance import LOCKSTEP_GIVE_UP, START_TIMEOUT_S
+    from hil.serve import ServeOptions
+
+    text = _guide()
+    assert f"up to the {START_TIMEOUT_S:g} s a controller has to start under `satwin test`" in text
+    assert ServeOptions().first_step_timeout_s is None  # satwin serve: step 1 waits until acknowledged
+    assert f"Under lockstep, {LOCKSTEP_GIVE_UP} steps in a row released by the `--lockstep-timeout`" in text
+    assert f"(at the latest {START_TIMEOUT_S:g} s after it was started)" in text
+    # the behaviour: tests/hil/test_hil_vendor_example.py starts its controller later than the lockstep timeout
