@@ -222,3 +222,10 @@ def test_how_satwin_test_waits_for_a_controller_is_as_the_guide_says():
     assert f"Under lockstep, {LOCKSTEP_GIVE_UP} steps in a row released by the `--lockstep-timeout`" in text
     assert f"(at the latest {START_TIMEOUT_S:g} s after it was started)" in text
     # the behaviour: tests/hil/test_hil_vendor_example.py starts its controller later than the lockstep timeout
+
+
+def test_every_file_the_controller_guide_names_exists():
+    names = set(re.findall(r"[`(](?:\.\./)?((?:examples|tests|hil|twin|docs|scenarios)/[\w/.-]+\.(?:py|md|toml))",
+                           GUIDE.read_text()))
+    assert {"examples/vendor_ems_from_the_guide.py", "tests/hil/test_hil_vendor_example.py"} <= names
+    assert [name for name in sorted(names) if not (REPO / name).exists()] == []
