@@ -229,3 +229,18 @@ def test_every_file_the_controller_guide_names_exists():
                            GUIDE.read_text()))
     assert {"examples/vendor_ems_from_the_guide.py", "tests/hil/test_hil_vendor_example.py"} <= names
     assert [name for name in sorted(names) if not (REPO / name).exists()] == []
+
+
+def test_the_battery_rating_point_is_the_rating_under_a_derate(twin, reg_map):
+    """"`bess.p_max_kw` stays the rating under a `bess_derate`": its reader publishes the nameplate."""
+    from twin.config.faults import Fault
+
+    assert "`bess.p_max_kw` stays the rating under a `bess_derate`" in _guide()
+    derated = Twin(load_with_options(REFERENCE))
+    derated.schedule_fault(Fault(kind="bess_derate", device="bess", start_s=1.0, duration_s=600.0, derate_pct=50))
+    snap = None
+    for _ in range(3):
+        snap = derated.step(1.0)
+    p_max = build_register_map(derated).point("bess", "p_max_kw")
+    assert p_max.read(snap.measured, snap) == twin.site.bess.p_max_kw
+    assert derated.battery.p_derate_kw == twin.site.bess.p_max_kw / 2
