@@ -7,9 +7,10 @@ What a controller vendor writes after reading the guide: pymodbus only, no satwi
 map file. Unit ids are the guide's (section 2: 1 site, 2 meter, 3 battery, PV from 10 and
 connectors from 100 until exception 0x0B), addresses are docs/registers.md's, and float32 and
 uint32 values are packed here by hand, high word first. It waits for ``site.ready``, then once
-per ``site.step`` reads the site, meter and battery maps in one request each, moves the battery
-setpoint (discharge positive) and the site EV cap by a fraction of the import's error (the
-meter may be late: ``meter-delay-30s``), writes the heartbeat and acknowledges the step in
+per ``site.step`` reads the site, meter and battery maps in one request each, passes a change of
+``site.ev_p_kw`` straight to the battery setpoint (discharge positive) and moves the setpoint
+and the site EV cap by a fraction of the import's error (the meter may be late:
+``meter-delay-30s``), writes the heartbeat and acknowledges the step in
 ``site.step_ack`` (lockstep, section 6). A battery in state 3 (FAULT) or holding below its
 setpoint (a derate, which the plain map does not publish) leaves the EV cap to shave.
 ``tests/hil/test_hil_vendor_example.py`` runs it under ``satwin test --controller-cmd``.
@@ -107,7 +108,7 @@ class Ems:
         # moves the setpoints by a fraction of the error instead of jumping to a computed value.
         target, charge_below, gain = 0.92 * contract, 0.6 * contract, 0.1
         last, steps = 0, 0
-        p_set, ev_cap = 0.0, ev_max
+        p_set, ev_cap, ev_prev = 0.0, ev_max, None
         while True:
             site = self.read(SITE, 0, SITE_LEN)
             step = u32(site, SITE_STEP)
@@ -121,6 +122,14 @@ class Ems:
             soc = f32(bess, BESS_SOC)
             ev_p = f32(site, SITE_EV_P)
             avail = 0.0 if bess[BESS_STATE] == 3 else p_max   # 3 = FAULT: tripped or derated to 0
+            # feed-forward: a change of the EV load (read at the site, not through the meter) is passed
+            # to the battery at once when it is shaving or would push the import over the target
+            ff = 0.0 if ev_prev is None or ev_cap < ev_max else ev_p - ev_prev
+            ev_prev = ev_p
+            if p_set > 0:
+                p_set = max(0.0, p_set + ff)
+            elif grid + ff > target:
+                p_set += grid + ff - target
             if grid > target:
                 p_set += gain * (grid - target)
             elif grid < charge_below:
