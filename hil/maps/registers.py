@@ -183,8 +183,8 @@ PLAIN_SPECS: dict[str, list[PlainSpec]] = {
            "waits until this number is written to step_ack", None),
         _rw("step_ack", "uint32", "", "Write the step number you have finished with; under --clock lockstep the "
             "next step starts then (ignored by the paced clock); reads back the last acknowledged", None, "step_ack"),
-        _r("writer_conflicts", "uint16", "", "Setpoint writes by a client other than the first one that wrote "
-           "(alarm: non-zero)", None),
+        _r("writer_conflicts", "uint16", "", "Writes (setpoints, heartbeat, step_ack) by a client other than the "
+           "site's writer, the first client that wrote while it stays connected (alarm: non-zero)", None),
     ],
     "meter": [
         _r("p_kw", "float32", "kW", "Active power at the utility connection, import positive",
