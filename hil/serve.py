@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hil.datastore.bridge import Bridge
-from hil.maps.registers import build_register_map
+from hil.maps.site_map import build_register_map
 from hil.ocpp.stations import OcppOptions, OcppStations, chain, finish_ocpp
 from hil.servers.limits import ConnectionLimits
 from hil.servers.modbus_tcp import ModbusServer
@@ -56,7 +56,7 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     clock = WallClock(speed, overrun)
     twin = Twin(scenario)
     out_dir = Path(out_dir)
-    bridge = Bridge(twin, build_register_map(twin), out_dir / AUDIT_FILE, read_only=read_only)
+    bridge = Bridge(twin, build_register_map(twin.site), out_dir / AUDIT_FILE, read_only=read_only)
     if watchdog_min_wall_s is not None:
         bridge.heartbeat_timeout_s = max(bridge.heartbeat_timeout_s, watchdog_min_wall_s * speed)
     if bridge_ready is not None:

@@ -1,5 +1,10 @@
 """The register image of every unit: rebuilt from each step's measurements, read by the server.
 
+The register map is data built from the site (``hil.maps.site_map``); here it is bound to
+the running twin: each plain point to its reader (``hil.maps.electrical.point_reader``, which
+honours the scenario's sensor models), each SunSpec block to a ``SunSpecFeed`` (AC readings,
+operating state, the energy counters this image integrates).
+
 One lock guards the whole image — the plain words, the SunSpec models (their live points and
 their control points) and the heartbeat read-back — so a reader sees one step and every write
 as a whole, never half of a SunSpec write or a block being rebuilt.
@@ -8,14 +13,38 @@ as a whole, never half of a SunSpec write or a block being rebuilt.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hil.maps.electrical import EnergyCounters
+from hil.maps.electrical import IDLE_W, AcReadings, EnergyCounters, ac_reader, operating_state, point_reader
 from hil.maps.profiles import ProductDevice, resolve_products
-from hil.maps.registers import SUNSPEC_BASE, Point, RegisterMap, encode
+from hil.maps.registers import SUNSPEC_BASE, Device, Point, RegisterMap, encode
 from hil.maps.sunspec import SunSpecDevice
+from hil.maps.sunspec_live import LIVE
 from twin.model.commands import Command
+from twin.model.controllers.base import Measurements
 from twin.model.core import Snapshot, Twin
+
+
+class SunSpecFeed:
+    """One device's SunSpec block bound to the running twin: each step's live values
+    (``hil.maps.sunspec_live.LIVE`` reads this object as its ``LiveDevice``)."""
+
+    idle_w = IDLE_W
+
+    def __init__(self, block: SunSpecDevice, twin: Twin, energy: EnergyCounters) -> None:
+        self.block, self.device, self.twin, self.energy = block, block.device, twin, energy
+        self.v_ph_nominal = block.v_ph_nominal
+        self.read_ac = ac_reader(block.device, twin)
+        self.ac: AcReadings | None = None  # this step's, set by ``image``
+        self.state = "standby"
+
+    def image(self, m: Measurements, s: Snapshot) -> list[int]:
+        """The whole block at SUNSPEC_BASE for this step."""
+        self.ac = self.read_ac(m, s)
+        if self.device.kind != "meter":
+            self.state = operating_state(self.twin, self.device, self.ac, s)
+        return self.block.image({key: value(self, m, s) for key, value in LIVE[self.device.kind].items()})
 
 
 @dataclass
@@ -23,6 +52,8 @@ class UnitImage:
     points: list[Point]  # plain map, address order
     size: int
     sunspec: SunSpecDevice | None
+    readers: list[Callable[[Measurements, Snapshot], float] | None] = field(default_factory=list)  # per point
+    feed: SunSpecFeed | None = None
     plain: list[int] = field(default_factory=list)
     sunspec_words: list[int] = field(default_factory=list)
     by_address: dict[int, Point] = field(default_factory=dict)
@@ -42,14 +73,19 @@ class RegisterImage:
         self.energy = EnergyCounters(twin)  # integrated from every step, whether a unit answers or not
         self.units: dict[int, UnitImage] = {}
         for device in reg_map.devices:
-            plain = reg_map.plain(device.unit_id)
-            size = plain[-1].address + plain[-1].count
-            has_sunspec = any(p.address >= SUNSPEC_BASE for p in reg_map.of(device.unit_id))
-            block = SunSpecDevice(device, twin, self.energy) if has_sunspec else None
-            self.units[device.unit_id] = UnitImage(plain, size, block)
+            self.units[device.unit_id] = self._bind(device, reg_map, twin)
         # devices also served as real products (site ``modbus_devices``), by the transports they are on
         self.products = [ProductDevice(a, twin, self.energy) for a in
                          resolve_products(twin.site.modbus_devices, reg_map.devices, twin.scenario.site_path)]
+
+    def _bind(self, device: Device, reg_map: RegisterMap, twin: Twin) -> UnitImage:
+        plain = reg_map.plain(device.unit_id)
+        readers = [point_reader(device, point.point, twin) for point in plain]
+        if not any(p.address >= SUNSPEC_BASE for p in reg_map.of(device.unit_id)):
+            return UnitImage(plain, plain[-1].address + plain[-1].count, None, readers)
+        block = SunSpecDevice(device, twin.site)
+        return UnitImage(plain, plain[-1].address + plain[-1].count, block, readers,
+                         SunSpecFeed(block, twin, self.energy))
 
     def update(self, snap: Snapshot) -> list[Command]:
         """This step's image (the heartbeat point reads back the last value written); returns what
@@ -60,20 +96,20 @@ class RegisterImage:
         plain_words, heartbeat_at = {}, {}
         for unit_id, unit in self.units.items():  # the plain words depend on the step alone: built unlocked
             words: list[int] = []
-            for point in unit.points:
+            for point, read in zip(unit.points, unit.readers):
                 if point.command == "heartbeat":
                     heartbeat_at[unit_id] = point.address
                     words.append(0)  # filled under the lock: a heartbeat written meanwhile is not lost
                 else:
-                    words += encode(point, point.read(measured, snap))
+                    words += encode(point, read(measured, snap))
             plain_words[unit_id] = words
         with self.lock:
             for unit_id, unit in self.units.items():
                 unit.plain = plain_words[unit_id]
                 if unit_id in heartbeat_at:
                     unit.plain[heartbeat_at[unit_id]] = self.heartbeat_value
-                if unit.sunspec:
-                    unit.sunspec_words = unit.sunspec.image(measured, snap)
+                if unit.feed:
+                    unit.sunspec_words = unit.feed.image(measured, snap)
                     timed += [Command(*due, "sunspec timer", snap.t_s) for due in unit.sunspec.due(snap.t_s)]
         for product in self.products:
             product.image(snap)

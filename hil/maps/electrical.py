@@ -15,11 +15,12 @@ same step shows the same volts, amps and watts whatever map a controller polls.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hil.maps.registers import Device, point_reader
+from hil.maps.registers import PLAIN_SPECS, Device
 from twin.model.controllers.base import Measurements
 from twin.model.core import Snapshot, Twin
 
@@ -58,6 +59,17 @@ class AcReadings:
 
 
 Reader = Callable[[Measurements, Snapshot], AcReadings]
+
+
+def point_reader(device: Device, point: str, twin: Twin) -> Callable[[Measurements, Snapshot], float] | None:
+    """What a device's plain point shows after a step of ``twin``: its sensor model's output when
+    the scenario has one for it (``twin.sensors``), else the value its spec reads (None: a point
+    the datastore fills itself, the heartbeat)."""
+    sensed = f"{device.twin_name}.{point}"
+    if sensed in twin.sensors.device_point_names:
+        return lambda m, s: m.devices[sensed]
+    spec = next(spec for spec in PLAIN_SPECS[device.kind] if spec.point == point)
+    return functools.partial(spec.read, device) if spec.read else None
 
 
 def ac_reader(device: Device, twin: Twin) -> Reader:
