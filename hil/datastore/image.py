@@ -6,8 +6,12 @@ honours the scenario's sensor models), each SunSpec block to a ``SunSpecFeed`` (
 operating state, the energy counters this image integrates).
 
 One lock guards the whole image — the plain words, the SunSpec models (their live points and
-their control points) and the heartbeat read-back — so a reader sees one step and every write
-as a whole, never half of a SunSpec write or a block being rebuilt.
+their control points) and the points the datastore fills itself — so a reader sees one step
+and every write as a whole, never half of a SunSpec write or a block being rebuilt.
+
+The datastore's own points (no ``read`` in the map's spec: ``heartbeat``, ``ready``, ``step``,
+``step_ack``, ``writer_conflicts``) read ``own``. Before the first step every register reads 0,
+``site.ready`` included, so a client can tell an empty image from a site at rest.
 """
 
 from __future__ import annotations
@@ -69,7 +73,8 @@ class RegisterImage:
 
     def __init__(self, reg_map: RegisterMap, twin: Twin) -> None:
         self.lock = threading.Lock()
-        self.heartbeat_value = 0  # the last heartbeat written; it reads back at once (set under the lock)
+        # values of the points the datastore fills itself (set under the lock; a write reads back at once)
+        self.own: dict[str, float] = {"heartbeat": 0, "ready": 0, "step": 0, "step_ack": 0, "writer_conflicts": 0}
         self.energy = EnergyCounters(twin)  # integrated from every step, whether a unit answers or not
         self.units: dict[int, UnitImage] = {}
         for device in reg_map.devices:
@@ -87,33 +92,39 @@ class RegisterImage:
         return UnitImage(plain, plain[-1].address + plain[-1].count, block, readers,
                          SunSpecFeed(block, twin, self.energy))
 
-    def update(self, snap: Snapshot) -> list[Command]:
-        """This step's image (the heartbeat point reads back the last value written); returns what
-        the SunSpec control timers command now."""
+    def update(self, snap: Snapshot, **own: float) -> list[Command]:
+        """This step's image, with ``own`` (e.g. ``writer_conflicts``) set, ``ready`` 1 and ``step``
+        counted on; returns what the SunSpec control timers command now."""
         self.energy.add(snap)
         timed: list[Command] = []
         measured = snap.measured
-        plain_words, heartbeat_at = {}, {}
+        plain_words, own_at = {}, {}
         for unit_id, unit in self.units.items():  # the plain words depend on the step alone: built unlocked
             words: list[int] = []
             for point, read in zip(unit.points, unit.readers):
-                if point.command == "heartbeat":
-                    heartbeat_at[unit_id] = point.address
-                    words.append(0)  # filled under the lock: a heartbeat written meanwhile is not lost
+                if read is None:
+                    own_at.setdefault(unit_id, []).append(point)
+                    words += [0] * point.count  # filled under the lock: a heartbeat written meanwhile is not lost
                 else:
                     words += encode(point, read(measured, snap))
             plain_words[unit_id] = words
         with self.lock:
+            self.own.update(own, ready=1, step=self.own["step"] + 1)
             for unit_id, unit in self.units.items():
                 unit.plain = plain_words[unit_id]
-                if unit_id in heartbeat_at:
-                    unit.plain[heartbeat_at[unit_id]] = self.heartbeat_value
+                for point in own_at.get(unit_id, ()):
+                    self.set_own(unit, point, self.own[point.point])
                 if unit.feed:
                     unit.sunspec_words = unit.feed.image(measured, snap)
                     timed += [Command(*due, "sunspec timer", snap.t_s) for due in unit.sunspec.due(snap.t_s)]
         for product in self.products:
             product.image(snap)
         return timed
+
+    def set_own(self, unit: UnitImage, point: Point, value: float) -> None:
+        """A datastore point's value, in ``own`` and in the words (under the lock)."""
+        self.own[point.point] = value
+        unit.plain[point.address:point.address + point.count] = encode(point, value)
 
     def read(self, unit_id: int, address: int, count: int) -> list[int]:
         """Registers of the current image; the server has checked the range against the layout."""
