@@ -1,10 +1,12 @@
 """What a meter or an inverter of the site would measure: AC quantities and energy counters.
 
 Every register view of a device (SunSpec blocks, product profiles) reads these, so the
-same step shows the same volts, amps and watts whatever map a controller polls.
+same step shows the same volts, amps and watts whatever map a controller polls. These are
+the live side of the maps: the datastore binds them to the running twin
+(``hil.datastore.image``); the map itself is built from the site alone.
 
 * Instantaneous values come from the step's measurements (``snapshot.measured``, i.e.
-  through the scenario's sensor models), as the plain map shows them.
+  through the scenario's sensor models), as the plain map shows them (``point_reader``).
 * The twin solves a balanced three-phase power flow: each phase carries a third of the
   power, phase voltage is the bus voltage / sqrt(3), and the frequency is the nominal
   50 Hz of the Chinese grid (the twin has no frequency dynamics).
