@@ -21,10 +21,13 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from hil.maps.registers import PLAIN_SPECS, Device
 from twin.model.controllers.base import Measurements
-from twin.model.core import Snapshot, Twin
+
+if TYPE_CHECKING:  # readers of a running twin's steps; exporting a map imports no twin
+    from twin.model.core import Snapshot, Twin
 
 NOMINAL_HZ = 50.0  # China's grid; the steady-state twin has no frequency model
 PHASES = 3
@@ -60,7 +63,7 @@ class AcReadings:
         return self.s_va / (PHASES * self.v_ph_v) if self.v_ph_v > 0 else 0.0
 
 
-Reader = Callable[[Measurements, Snapshot], AcReadings]
+Reader = Callable[[Measurements, "Snapshot"], AcReadings]
 
 
 def point_reader(device: Device, point: str, twin: Twin) -> Callable[[Measurements, Snapshot], float] | None:

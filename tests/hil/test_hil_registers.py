@@ -102,3 +102,16 @@ def test_satwin_registers_exports_the_map_without_building_a_twin(monkeypatch, t
         assert result.exit_code == 0, result.output
     assert (tmp_path / "map.md").read_text() == (REPO / "docs" / "registers.md").read_text()
     assert len(json.loads((tmp_path / "map.json").read_text())) == len(reference_map()[1].points)
+
+
+def test_exporting_the_map_imports_no_twin():
+    """The map is data of the site: its export never loads the model (nor pandapower behind it)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from hil.maps.profile_docs import site_export; from twin.config.scenario import load_scenario; "
+            f"site_export(load_scenario({str(REFERENCE_SCENARIO)!r}), 'json'); "
+            "print(sorted(m for m in ('twin.model.core', 'pandapower') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
