@@ -22,7 +22,7 @@ import numpy as np
 from pymodbus.client import AsyncModbusTcpClient
 
 import scenarios
-from hil.maps.registers import register_map_of
+from hil.maps.site_map import register_map_of
 from hil.serve import ServeOptions, serve
 from twin.config.scenario import load_scenario
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hil.datastore.bridge import Bridge
-from hil.maps.registers import build_register_map
+from hil.maps.site_map import build_register_map
 from hil.ocpp.stations import OcppOptions, OcppStations, chain, finish_ocpp
 from hil.servers.limits import ConnectionLimits
 from hil.servers.modbus_tcp import ModbusServer
@@ -76,7 +76,7 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     """
     twin = Twin(scenario)
     out_dir = Path(out_dir)
-    bridge = Bridge(twin, build_register_map(twin), out_dir / AUDIT_FILE, read_only=options.read_only,
+    bridge = Bridge(twin, build_register_map(twin.site), out_dir / AUDIT_FILE, read_only=options.read_only,
                     single_writer=options.single_writer, audit_reads=options.audit_reads,
                     audit_heartbeats=options.audit_heartbeats)
     if options.watchdog_timeout_s is not None:

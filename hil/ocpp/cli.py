@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hil.ocpp.stations import OcppOptions
+from hil.ocpp.options import OcppOptions
 from twin.config.errors import ScenarioError
 from twin.config.units import parse_duration_s
 

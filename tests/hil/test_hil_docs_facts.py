@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from hil.datastore.watchdog import safe_ev_cap_kw
-from hil.maps.registers import CHARGER_FIRST_UNIT, PV_FIRST_UNIT, build_register_map
+from hil.maps.registers import CHARGER_FIRST_UNIT, PV_FIRST_UNIT
+from hil.maps.site_map import build_register_map
 from twin.app.cli import load_with_options
 from twin.model.core import Twin
 from twin.model.devices.bess import BessState
@@ -26,7 +27,7 @@ def twin():
 
 @pytest.fixture(scope="module")
 def reg_map(twin):
-    return build_register_map(twin)
+    return build_register_map(twin.site)
 
 
 def _text() -> str:
