@@ -58,6 +58,16 @@ def _allowed(allow: Optional[list[str]]) -> Optional[set[str]]:
         raise ScenarioError(None, "--allow", str(exc)) from None
 
 
+def _tls(cert: Optional[Path], key: Optional[Path], ca: Optional[Path], roles: Optional[Path]):
+    from hil.servers.tls import tls_options
+
+    try:
+        return tls_options(cert, key, ca, roles)
+    except ValueError as exc:
+        option, _, message = str(exc).partition(": ")
+        raise ScenarioError(None, option, message) from None
+
+
 def serve_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file")],
     site: Annotated[Optional[Path], typer.Option(help="Use this site file instead of the scenario's")] = None,
@@ -88,6 +98,13 @@ def serve_command(
         help="Seconds without a complete request before a connection is closed")] = ConnectionLimits.idle_timeout_s,
     overrun: Annotated[str, typer.Option(help="When the machine cannot keep --speed: warn (catch up), slow (run "
                                               "slower from there) or stop (fail the run)")] = "warn",
+    tls_cert: Annotated[Optional[Path], typer.Option(help="Modbus/TCP Security: the server's certificate (PEM)")] = None,
+    tls_key: Annotated[Optional[Path], typer.Option(help="Modbus/TCP Security: the server's private key (PEM)")] = None,
+    tls_ca: Annotated[Optional[Path], typer.Option(help="Modbus/TCP Security: the CA that signs client certificates; "
+                                                        "clients without one are refused")] = None,
+    tls_roles: Annotated[Optional[Path], typer.Option(help="TOML: client certificate CN = \"control\" or "
+                                                           "\"read-only\" (default: the certificate's OU, "
+                                                           "else read-only)")] = None,
 ) -> None:
     """Run the twin paced to the wall clock and serve every device over Modbus TCP (and RTU, and OCPP)."""
     from hil.ocpp.cli import ocpp_options
@@ -110,9 +127,10 @@ def serve_command(
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         out_dir = writable_folder(out or Path("results") / f"{loaded.name}-modbus-{stamp}", "--out")
         ocpp = ocpp_options(ocpp_csms, ocpp_version, ocpp_meter_interval, ocpp_password_file, ocpp_ca_file)
+        tls = _tls(tls_cert, tls_key, tls_ca, tls_roles)
         result = serve(loaded, out_dir, host=host, port=port, speed=speed, read_only=read_only,
                        allow=_allowed(allow), rtu=line, rtu_over_tcp_port=rtu_over_tcp, bus_timing=bus_timing,
-                       ocpp=ocpp, limits=_limits(max_connections, idle_timeout), overrun=overrun)
+                       ocpp=ocpp, limits=_limits(max_connections, idle_timeout), overrun=overrun, tls=tls)
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:  # "cannot listen on ..." from a server, or a disk that filled up

@@ -20,6 +20,7 @@ from hil.ocpp.stations import OcppOptions, OcppStations, chain, finish_ocpp
 from hil.servers.limits import ConnectionLimits
 from hil.servers.modbus_tcp import ModbusServer
 from hil.servers.rtu import RtuLine, RtuServer, line_baud
+from hil.servers.tls import TlsOptions
 from hil.servers.units import BusTiming
 from twin.config.scenario import Scenario
 from twin.model.core import Twin
@@ -37,7 +38,8 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
           start_gate_timeout_s: float = 10.0, rtu: RtuLine | None = None, rtu_over_tcp_port: int | None = None,
           bus_timing: bool = True, ocpp: OcppOptions | None = None,
           stations_ready: Callable[[OcppStations], None] | None = None,
-          limits: ConnectionLimits = ConnectionLimits(), overrun: str = "warn") -> RunResult:
+          limits: ConnectionLimits = ConnectionLimits(), overrun: str = "warn",
+          tls: TlsOptions | None = None) -> RunResult:
     """Serve ``scenario`` until its end, ``stop`` or Ctrl-C; the results folder is always finished.
 
     ``watchdog_min_wall_s``: at high speed the site's heartbeat timeout (simulated seconds)
@@ -51,7 +53,8 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     also connect to a CSMS as OCPP stations (``hil.ocpp``); their health joins the verdicts.
     ``limits``: the connection cap and idle timeout of the Modbus TCP server (``hil.servers.limits``).
     ``overrun``: what a step later than a whole wall-clock step does (``WallClock``: warn, slow or
-    stop); the warning is printed at once, and ``stop`` fails the run with it.
+    stop); the warning is printed at once, and ``stop`` fails the run with it. ``tls``: Modbus/TCP
+    Security (client certificates, a role each; ``hil.servers.tls``) instead of plain Modbus TCP.
     """
     clock = WallClock(speed, overrun)
     twin = Twin(scenario)
@@ -64,7 +67,7 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     stations = OcppStations(twin, ocpp, out_dir) if ocpp is not None else None
     if stations is not None and stations_ready is not None:
         stations_ready(stations)
-    server = ModbusServer(bridge, host, port, allow, limits=limits)
+    server = ModbusServer(bridge, host, port, allow, limits=limits, tls=tls)
     port = server.start()  # before the results folder exists: a busy port leaves nothing behind
     try:
         extra = _extra_servers(bridge, host, allow, rtu, rtu_over_tcp_port, bus_timing)
@@ -81,13 +84,14 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
             stations.close()
 
     try:
-        meta = {"speed": speed, "read_only": read_only, "modbus": f"{host}:{port}",
+        scheme = "tcp" if tls is None else "tls"
+        meta = {"speed": speed, "read_only": read_only, "modbus": f"{host}:{port}", "modbus_tls": tls is not None,
                 "heartbeat_timeout_s": bridge.heartbeat_timeout_s}
         with Session(twin, out_dir, "modbus", meta, stop=stop) as session:
             clock.on_overrun = functools.partial(_overran, session.stop, overrun == "stop")
             try:
                 lines = "".join(f", {label}" for label, _ in extra)
-                echo(f"serving {scenario.name} on modbus tcp://{host}:{port}{lines} at {speed:g}x "
+                echo(f"serving {scenario.name} on modbus {scheme}://{host}:{port}{lines} at {speed:g}x "
                      f"({scenario.n_steps} steps of {scenario.step_s:g} s){' read-only' if read_only else ''}; "
                      f"recording to {out_dir}")
                 if on_listening is not None:

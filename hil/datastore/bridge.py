@@ -7,7 +7,8 @@ The pieces, each its own module: the register image (``image``), write validatio
 * as a run-loop ``Sink`` it rebuilds every unit's image from each step's measurements, so
   a request never waits for a step and always sees one consistent step;
 * as the server's datastore it validates, applies and audits writes (unknown address → 02,
-  read-only or bad value → 03, any write in read-only mode → 01);
+  read-only or bad value → 03, any write in read-only mode or from a client whose TLS
+  role may not write → 01);
 * as the run loop's ``SetpointSource`` it hands accepted commands to ``Twin.apply`` at the
   next step (so device latency and ramps apply) and runs the watchdog.
 
@@ -91,9 +92,10 @@ class Bridge:
         """Registers of the current image; the server has checked the range against the layout."""
         return self.image.read(unit_id, address, count)
 
-    def write(self, unit_id: int, address: int, values: list[int], client: str) -> int:
-        """Validate a write as a whole, audit it, then apply it; returns 0 or a Modbus exception code."""
-        if self.read_only:
+    def write(self, unit_id: int, address: int, values: list[int], client: str, may_write: bool = True) -> int:
+        """Validate a write as a whole, audit it, then apply it; returns 0 or a Modbus exception code.
+        ``may_write`` False: the client's role is read-only (``hil.servers.tls``)."""
+        if self.read_only or not may_write:
             return self._audited(client, unit_id, address, values, ILLEGAL_FUNCTION)
         unit, source = self.units[unit_id], f"modbus {client}"
         with self._lock:
@@ -105,10 +107,11 @@ class Bridge:
                 self._take(unit, checked, source)
         return code
 
-    def write_product(self, product: ProductDevice, address: int, values: list[int], client: str) -> int:
+    def write_product(self, product: ProductDevice, address: int, values: list[int], client: str,
+                      may_write: bool = True) -> int:
         """A write to a product profile's writable point (e.g. a SUN2000's power derating)."""
         unit_id = product.assignment.unit_id
-        if self.read_only:
+        if self.read_only or not may_write:
             return self._audited(client, unit_id, address, values, ILLEGAL_FUNCTION)
         with self._lock:
             checked = validate_product(product, address, values, self.twin.command_specs, f"modbus {client}",

@@ -34,10 +34,12 @@ FRAME_GAP_MIN_S = 0.05
 
 
 class Request:
-    """Per-request context the action sees: who asks, and whether the bridge audited the write."""
+    """Per-request context the action sees: who asks, whether its role may write (a TLS client
+    certificate's role, ``hil.servers.tls``) and whether the bridge audited the write."""
 
-    def __init__(self, client: str) -> None:
+    def __init__(self, client: str, may_write: bool = True) -> None:
         self.client = client
+        self.may_write = may_write
         self.audited = False
 
 
@@ -47,7 +49,8 @@ REQUEST: contextvars.ContextVar[Request] = contextvars.ContextVar("modbus_reques
 async def _access(read, write, function_code: int, start_address: int, address: int, count: int,
                   registers: list[int], values: list[int] | None) -> ExcCodes | None:
     """pymodbus' action for one unit: ``read(function_code, address, count)`` fills a read (or the
-    read-back pymodbus does after FC6/FC23), ``write(address, values, client)`` validates a write."""
+    read-back pymodbus does after FC6/FC23), ``write(address, values, client, may_write)`` validates
+    a write."""
     if function_code not in REGISTER_FUNCTIONS:
         return ExcCodes.ILLEGAL_FUNCTION
     if values is None:
@@ -56,7 +59,7 @@ async def _access(read, write, function_code: int, start_address: int, address: 
         return None
     request = REQUEST.get()
     request.audited = True
-    code = write(address, list(values), request.client)
+    code = write(address, list(values), request.client, request.may_write)
     return ExcCodes(code) if code else None
 
 
