@@ -17,9 +17,10 @@ from typing import Annotated, Optional
 import typer
 
 import scenarios
-from hil.servers.limits import ConnectionLimits, client_addresses
+from hil.servers.limits import ConnectionLimits
 from twin.app.cli import load_with_options
 from twin.app.paths import writable_file, writable_folder
+from twin.config.addresses import allowed_addresses
 from twin.config.errors import ScenarioError
 from twin.config.scenario import Scenario
 
@@ -49,13 +50,6 @@ def _limits(max_connections: int, idle_timeout_s: float) -> ConnectionLimits:
     if not 0 < idle_timeout_s < float("inf"):
         raise ScenarioError(None, "--idle-timeout", "must be a positive number of seconds")
     return ConnectionLimits(max_connections, idle_timeout_s)
-
-
-def _allowed(allow: Optional[list[str]]) -> Optional[set[str]]:
-    try:
-        return client_addresses(allow) if allow else None
-    except ValueError as exc:
-        raise ScenarioError(None, "--allow", str(exc)) from None
 
 
 def _tls(cert: Optional[Path], key: Optional[Path], ca: Optional[Path], roles: Optional[Path]):
@@ -129,7 +123,7 @@ def serve_command(
         ocpp = ocpp_options(ocpp_csms, ocpp_version, ocpp_meter_interval, ocpp_password_file, ocpp_ca_file)
         tls = _tls(tls_cert, tls_key, tls_ca, tls_roles)
         result = serve(loaded, out_dir, host=host, port=port, speed=speed, read_only=read_only,
-                       allow=_allowed(allow), rtu=line, rtu_over_tcp_port=rtu_over_tcp, bus_timing=bus_timing,
+                       allow=allowed_addresses(allow), rtu=line, rtu_over_tcp_port=rtu_over_tcp, bus_timing=bus_timing,
                        ocpp=ocpp, limits=_limits(max_connections, idle_timeout), overrun=overrun, tls=tls)
     except ScenarioError as exc:
         raise _fail(str(exc)) from None

@@ -28,6 +28,7 @@ from ocpp.charge_point import remove_nones, serialize_as_dict
 from websockets.asyncio.client import connect
 
 from hil.ocpp import v16, v201
+from hil.ocpp.security import MAX_MESSAGE_BYTES
 from hil.ocpp.station import Outgoing, StationModel
 
 VERSIONS = {"1.6": v16, "2.0.1": v201}
@@ -191,7 +192,7 @@ class OcppClients:
                 tls = {"ssl": self.ssl} if self.ssl is not None else {}
                 async with connect(f"{self.url}/{model.station_id}", subprotocols=[self.protocol.SUBPROTOCOL],
                                    additional_headers=headers, open_timeout=self.response_timeout_s,
-                                   ping_interval=None, proxy=None, **tls) as ws:
+                                   ping_interval=None, proxy=None, max_size=MAX_MESSAGE_BYTES, **tls) as ws:
                     link.connects += 1
                     if ws.subprotocol != self.protocol.SUBPROTOCOL:
                         raise ConnectionError(f"the CSMS did not accept subprotocol {self.protocol.SUBPROTOCOL}")

@@ -26,7 +26,8 @@ from pymodbus.server import ModbusTcpServer, ModbusTlsServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 
 from hil.datastore.bridge import Bridge
-from hil.servers.framing import MbapFraming, RateLimitedLog, ensure_descriptors, quiet_descriptor_exhaustion
+from hil.logs import RateLimitedLog
+from hil.servers.framing import LOG, MbapFraming, ensure_descriptors, quiet_descriptor_exhaustion
 from hil.servers.limits import ConnectionLimits
 from hil.servers.tls import TlsOptions
 from hil.servers.units import REGISTER_FUNCTIONS, REQUEST, WRITE_FUNCTIONS, BusTiming, Request, bus_units_of
@@ -120,7 +121,7 @@ class _TcpServer(ModbusTcpServer):
         self.functions = REGISTER_FUNCTIONS  # the MBAP framing answers every other function code with exception 01
         self.limits = limits
         self.open_connections: set[RequestHandler] = set()
-        self.refusals = RateLimitedLog()
+        self.refusals = RateLimitedLog(LOG)
 
     def callback_new_connection(self) -> RequestHandler:
         handler = RequestHandler if self.timing is not None else MbapRequestHandler
