@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
 import threading
 from dataclasses import dataclass, field
 
@@ -34,12 +33,13 @@ from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
 from websockets.asyncio.server import serve
 
+from hil.ocpp.hardening import StrictRouting, bound_library_log
 from hil.ocpp.schedule import ocpp_time
 from hil.ocpp.security import MAX_MESSAGE_BYTES, CsmsSecurity
 
 SUBPROTOCOLS = ["ocpp2.0.1", "ocpp1.6"]
 SHARE_TOLERANCE = 0.05
-logging.getLogger("ocpp").setLevel(logging.WARNING)
+bound_library_log()
 
 
 @dataclass
@@ -132,7 +132,7 @@ class Policy:
         return self.ev_cap_kw * 1000.0 * weights.get(station, 1) / max(1, sum(weights.values()))
 
 
-class Csms16(_Common, Cp16):
+class Csms16(StrictRouting, _Common, Cp16):
     @on(Action16.boot_notification)
     def on_boot(self, charge_point_vendor: str, charge_point_model: str, **extra):
         with self.state.lock:
@@ -196,7 +196,7 @@ class Csms16(_Common, Cp16):
         return call16.SetChargingProfile(connector_id=0, cs_charging_profiles=profile)
 
 
-class Csms201(_Common, Cp201):
+class Csms201(StrictRouting, _Common, Cp201):
     @on(Action201.boot_notification)
     def on_boot(self, charging_station: dict, reason: str, **_):
         with self.state.lock:
