@@ -222,6 +222,19 @@ def bench_soak_command(
     bench_soak(days, speed, span_option(step, "--step"))
 
 
+def bench_abuse_command(
+    phase: Annotated[float, typer.Option(help="Wall seconds of each phase")] = 10.0,
+    frames: Annotated[int, typer.Option(help="Malformed frames in the malformed phase")] = 10_000,
+) -> None:
+    """A good client's Modbus round trip while the server is attacked: malformed frames, idle
+    connections, slowloris, a write flood; step lateness and descriptors meanwhile."""
+    from hil.bench_abuse import bench_abuse
+
+    if phase <= 0 or frames < 1:
+        raise _fail("--phase must be positive and --frames at least 1")
+    bench_abuse(phase, frames)
+
+
 DEMO_SCENARIO = scenarios.REFERENCE
 
 
@@ -277,6 +290,7 @@ def register(app: typer.Typer) -> None:
     bench_app.command("hil")(bench_hil)
     bench_app.command("ocpp")(bench_ocpp)
     bench_app.command("soak")(bench_soak_command)
+    bench_app.command("abuse")(bench_abuse_command)
     app.command("demo")(demo_command)
     app.command("serve")(serve_command)
     app.command("registers")(registers_command)
