@@ -155,13 +155,31 @@ def test_suite_stopped_by_a_signal_writes_its_summary_and_leaves_no_worker(tmp_p
     wait_for(lambda: not any(alive(pid) for pid in workers), "the workers to exit", timeout_s=EXIT_S)
 
 
+HEARTBEATS = """import sys, time
+from pymodbus.client import ModbusTcpClient
+client = ModbusTcpClient(sys.argv[1], port=int(sys.argv[2]), timeout=2, retries=0)
+while True:  # a controller that only beats its heartbeat: it starts in a moment, unlike a whole EMS
+    if client.connected or client.connect():
+        client.write_register(int(sys.argv[3]), int(time.monotonic()) % 65536, device_id=1)
+    time.sleep(0.2)
+"""
+
+
+def wrote(out: Path) -> bool:
+    return any(path.stat().st_size > 0 for path in out.glob("*/modbus_audit.jsonl"))
+
+
 def test_acceptance_stopped_by_sigterm_finishes_its_folder_and_stops_the_controller(tmp_path):
     """``satwin test --controller-cmd``: the controller under test is a child; it goes with the run."""
-    out = tmp_path / "suite"
-    controller = f"{sys.executable} -m twin controller --host {{host}} --port {{port}}"
+    from hil.maps.registers import register_map_of
+    from twin.config.scenario import load_scenario
+
+    out, script = tmp_path / "suite", tmp_path / "heartbeats.py"
+    script.write_text(HEARTBEATS)
+    heartbeat = register_map_of(load_scenario(HOLIDAY)).point("site", "heartbeat").address
+    controller = f"{sys.executable} {script} {{host}} {{port}} {heartbeat}"
     process = start("test", str(HOLIDAY), "--controller-cmd", controller, "--out", str(out))
-    wait_for(lambda: children_of(process.pid) and any(out.glob("*/timeseries/*.parquet")),
-             "the controller and a recorded chunk")
+    wait_for(lambda: children_of(process.pid) and wrote(out), "the controller's first write")
     controllers = children_of(process.pid)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=EXIT_S)
