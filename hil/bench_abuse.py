@@ -37,7 +37,7 @@ import numpy as np
 from hil.bench import EVENING_PEAK, REFERENCE_SCENARIO, _poll_client
 from hil.bench_soak import _open_fds, _rss_mb
 from hil.maps.registers import register_map_of
-from hil.serve import serve
+from hil.serve import ServeOptions, serve
 from hil.servers.limits import ConnectionLimits
 from twin.config.scenario import load_scenario
 
@@ -249,8 +249,8 @@ def bench_abuse(phase_s: float = 10.0, frames: int = MALFORMED_FRAMES,
     echo(f"abuse: the evening peak served at 1x, 1 s steps; a good client polls {len(units)} devices at 10 Hz; "
          f"phases of {phase_s:g} s: {', '.join(PHASES)} (--max-connections {LIMITS.max_connections})")
     with tempfile.TemporaryDirectory() as out:
-        result = serve(scenario, Path(out), port=0, speed=1.0, stop=stop, on_listening=start_clients,
-                       echo=lambda _: None, limits=LIMITS)
+        result = serve(scenario, Path(out), port=0, options=ServeOptions(speed=1.0), stop=stop,
+                       on_listening=start_clients, echo=lambda _: None, limits=LIMITS)
     return _report(received, resources, result.lateness_ms, echo)
 
 
@@ -287,7 +287,8 @@ def _report(received: dict, resources: dict, late: dict, echo: Callable[[str], N
     echo(f"step lateness p50 {late.get('p50_ms', float('nan')):.2f} ms, p99 {late.get('p99_ms', float('nan')):.2f} "
          f"ms, max {late.get('max_ms', float('nan')):.2f} ms, overruns {late.get('overruns', 0)} "
          f"(target p99 at most 20 ms)")
-    (fds_before, rss_before), (fds_after, rss_after) = resources.get("before", (0, 0.0)), resources.get("after", (0, 0.0))
+    fds_before, rss_before = resources.get("before", (0, 0.0))
+    fds_after, rss_after = resources.get("after", (0, 0.0))
     echo(f"serving process: open descriptors {fds_before} after the quiet phase, {fds_after} after the last "
          f"(its attackers gone); RSS {rss_before:.0f} -> "
          f"{rss_after:.0f} MB; machine load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")

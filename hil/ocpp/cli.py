@@ -61,7 +61,8 @@ def csms_security(tls_cert: Path | None, tls_key: Path | None, password_file: Pa
                   allow: list[str] | None) -> CsmsSecurity:
     """``satwin csms``'s security options, checked (a usable certificate, a readable password file)."""
     if (tls_cert is None) != (tls_key is None):
-        raise ScenarioError(None, "--tls-key" if tls_key is None else "--tls-cert", "give both --tls-cert and --tls-key")
+        raise ScenarioError(None, "--tls-key" if tls_key is None else "--tls-cert",
+                            "give both --tls-cert and --tls-key")
     security = CsmsSecurity(tls_cert, tls_key, read_passwords(password_file, "--password-file"),
                             allowed_addresses(allow))
     try:

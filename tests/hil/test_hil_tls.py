@@ -166,7 +166,7 @@ def test_serve_with_tls_records_who_wrote(tmp_path, pki):
     applied and audited under its name; the run finishes as usual."""
     import threading
 
-    from hil.serve import serve
+    from hil.serve import ServeOptions, serve
     from hil_rig import evening_scenario
 
     server = pki["server"]
@@ -179,7 +179,7 @@ def test_serve_with_tls_records_who_wrote(tmp_path, pki):
         listening.set()
 
     worker = threading.Thread(target=serve, args=(evening_scenario(3600.0), out), kwargs=dict(
-        port=0, speed=50.0, echo=lambda _text: None, stop=stop, on_listening=on_listening,
+        port=0, options=ServeOptions(speed=50.0), echo=lambda _text: None, stop=stop, on_listening=on_listening,
         tls=TlsOptions(server.cert, server.key, pki["ca"].path)))
     worker.start()
     try:

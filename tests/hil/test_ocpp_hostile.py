@@ -18,7 +18,7 @@ from websockets.sync.client import connect
 from hil.ocpp.csms import ReferenceCsms
 from hil.ocpp.security import MAX_MESSAGE_BYTES
 from hil.ocpp.stations import OcppOptions
-from hil.serve import serve
+from hil.serve import ServeOptions, serve
 
 WAIT_S = 5.0
 DEADLINE_S = 120.0  # a bound on the wait for the station to work through the frames, not a figure
@@ -57,8 +57,8 @@ def served_until(tmp_path, url: str, version: str, done) -> tuple[object, dict]:
     results = []
     options = OcppOptions(url, version, sample_s=300.0, response_timeout_s=WAIT_S)
     worker = threading.Thread(target=lambda: results.append(serve(
-        evening_scenario(4 * 3600.0), out, port=0, speed=SPEED, echo=lambda _text: None, ocpp=options, stop=stop,
-        stations_ready=ready.append)))
+        evening_scenario(4 * 3600.0), out, port=0, options=ServeOptions(speed=SPEED), echo=lambda _text: None,
+        ocpp=options, stop=stop, stations_ready=ready.append)))
     worker.start()
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline and not (ready and done(ready[0])) and worker.is_alive():

@@ -28,7 +28,7 @@ def options_of(*commands: str) -> set[str]:
 
 
 def test_the_modbus_tls_section_quotes_serve_options():
-    text = section("controller-guide.md", "## 9. Modbus/TCP Security", None)
+    text = section("controller-guide.md", "## 10. Modbus/TCP Security", None)
     quoted = set(re.findall(r"--[a-z][a-z-]*[a-z]", text))
     assert {"--tls-cert", "--tls-key", "--tls-ca", "--tls-roles"} <= quoted
     assert quoted <= options_of("serve"), quoted - options_of("serve")
