@@ -58,6 +58,11 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def descendants_of(pid: int) -> list[int]:
+    found = children_of(pid)
+    return found + [d for child in found for d in descendants_of(child)]
+
+
 def alive(pid: int) -> bool:
     try:
         state = (Path("/proc") / str(pid) / "status").read_text()
@@ -158,7 +163,7 @@ def test_suite_stopped_by_a_signal_writes_its_summary_and_leaves_no_worker(tmp_p
 HEARTBEATS = """import sys, time
 from pymodbus.client import ModbusTcpClient
 client = ModbusTcpClient(sys.argv[1], port=int(sys.argv[2]), timeout=2, retries=0)
-while True:  # a controller that only beats its heartbeat: it starts in a moment, unlike a whole EMS
+while True:  # only a heartbeat (so a paced clock): it starts in a moment, unlike a whole EMS
     if client.connected or client.connect():
         client.write_register(int(sys.argv[3]), int(time.monotonic()) % 65536, device_id=1)
     time.sleep(0.2)
@@ -178,9 +183,9 @@ def test_acceptance_stopped_by_sigterm_finishes_its_folder_and_stops_the_control
     script.write_text(HEARTBEATS)
     heartbeat = register_map_of(load_scenario(HOLIDAY)).point("site", "heartbeat").address
     controller = f"{sys.executable} {script} {{host}} {{port}} {heartbeat}"
-    process = start("test", str(HOLIDAY), "--controller-cmd", controller, "--out", str(out))
+    process = start("test", str(HOLIDAY), "--controller-cmd", controller, "--clock", "paced", "--out", str(out))
     wait_for(lambda: children_of(process.pid) and wrote(out), "the controller's first write")
-    controllers = children_of(process.pid)
+    controllers = descendants_of(process.pid)  # the shell and the controller it started
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=EXIT_S)
     assert process.returncode == 130, stderr
