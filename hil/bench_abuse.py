@@ -161,10 +161,13 @@ async def _write_flood(port: int, heartbeat_address: int, phase_s: float) -> Cou
 
         async def answers() -> None:
             while True:
-                outcomes[("heartbeat write", await _outcome(reader))] += 1
+                result = await _outcome(reader)
+                outcomes[("heartbeat write", result)] += 1
+                if result in ("closed", "no answer (wedged)"):  # the server dropped the flood (or went silent)
+                    return
 
         counting = asyncio.create_task(answers())
-        while (elapsed := time.monotonic() - started) < phase_s:
+        while (elapsed := time.monotonic() - started) < phase_s and not counting.done():
             due = int(elapsed * per_connection_hz) + 1
             for _ in range(due - sent):
                 sent += 1
@@ -210,10 +213,12 @@ def _good_client(port: int, units: list[tuple[int, int]], polling, done, out: mu
     samples: list[tuple[float, bool]] = []
     round_trips: list[float] = []
     polling.set()
-    while not done.is_set():
-        span, _ = asyncio.run(_poll_client(port, units, 10.0, time.perf_counter() + POLL_SPAN_S, samples))
-        round_trips += span
-    out.put((samples, round_trips))
+    try:
+        while not done.is_set():
+            span, _ = asyncio.run(_poll_client(port, units, 10.0, time.perf_counter() + POLL_SPAN_S, samples))
+            round_trips += span
+    finally:
+        out.put((samples, round_trips))
 
 
 def bench_abuse(phase_s: float = 10.0, frames: int = MALFORMED_FRAMES,

@@ -112,6 +112,9 @@ class MbapFraming:
 
     async def _answer_in_order(self) -> None:
         while True:
+            # one request per turn of the loop: a queue that is not empty returns without yielding, so a
+            # pipelining client (a write flood) would otherwise be answered in full before anyone else
+            await asyncio.sleep(0)
             item, refusal, addr = await self._requests.get()
             if item is None:
                 self.server_send(refusal, addr)
