@@ -169,7 +169,7 @@ async def _write_flood(port: int, heartbeat_address: int, phase_s: float) -> Cou
         counting = asyncio.create_task(answers())
         while (elapsed := time.monotonic() - started) < phase_s and not counting.done():
             due = int(elapsed * per_connection_hz) + 1
-            for _ in range(due - sent):
+            for _ in range(due - sent if not writer.is_closing() else 0):
                 sent += 1
                 writer.write(_frame(sent & 0xFFFF, 1, struct.pack(">BHH", 6, heartbeat_address, sent & 0xFFFF)))
             await asyncio.sleep(0.005)
