@@ -36,7 +36,7 @@ import numpy as np
 
 from hil.bench import EVENING_PEAK, REFERENCE_SCENARIO, _poll_client
 from hil.bench_soak import _open_fds, _rss_mb
-from hil.maps.registers import register_map_of
+from hil.maps.site_map import register_map_of
 from hil.serve import ServeOptions, serve
 from hil.servers.limits import ConnectionLimits
 from twin.config.scenario import load_scenario

@@ -176,7 +176,7 @@ def wrote(out: Path) -> bool:
 
 def test_acceptance_stopped_by_sigterm_finishes_its_folder_and_stops_the_controller(tmp_path):
     """``satwin test --controller-cmd``: the controller under test is a child; it goes with the run."""
-    from hil.maps.registers import register_map_of
+    from hil.maps.site_map import register_map_of
     from twin.config.scenario import load_scenario
 
     out, script = tmp_path / "suite", tmp_path / "heartbeats.py"
