@@ -22,7 +22,7 @@ import numpy as np
 from pymodbus.client import AsyncModbusTcpClient
 
 import scenarios
-from hil.maps.registers import register_map_of
+from hil.maps.site_map import register_map_of
 from hil.serve import ServeOptions, serve
 from twin.config.scenario import load_scenario
 
@@ -31,7 +31,10 @@ EVENING_PEAK = "2026-10-01T18:00:00+08:00"
 CLIENT_TIMEOUT_S = 2.0
 
 
-async def _poll_client(port: int, units: list[tuple[int, int]], rate_hz: float, until: float) -> tuple[list, int]:
+async def _poll_client(port: int, units: list[tuple[int, int]], rate_hz: float, until: float,
+                       samples: list | None = None) -> tuple[list, int]:
+    """Round trips (s) and errors of one client polling every unit at ``rate_hz`` until ``until``
+    (``time.perf_counter``); ``samples`` also gets (start, failed) of each request."""
     client = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=CLIENT_TIMEOUT_S, retries=0)
     await client.connect()
     round_trips, errors = [], 0
@@ -41,10 +44,13 @@ async def _poll_client(port: int, units: list[tuple[int, int]], rate_hz: float, 
             started = time.perf_counter()
             try:
                 response = await client.read_holding_registers(0, count=size, device_id=unit_id)
-                errors += response.isError()
+                failed = response.isError()
             except Exception:  # noqa: BLE001 - a failed request is counted, the bench goes on
-                errors += 1
+                failed = True
+            errors += failed
             round_trips.append(time.perf_counter() - started)
+            if samples is not None:
+                samples.append((started, failed))
         due += 1.0 / rate_hz
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
     client.close()

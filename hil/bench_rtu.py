@@ -20,7 +20,7 @@ from pymodbus.client import ModbusSerialClient
 
 import scenarios
 from hil.datastore.bridge import Bridge
-from hil.maps.registers import build_register_map
+from hil.maps.site_map import build_register_map
 from hil.servers.pty_link import PtyLink
 from hil.servers.rtu import RtuLine, RtuServer
 from twin.config.scenario import load_scenario
@@ -63,7 +63,7 @@ def _round_trips(bridge: Bridge, baud: int, timing: bool, requests: int) -> list
 def bench_rtu(requests: int = 40, echo: Callable[[str], None] = print) -> dict[str, float]:
     twin = _twin()
     with tempfile.TemporaryDirectory() as out:
-        bridge = Bridge(twin, build_register_map(twin), Path(out) / "audit.jsonl")
+        bridge = Bridge(twin, build_register_map(twin.site), Path(out) / "audit.jsonl")
         snap = twin.step(twin.scenario.step_s)
         bridge.on_snapshot(snap)
         figures: dict[str, float] = {}

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from hil.bench import EVENING_PEAK, REFERENCE_SCENARIO, _poll_process
-from hil.maps.registers import register_map_of
+from hil.maps.site_map import register_map_of
 from hil.serve import ServeOptions, serve
 from twin.config.scenario import load_scenario
 

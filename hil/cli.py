@@ -17,9 +17,10 @@ from typing import Annotated, Optional
 import typer
 
 import scenarios
-from hil.servers.limits import ConnectionLimits, client_addresses
+from hil.servers.limits import ConnectionLimits
 from twin.app.cli import load_with_options
 from twin.app.paths import writable_file, writable_folder
+from twin.config.addresses import allowed_addresses
 from twin.config.errors import ScenarioError
 from twin.config.scenario import Scenario
 
@@ -51,11 +52,14 @@ def _limits(max_connections: int, idle_timeout_s: float) -> ConnectionLimits:
     return ConnectionLimits(max_connections, idle_timeout_s)
 
 
-def _allowed(allow: Optional[list[str]]) -> Optional[set[str]]:
+def _tls(cert: Optional[Path], key: Optional[Path], ca: Optional[Path], roles: Optional[Path]):
+    from hil.servers.tls import tls_options
+
     try:
-        return client_addresses(allow) if allow else None
+        return tls_options(cert, key, ca, roles)
     except ValueError as exc:
-        raise ScenarioError(None, "--allow", str(exc)) from None
+        option, _, message = str(exc).partition(": ")
+        raise ScenarioError(None, option, message) from None
 
 
 def serve_command(
@@ -100,6 +104,13 @@ def serve_command(
         help="Seconds without a complete request before a connection is closed")] = ConnectionLimits.idle_timeout_s,
     overrun: Annotated[str, typer.Option(help="When the machine cannot keep --speed: warn (catch up), slow (run "
                                               "slower from there) or stop (fail the run)")] = "warn",
+    tls_cert: Annotated[Optional[Path], typer.Option(help="Modbus/TCP Security: the server's certificate (PEM)")] = None,
+    tls_key: Annotated[Optional[Path], typer.Option(help="Modbus/TCP Security: the server's private key (PEM)")] = None,
+    tls_ca: Annotated[Optional[Path], typer.Option(help="Modbus/TCP Security: the CA that signs client certificates; "
+                                                        "clients without one are refused")] = None,
+    tls_roles: Annotated[Optional[Path], typer.Option(help="TOML: client certificate CN = \"control\" or "
+                                                           "\"read-only\" (default: the certificate's OU, "
+                                                           "else read-only)")] = None,
 ) -> None:
     """Run the twin paced to the wall clock (or in lockstep) and serve every device over Modbus TCP (and RTU,
     and OCPP)."""
@@ -134,9 +145,10 @@ def serve_command(
         options = ServeOptions(speed=speed, clock=clock, lockstep_timeout_s=lockstep_timeout,
                                watchdog_timeout_s=watchdog_timeout, read_only=read_only, single_writer=single_writer,
                                audit_reads=audit_reads, audit_heartbeats=audit_heartbeats, overrun=overrun)
-        result = serve(loaded, out_dir, host=host, port=port, options=options, allow=_allowed(allow),
+        result = serve(loaded, out_dir, host=host, port=port, options=options, allow=allowed_addresses(allow),
                        rtu=line, rtu_over_tcp_port=rtu_over_tcp, bus_timing=bus_timing,
-                       ocpp=ocpp, limits=_limits(max_connections, idle_timeout))
+                       ocpp=ocpp, limits=_limits(max_connections, idle_timeout),
+                       tls=_tls(tls_cert, tls_key, tls_ca, tls_roles))
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:  # "cannot listen on ..." from a server, or a disk that filled up
@@ -235,6 +247,19 @@ def bench_soak_command(
     if days <= 0 or speed <= 0:
         raise _fail("--days and --speed must be positive")
     bench_soak(days, speed, span_option(step, "--step"))
+
+
+def bench_abuse_command(
+    phase: Annotated[float, typer.Option(help="Wall seconds of each phase")] = 10.0,
+    frames: Annotated[int, typer.Option(help="Malformed frames in the malformed phase")] = 10_000,
+) -> None:
+    """A good client's Modbus round trip while the server is attacked: malformed frames, idle
+    connections, slowloris, a write flood; step lateness and descriptors meanwhile."""
+    from hil.bench_abuse import bench_abuse
+
+    if phase <= 0 or frames < 1:
+        raise _fail("--phase must be positive and --frames at least 1")
+    bench_abuse(phase, frames)
 
 
 DEMO_SCENARIO = scenarios.REFERENCE
@@ -370,6 +395,7 @@ def register(app: typer.Typer) -> None:
     bench_app.command("hil")(bench_hil)
     bench_app.command("ocpp")(bench_ocpp)
     bench_app.command("soak")(bench_soak_command)
+    bench_app.command("abuse")(bench_abuse_command)
     app.command("demo")(demo_command)
     app.command("serve")(serve_command)
     app.command("registers")(registers_command)

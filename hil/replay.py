@@ -24,7 +24,7 @@ from typing import Any
 
 from hil.datastore.audit import read_audit
 from hil.datastore.bridge import Bridge
-from hil.maps.registers import build_register_map
+from hil.maps.site_map import build_register_map
 from hil.serve import AUDIT_FILE
 from twin.config.errors import ScenarioError
 from twin.config.scenario import Scenario
@@ -112,7 +112,7 @@ def replay_controller(results_dir: Path, out_dir: Path, changed: Scenario | None
     scenario = changed or original
     meta = json.loads((results_dir / "run.json").read_text())
     twin = Twin(scenario)
-    bridge = Bridge(twin, build_register_map(twin))
+    bridge = Bridge(twin, build_register_map(twin.site))
     bridge.heartbeat_timeout_s = float(meta.get("heartbeat_timeout_s", bridge.heartbeat_timeout_s))
     writes = recorded_writes(results_dir, original.step_s)
     refused: list[str] = []

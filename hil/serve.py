@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hil.datastore.bridge import Bridge
-from hil.maps.registers import build_register_map
+from hil.maps.site_map import build_register_map
 from hil.ocpp.stations import OcppOptions, OcppStations, chain, finish_ocpp
 from hil.servers.limits import ConnectionLimits
 from hil.servers.modbus_tcp import ModbusServer
 from hil.servers.rtu import RtuLine, RtuServer, line_baud
+from hil.servers.tls import TlsOptions
 from hil.servers.units import BusTiming
 from twin.config.scenario import Scenario
 from twin.model.core import Twin
@@ -61,7 +62,7 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
           problems: list[str] | None = None, rtu: RtuLine | None = None, rtu_over_tcp_port: int | None = None,
           bus_timing: bool = True, ocpp: OcppOptions | None = None,
           stations_ready: Callable[[OcppStations], None] | None = None,
-          limits: ConnectionLimits = ConnectionLimits()) -> RunResult:
+          limits: ConnectionLimits = ConnectionLimits(), tls: TlsOptions | None = None) -> RunResult:
     """Serve ``scenario`` until its end, ``stop`` or Ctrl-C; the results folder is always finished.
 
     ``start_gate`` (paced clock): the clock starts when it is set (the controller under test
@@ -72,11 +73,12 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     port (as a serial gateway does); ``bus_timing`` answers them no faster than a real line and
     product would (``hil.servers.rtu``). ``ocpp``: the chargers also connect to a CSMS as OCPP
     stations (``hil.ocpp``); their health joins the verdicts. ``limits``: the connection cap and
-    idle timeout of the Modbus TCP server (``hil.servers.limits``).
+    idle timeout of the Modbus TCP server (``hil.servers.limits``). ``tls``: Modbus/TCP Security
+    (client certificates, a role each; ``hil.servers.tls``) instead of plain Modbus TCP.
     """
     twin = Twin(scenario)
     out_dir = Path(out_dir)
-    bridge = Bridge(twin, build_register_map(twin), out_dir / AUDIT_FILE, read_only=options.read_only,
+    bridge = Bridge(twin, build_register_map(twin.site), out_dir / AUDIT_FILE, read_only=options.read_only,
                     single_writer=options.single_writer, audit_reads=options.audit_reads,
                     audit_heartbeats=options.audit_heartbeats)
     if options.watchdog_timeout_s is not None:
@@ -87,7 +89,7 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     stations = OcppStations(twin, ocpp, out_dir) if ocpp is not None else None
     if stations is not None and stations_ready is not None:
         stations_ready(stations)
-    server = ModbusServer(bridge, host, port, allow, limits=limits)
+    server = ModbusServer(bridge, host, port, allow, limits=limits, tls=tls)
     port = server.start()  # before the results folder exists: a busy port leaves nothing behind
     try:
         extra = _extra_servers(bridge, host, allow, rtu, rtu_over_tcp_port, bus_timing)
@@ -105,13 +107,15 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
 
     try:
         meta = {"speed": options.speed, "clock": options.clock, "read_only": options.read_only,
-                "modbus": f"{host}:{port}", "heartbeat_timeout_s": bridge.heartbeat_timeout_s}
+                "modbus": f"{host}:{port}", "modbus_tls": tls is not None,
+                "heartbeat_timeout_s": bridge.heartbeat_timeout_s}
         with Session(twin, out_dir, "modbus", meta, stop=stop) as session:
             session.more_verdicts = lambda: bridge.health.verdicts(twin.env.now, problems)
             if isinstance(clock, WallClock):
                 clock.on_overrun = functools.partial(_overran, session.stop, options.overrun == "stop")
             try:
-                _announce(echo, scenario, host, port, options, bridge, out_dir, extra)
+                _announce(echo, scenario, f"{'tcp' if tls is None else 'tls'}://{host}:{port}", options, bridge,
+                          out_dir, extra)
                 if on_listening is not None:
                     on_listening(port)
                 if stations is not None:
@@ -140,12 +144,12 @@ def _overran(stop: threading.Event, fail: bool, message: str) -> None:
         stop.set()
 
 
-def _announce(echo, scenario: Scenario, host: str, port: int, options: ServeOptions, bridge: Bridge,
+def _announce(echo, scenario: Scenario, address: str, options: ServeOptions, bridge: Bridge,
               out_dir: Path, extra: list[tuple[str, ModbusServer]]) -> None:
     pacing = (f"in lockstep (each step waits for site.step_ack, at most {options.lockstep_timeout_s:g} s)"
               if options.clock == "lockstep" else f"at {options.speed:g}x")
     lines = "".join(f", {label}" for label, _ in extra)
-    echo(f"serving {scenario.name} on modbus tcp://{host}:{port}{lines} {pacing} ({scenario.n_steps} steps of "
+    echo(f"serving {scenario.name} on modbus {address}{lines} {pacing} ({scenario.n_steps} steps of "
          f"{scenario.step_s:g} s){' read-only' if options.read_only else ''}; recording to {out_dir}")
     site_timeout_s = bridge.twin.site.watchdog.heartbeat_timeout_s
     echo(f"watchdog: heartbeat timeout {bridge.heartbeat_timeout_s:g} s simulated "

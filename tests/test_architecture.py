@@ -29,19 +29,14 @@ def _cycles(exclude_type_checking_imports: bool) -> set[frozenset[str]]:
     return found
 
 
-# still open: hil.maps.registers imports hil.maps.sunspec inside build_register_map, and the SunSpec
-# modules build on registers (Point, point_reader); the fix is a base module of map rows both import
-KNOWN_MAP_CYCLE = {"hil.maps.registers", "hil.maps.sunspec", "hil.maps.sunspec_live", "hil.maps.electrical"}
-
-
 def test_no_import_cycles_at_run_time():
-    assert {c for c in _cycles(exclude_type_checking_imports=True) if not c <= KNOWN_MAP_CYCLE} == set()
+    assert _cycles(exclude_type_checking_imports=True) == set()
 
 
 def test_only_known_type_annotation_back_references():
     # annotations only (TYPE_CHECKING): fault effects act on the Twin they belong to; the site
     # checks read the Site whose loader calls them
-    assert {c for c in _cycles(exclude_type_checking_imports=False) if not c <= KNOWN_MAP_CYCLE} <= {
+    assert _cycles(exclude_type_checking_imports=False) <= {
         frozenset(("twin.model.core", "twin.model.faults")),
         frozenset(("twin.config.site", "twin.config.site_checks")),
     }

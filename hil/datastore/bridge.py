@@ -7,8 +7,9 @@ The pieces, each its own module: the register image (``image``), write validatio
 * as a run-loop ``Sink`` it rebuilds every unit's image from each step's measurements, so
   a request never waits for a step and always sees one consistent step;
 * as the server's datastore it validates, audits and applies writes (unknown address → 02,
-  read-only or bad value → 03, any write in read-only mode or, with ``single_writer``, from a
-  second client → 01; a write the audit cannot hold → 04); every request is audited;
+  read-only or bad value → 03, any write in read-only mode, from a client whose TLS role may
+  not write or, with ``single_writer``, from a second client → 01; a write the audit cannot
+  hold → 04); every request is audited;
 * as the run loop's ``SetpointSource`` it hands accepted commands to ``Twin.apply`` at the
   next step (so device latency and ramps apply) and runs the watchdog;
 * it tracks the controller's health (``health``) and who writes (``writers``), and hands a
@@ -105,10 +106,12 @@ class Bridge:
         """Registers of the current image; the server has checked the range against the layout."""
         return self.image.read(unit_id, address, count)
 
-    def write(self, unit_id: int, address: int, values: list[int], client: str, function: int = WRITE_MULTIPLE) -> int:
-        """Validate a write as a whole, audit it, then apply it; returns 0 or a Modbus exception code."""
+    def write(self, unit_id: int, address: int, values: list[int], client: str, function: int = WRITE_MULTIPLE,
+              may_write: bool = True) -> int:
+        """Validate a write as a whole, audit it, then apply it; returns 0 or a Modbus exception code.
+        ``may_write`` False: the client's role is read-only (``hil.servers.tls``)."""
         request = (client, function, unit_id, address, values)
-        if self.read_only or not self.writers.admit(client):
+        if self.read_only or not may_write or not self.writers.admit(client):
             return self._audited(*request, ILLEGAL_FUNCTION)
         unit, source = self.units[unit_id], self.writers.label(client)
         with self._lock:
@@ -122,10 +125,10 @@ class Bridge:
         return code
 
     def write_product(self, product: ProductDevice, address: int, values: list[int], client: str,
-                      function: int = WRITE_MULTIPLE) -> int:
+                      function: int = WRITE_MULTIPLE, may_write: bool = True) -> int:
         """A write to a product profile's writable point (e.g. a SUN2000's power derating)."""
         request = (client, function, product.assignment.unit_id, address, values)
-        if self.read_only or not self.writers.admit(client):
+        if self.read_only or not may_write or not self.writers.admit(client):
             return self._audited(*request, ILLEGAL_FUNCTION)
         with self._lock:
             checked = validate_product(product, address, values, self.twin.command_specs, self.writers.label(client),

@@ -1,10 +1,15 @@
 """The register image of every unit: rebuilt from each step's measurements, read by the server.
 
+The register map is data built from the site (``hil.maps.site_map``); here it is bound to
+the running twin: each plain point to its reader (``hil.maps.electrical.point_reader``, which
+honours the scenario's sensor models), each SunSpec block to a ``SunSpecFeed`` (AC readings,
+operating state, the energy counters this image integrates).
+
 One lock guards the whole image — the plain words, the SunSpec models (their live points and
 their control points) and the points the datastore fills itself — so a reader sees one step
 and every write as a whole, never half of a SunSpec write or a block being rebuilt.
 
-The datastore's own points (``read`` is None in the map: ``heartbeat``, ``ready``, ``step``,
+The datastore's own points (no ``read`` in the map's spec: ``heartbeat``, ``ready``, ``step``,
 ``step_ack``, ``writer_conflicts``) read ``own``. Before the first step every register reads 0,
 ``site.ready`` included, so a client can tell an empty image from a site at rest.
 """
@@ -12,14 +17,38 @@ The datastore's own points (``read`` is None in the map: ``heartbeat``, ``ready`
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hil.maps.electrical import EnergyCounters
+from hil.maps.electrical import IDLE_W, AcReadings, EnergyCounters, ac_reader, operating_state, point_reader
 from hil.maps.profiles import ProductDevice, resolve_products
-from hil.maps.registers import SUNSPEC_BASE, Point, RegisterMap, encode
+from hil.maps.registers import SUNSPEC_BASE, Device, Point, RegisterMap, encode
 from hil.maps.sunspec import SunSpecDevice
+from hil.maps.sunspec_live import LIVE
 from twin.model.commands import Command
+from twin.model.controllers.base import Measurements
 from twin.model.core import Snapshot, Twin
+
+
+class SunSpecFeed:
+    """One device's SunSpec block bound to the running twin: each step's live values
+    (``hil.maps.sunspec_live.LIVE`` reads this object as its ``LiveDevice``)."""
+
+    idle_w = IDLE_W
+
+    def __init__(self, block: SunSpecDevice, twin: Twin, energy: EnergyCounters) -> None:
+        self.block, self.device, self.twin, self.energy = block, block.device, twin, energy
+        self.v_ph_nominal = block.v_ph_nominal
+        self.read_ac = ac_reader(block.device, twin)
+        self.ac: AcReadings | None = None  # this step's, set by ``image``
+        self.state = "standby"
+
+    def image(self, m: Measurements, s: Snapshot) -> list[int]:
+        """The whole block at SUNSPEC_BASE for this step."""
+        self.ac = self.read_ac(m, s)
+        if self.device.kind != "meter":
+            self.state = operating_state(self.twin, self.device, self.ac, s)
+        return self.block.image({key: value(self, m, s) for key, value in LIVE[self.device.kind].items()})
 
 
 @dataclass
@@ -27,6 +56,8 @@ class UnitImage:
     points: list[Point]  # plain map, address order
     size: int
     sunspec: SunSpecDevice | None
+    readers: list[Callable[[Measurements, Snapshot], float] | None] = field(default_factory=list)  # per point
+    feed: SunSpecFeed | None = None
     plain: list[int] = field(default_factory=list)
     sunspec_words: list[int] = field(default_factory=list)
     by_address: dict[int, Point] = field(default_factory=dict)
@@ -47,14 +78,19 @@ class RegisterImage:
         self.energy = EnergyCounters(twin)  # integrated from every step, whether a unit answers or not
         self.units: dict[int, UnitImage] = {}
         for device in reg_map.devices:
-            plain = reg_map.plain(device.unit_id)
-            size = plain[-1].address + plain[-1].count
-            has_sunspec = any(p.address >= SUNSPEC_BASE for p in reg_map.of(device.unit_id))
-            block = SunSpecDevice(device, twin, self.energy) if has_sunspec else None
-            self.units[device.unit_id] = UnitImage(plain, size, block)
+            self.units[device.unit_id] = self._bind(device, reg_map, twin)
         # devices also served as real products (site ``modbus_devices``), by the transports they are on
         self.products = [ProductDevice(a, twin, self.energy) for a in
                          resolve_products(twin.site.modbus_devices, reg_map.devices, twin.scenario.site_path)]
+
+    def _bind(self, device: Device, reg_map: RegisterMap, twin: Twin) -> UnitImage:
+        plain = reg_map.plain(device.unit_id)
+        readers = [point_reader(device, point.point, twin) for point in plain]
+        if not any(p.address >= SUNSPEC_BASE for p in reg_map.of(device.unit_id)):
+            return UnitImage(plain, plain[-1].address + plain[-1].count, None, readers)
+        block = SunSpecDevice(device, twin.site)
+        return UnitImage(plain, plain[-1].address + plain[-1].count, block, readers,
+                         SunSpecFeed(block, twin, self.energy))
 
     def update(self, snap: Snapshot, **own: float) -> list[Command]:
         """This step's image, with ``own`` (e.g. ``writer_conflicts``) set, ``ready`` 1 and ``step``
@@ -65,12 +101,12 @@ class RegisterImage:
         plain_words, own_at = {}, {}
         for unit_id, unit in self.units.items():  # the plain words depend on the step alone: built unlocked
             words: list[int] = []
-            for point in unit.points:
-                if point.read is None:
+            for point, read in zip(unit.points, unit.readers):
+                if read is None:
                     own_at.setdefault(unit_id, []).append(point)
                     words += [0] * point.count  # filled under the lock: a heartbeat written meanwhile is not lost
                 else:
-                    words += encode(point, point.read(measured, snap))
+                    words += encode(point, read(measured, snap))
             plain_words[unit_id] = words
         with self.lock:
             self.own.update(own, ready=1, step=self.own["step"] + 1)
@@ -78,8 +114,8 @@ class RegisterImage:
                 unit.plain = plain_words[unit_id]
                 for point in own_at.get(unit_id, ()):
                     self.set_own(unit, point, self.own[point.point])
-                if unit.sunspec:
-                    unit.sunspec_words = unit.sunspec.image(measured, snap)
+                if unit.feed:
+                    unit.sunspec_words = unit.feed.image(measured, snap)
                     timed += [Command(*due, "sunspec timer", snap.t_s) for due in unit.sunspec.due(snap.t_s)]
         for product in self.products:
             product.image(snap)

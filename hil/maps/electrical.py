@@ -1,10 +1,12 @@
 """What a meter or an inverter of the site would measure: AC quantities and energy counters.
 
 Every register view of a device (SunSpec blocks, product profiles) reads these, so the
-same step shows the same volts, amps and watts whatever map a controller polls.
+same step shows the same volts, amps and watts whatever map a controller polls. These are
+the live side of the maps: the datastore binds them to the running twin
+(``hil.datastore.image``); the map itself is built from the site alone.
 
 * Instantaneous values come from the step's measurements (``snapshot.measured``, i.e.
-  through the scenario's sensor models), as the plain map shows them.
+  through the scenario's sensor models), as the plain map shows them (``point_reader``).
 * The twin solves a balanced three-phase power flow: each phase carries a third of the
   power, phase voltage is the bus voltage / sqrt(3), and the frequency is the nominal
   50 Hz of the Chinese grid (the twin has no frequency dynamics).
@@ -15,13 +17,17 @@ same step shows the same volts, amps and watts whatever map a controller polls.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from hil.maps.registers import Device, point_reader
+from hil.maps.registers import PLAIN_SPECS, Device
 from twin.model.controllers.base import Measurements
-from twin.model.core import Snapshot, Twin
+
+if TYPE_CHECKING:  # readers of a running twin's steps; exporting a map imports no twin
+    from twin.model.core import Snapshot, Twin
 
 NOMINAL_HZ = 50.0  # China's grid; the steady-state twin has no frequency model
 PHASES = 3
@@ -57,7 +63,18 @@ class AcReadings:
         return self.s_va / (PHASES * self.v_ph_v) if self.v_ph_v > 0 else 0.0
 
 
-Reader = Callable[[Measurements, Snapshot], AcReadings]
+Reader = Callable[[Measurements, "Snapshot"], AcReadings]
+
+
+def point_reader(device: Device, point: str, twin: Twin) -> Callable[[Measurements, Snapshot], float] | None:
+    """What a device's plain point shows after a step of ``twin``: its sensor model's output when
+    the scenario has one for it (``twin.sensors``), else the value its spec reads (None: a point
+    the datastore fills itself, the heartbeat)."""
+    sensed = f"{device.twin_name}.{point}"
+    if sensed in twin.sensors.device_point_names:
+        return lambda m, s: m.devices[sensed]
+    spec = next(spec for spec in PLAIN_SPECS[device.kind] if spec.point == point)
+    return functools.partial(spec.read, device) if spec.read else None
 
 
 def ac_reader(device: Device, twin: Twin) -> Reader:

@@ -16,7 +16,8 @@ from hil.maps.profiles import (
     profile_names,
     resolve_products,
 )
-from hil.maps.registers import Device, RegisterMap, export, register_map_of
+from hil.maps.registers import Device, RegisterMap, export
+from hil.maps.site_map import register_map_of
 
 COLUMNS = ("point", "table", "address", "hex", "type", "count", "scale", "units", "shows", "description")
 

@@ -17,11 +17,14 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from hil.maps.electrical import AcReadings, EnergyCounters, ac_reader, operating_state
 from hil.maps.registers import Device, Point, decode, encode_value
 from twin.config.errors import ScenarioError
-from twin.model.core import Snapshot, Twin
+
+if TYPE_CHECKING:  # a product's image reads a running twin's steps; exporting a map imports no twin
+    from twin.model.core import Snapshot, Twin
 
 TABLE_FUNCTIONS = {"input": 4, "holding": 3}
 TYPE_COUNT = {"uint16": 1, "int16": 1, "uint32": 2, "int32": 2, "float32": 2}

@@ -1,26 +1,34 @@
-"""The Modbus register map as data: one table of points, built from the twin's site.
+"""The Modbus register map as data: one table of points, built from the site file alone.
 
 Every device is one Modbus unit id. Each has a *plain map* at address 0 (engineering
 values as big-endian float32, so a controller integrates in minutes) and PV inverters,
-the battery and the site meter also carry a SunSpec block at 40000 (``hil.maps.sunspec``).
-Server, reference controller, docs and exports all read this one table, so an address is
-written down exactly once.
+the battery and the site meter also carry a SunSpec block at 40000 (``hil.maps.sunspec``;
+``hil.maps.site_map`` puts the two together). Server, reference controller, docs and
+exports all read this one table, so an address is written down exactly once.
+
+The map is a function of the ``Site``: no twin is built to export it. What a point shows
+after a step (``PlainSpec.read``) is bound to the running twin by the datastore
+(``hil.datastore.image``).
 """
 
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import math
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from twin.model.controllers.base import Measurements, SiteInfo
-from twin.model.core import Snapshot, Twin
+from twin.config.site import Site
+from twin.model.commands import CommandSpec
+from twin.model.controllers.base import Measurements, SiteInfo, site_info
 from twin.model.devices.bess import BessState
+
+if TYPE_CHECKING:  # a point's reader takes a step; the map itself needs no twin
+    from twin.model.core import Snapshot
 
 JSON_KEYS = ("device", "unit_id", "point", "table", "address", "type", "count", "scale", "units", "access",
              "description", "min", "max", "enum", "latency_s", "ramp_per_s")
@@ -39,8 +47,7 @@ BRIDGE_COMMANDS = {"heartbeat": (0, HEARTBEAT_MAX), "step_ack": (0, STEP_MAX)}
 @dataclass(frozen=True, slots=True)
 class Point:
     """One register point. A writable point sets ``command`` (the quantity) on ``target`` (the
-    device as the site names it, see ``twin.model.commands``); ``read`` computes the value shown
-    from a step."""
+    device as the site names it, see ``twin.model.commands``)."""
 
     device: str
     unit_id: int
@@ -60,7 +67,6 @@ class Point:
     ramp_per_s: float | None = None  # then moves at most this much per second (the point's units)
     command: str | None = field(default=None, compare=False)
     target: str | None = field(default=None, compare=False)
-    read: Callable[[Measurements, Snapshot], float] | None = field(default=None, compare=False, repr=False)
 
     def as_json(self) -> dict:
         row = {key: getattr(self, key) for key in JSON_KEYS}
@@ -114,8 +120,9 @@ def charger_device_name(connector: str) -> str:
     return f"charger_{connector}"
 
 
-def _devices(twin: Twin) -> list[Device]:
-    site, info = twin.site, twin.site_info
+def site_devices(site: Site) -> list[Device]:
+    """Every device of ``site`` with its unit id."""
+    info = site_info(site)
     devices = [Device("site", SITE_UNIT, "site", info, twin_name="site"),
                Device("meter", METER_UNIT, "meter", info, rating_kw=site.utility.contract_limit_kw, twin_name="meter")]
     if site.bess:
@@ -124,15 +131,15 @@ def _devices(twin: Twin) -> list[Device]:
         devices.append(Device("swap", SWAP_UNIT, "swap", info, twin_name=site.swap.name))
     devices += [Device(pv_device_name(a.name), PV_FIRST_UNIT + i, "pv", info, i, a.inverter_kw, a.name)
                 for i, a in enumerate(site.pv)]
-    devices += [Device(charger_device_name(name), CHARGER_FIRST_UNIT + i, "charger", info, i,
-                       float(twin.chargers.p_max_kw[i]), name) for i, name in enumerate(twin.connector_names)]
+    devices += [Device(charger_device_name(name), CHARGER_FIRST_UNIT + i, "charger", info, i, group.p_max_kw,
+                       name) for i, (name, group) in enumerate(zip(site.connector_names, site.connector_groups))]
     if devices[-1].unit_id > MAX_UNIT:
-        raise ValueError(f"{len(twin.connector_names)} connectors do not fit in Modbus unit ids "
+        raise ValueError(f"{len(site.connector_names)} connectors do not fit in Modbus unit ids "
                          f"{CHARGER_FIRST_UNIT}..{MAX_UNIT}")
     return devices
 
 
-Read = Callable[[Device, Measurements, Snapshot], float]  # what a point shows after a step
+Read = Callable[[Device, Measurements, "Snapshot"], float]  # what a point shows after a step
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +190,8 @@ PLAIN_SPECS: dict[str, list[PlainSpec]] = {
            "waits until this number is written to step_ack", None),
         _rw("step_ack", "uint32", "", "Write the step number you have finished with; under --clock lockstep the "
             "next step starts then (ignored by the paced clock); reads back the last acknowledged", None, "step_ack"),
-        _r("writer_conflicts", "uint16", "", "Setpoint writes by a client other than the first one that wrote "
-           "(alarm: non-zero)", None),
+        _r("writer_conflicts", "uint16", "", "Writes (setpoints, heartbeat, step_ack) by a client other than the "
+           "site's writer, the first client that wrote while it stays connected (alarm: non-zero)", None),
     ],
     "meter": [
         _r("p_kw", "float32", "kW", "Active power at the utility connection, import positive",
@@ -239,21 +246,12 @@ def plain_layout(kind: str) -> dict[str, tuple[int, str]]:
     return layout
 
 
-def point_reader(device: Device, point: str, twin: Twin) -> Callable[[Measurements, Snapshot], float] | None:
-    """What a device's plain point shows after a step: its sensor model's output when the scenario
-    has one for it (``twin.sensors``), else the value its spec reads."""
-    sensed = f"{device.twin_name}.{point}"
-    if sensed in twin.sensors.device_point_names:
-        return lambda m, s: m.devices[sensed]
-    spec = next(spec for spec in PLAIN_SPECS[device.kind] if spec.point == point)
-    return functools.partial(spec.read, device) if spec.read else None
-
-
-def _plain_points(device: Device, twin: Twin) -> list[Point]:
+def plain_points(device: Device, site: Site, specs: dict[tuple[str, str], CommandSpec]) -> list[Point]:
+    """A device's plain map; ``specs`` (``command_specs(site)``) give the writable points their ranges."""
     points = []
     layout = plain_layout(device.kind)
     # a connector of a group with protocol = "ocpp" takes its limit from the CSMS only
-    by_ocpp = device.kind == "charger" and twin.site.chargers[twin.connector_group[device.index]].protocol == "ocpp"
+    by_ocpp = device.kind == "charger" and site.connector_groups[device.index].protocol == "ocpp"
     for spec in PLAIN_SPECS[device.kind]:
         low, high, description, target, latency_s, ramp = None, None, spec.description, None, None, None
         command = None if by_ocpp else spec.command
@@ -262,8 +260,8 @@ def _plain_points(device: Device, twin: Twin) -> list[Point]:
             latency_s = 0.0
         elif command:
             target = device.twin_name
-            bounds = twin.command_specs[(target, command)]
-            low, high, latency_s, ramp = bounds.low, bounds.high, bounds.latency_s, _ramp_per_s(twin, bounds)
+            bounds = specs[(target, command)]
+            low, high, latency_s, ramp = bounds.low, bounds.high, bounds.latency_s, _ramp_per_s(site, bounds)
         if command:
             description = f"{description}; writes accepted in {low:.10g}..{high:.10g}"
         elif spec.command:
@@ -271,34 +269,17 @@ def _plain_points(device: Device, twin: Twin) -> list[Point]:
         address, kind = layout[spec.point]
         points.append(Point(device.name, device.unit_id, spec.point, "holding", address, kind, TYPE_COUNT[kind], 1.0,
                             spec.units, "RW" if command else "R", description, low, high, spec.enum, latency_s,
-                            ramp, command, target, point_reader(device, spec.point, twin)))
+                            ramp, command, target))
     return points
 
 
-def _ramp_per_s(twin: Twin, spec) -> float | None:
+def _ramp_per_s(site: Site, spec: CommandSpec) -> float | None:
     """How fast the device follows a new setpoint (None: at once; the EV cap ramps per connector)."""
     if spec.kind == "bess":
-        return twin.site.bess.ramp_kw_per_s
+        return site.bess.ramp_kw_per_s
     if spec.kind == "charger":
-        groups = [group for group in twin.site.chargers for _ in range(group.count)]
-        return groups[spec.index].ramp_kw_per_s
+        return site.connector_groups[spec.index].ramp_kw_per_s
     return None
-
-
-def build_register_map(twin: Twin) -> RegisterMap:
-    """The whole map of a twin: plain points of every device, then its SunSpec points."""
-    from hil.maps.sunspec import (  # sunspec builds on Point
-        SUNSPEC_KINDS,
-        sunspec_points,
-    )
-
-    devices = _devices(twin)
-    points: list[Point] = []
-    for device in devices:
-        points += _plain_points(device, twin)
-        if device.kind in SUNSPEC_KINDS:
-            points += sunspec_points(device, twin)
-    return RegisterMap(tuple(devices), tuple(points))
 
 
 # -- encoding -----------------------------------------------------------------------------
@@ -371,8 +352,3 @@ def export(reg_map: RegisterMap, fmt: str, title: str) -> str:
     if fmt == "md":
         return to_markdown(reg_map, title)
     return {"json": to_json, "csv": to_csv}[fmt](reg_map)
-
-
-def register_map_of(scenario) -> RegisterMap:
-    """The map of a scenario's site (builds the twin, which names PV arrays and connectors)."""
-    return build_register_map(Twin(scenario))

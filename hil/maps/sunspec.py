@@ -3,8 +3,9 @@
 The register layout comes from pysunspec2's official model definitions
 (``sunspec2/models/json/model_N.json``) through ``sunspec2.device.Model``: offsets, sizes,
 types, units and access are never typed in here. This module only says which points the
-twin fills, from what, and what a write to a control point commands, so that a write via
-SunSpec (WMaxLimPct, battery rates) acts on the same device as the plain map.
+twin fills and what a write to a control point commands, so that a write via SunSpec
+(WMaxLimPct, battery rates) acts on the same device as the plain map. A block is built
+from the ``Site``; the datastore feeds it each step's live values (``hil.maps.sunspec_live``).
 """
 
 from __future__ import annotations
@@ -13,14 +14,11 @@ import math
 
 import sunspec2.device as ssdev
 
-from hil.maps.electrical import IDLE_W, EnergyCounters, ac_reader, operating_state
 from hil.maps.registers import SUNSPEC_BASE, Device, Point
 from hil.maps.sunspec_controls import SetpointTimers
 from hil.maps.sunspec_live import LIVE, static_values, symbol
 from twin.config.site import Site
 from twin.model.commands import command_specs
-from twin.model.controllers.base import Measurements
-from twin.model.core import Snapshot, Twin
 
 SUNS_MARKER = [0x5375, 0x6E53]  # "SunS"
 END_MARKER = [0xFFFF, 0x0000]
@@ -81,22 +79,17 @@ def _words(data: bytes) -> list[int]:
 class SunSpecDevice:
     """The SunSpec models of one device: its register image and the meaning of writes to it."""
 
-    def __init__(self, device: Device, twin: Twin, energy: EnergyCounters | None = None) -> None:
-        self.device, self.twin = device, twin
-        self.energy = energy or EnergyCounters(twin)
+    def __init__(self, device: Device, site: Site) -> None:
+        self.device = device
         self.models = [ssdev.Model(model_id=model_id) for model_id in SUNSPEC_KINDS[device.kind]]
         self.by_id = {model.model_id: model for model in self.models}
-        self.read_ac = ac_reader(device, twin)
-        self.ac = None  # this step's AcReadings, set by ``image``
-        bus = twin.site.utility.connection_bus if device.kind == "meter" else \
-            (twin.site.pv[device.index].bus if device.kind == "pv" else twin.site.bess.bus)
-        self.v_ph_nominal = twin.site.bus_kv[bus] * 1e3 / math.sqrt(3.0)
-        self.idle_w = IDLE_W
-        self.state = "standby"
+        bus = site.utility.connection_bus if device.kind == "meter" else \
+            (site.pv[device.index].bus if device.kind == "pv" else site.bess.bus)
+        self.v_ph_nominal = site.bus_kv[bus] * 1e3 / math.sqrt(3.0)
         self._sf_cache: dict[tuple[int, str], int] | None = None  # filled once the SF points are set
         self._changed: set[int] = set()  # models set since their words were last encoded
         self._model_words: dict[int, list[int]] = {}
-        self._set(static_values(device, twin, self.v_ph_nominal))
+        self._set(static_values(device, site, self.v_ph_nominal))
         self._set(CONTROL_DEFAULTS[device.kind])
         self.timers = SetpointTimers(100.0 if device.kind == "pv" else 0.0)
         self.model_address: dict[int, int] = {}
@@ -105,7 +98,7 @@ class SunSpecDevice:
             self.model_address[model.model_id] = address
             address += model.len  # pysunspec2's len counts ID and L too
         self.size = address + len(END_MARKER) - SUNSPEC_BASE
-        self.ranges = writable_ranges(device, twin.site)
+        self.ranges = writable_ranges(device, site)
         self.writable = {self.address(mid, name): (mid, name, bounds) for (mid, name), bounds in self.ranges.items()}
         self._sf_cache = {}  # the scale factors are fixed from here on (no *_SF point is writable)
 
@@ -138,12 +131,9 @@ class SunSpecDevice:
             low, high = RAW_RANGE[TYPES[point.pdef["type"]]]
             point.value = min(max(int(round(value / 10.0 ** sf)), low), high)
 
-    def image(self, m: Measurements, s: Snapshot) -> list[int]:
-        """The whole block at SUNSPEC_BASE for this step."""
-        self.ac = self.read_ac(m, s)
-        if self.device.kind != "meter":
-            self.state = operating_state(self.twin, self.device, self.ac, s)
-        self._set({key: value(self, m, s) for key, value in LIVE[self.device.kind].items()})
+    def image(self, live: dict[tuple[int, str], float]) -> list[int]:
+        """The whole block at SUNSPEC_BASE for a step whose ``LIVE`` points have these values."""
+        self._set(live)
         for model in self.models:  # pysunspec2's encoding is the costly part: only models that changed
             if model.model_id in self._changed:
                 self._model_words[model.model_id] = _words(model.get_mb())
@@ -205,10 +195,10 @@ class SunSpecDevice:
         self.timers.follow(value)
 
 
-def sunspec_points(device: Device, twin: Twin) -> list[Point]:
-    """Table rows for the SunSpec points this twin fills or accepts, from the model definitions."""
-    block = SunSpecDevice(device, twin)
-    filled = set(static_values(device, twin, block.v_ph_nominal)) | set(LIVE[device.kind]) | \
+def sunspec_points(device: Device, site: Site) -> list[Point]:
+    """Table rows for the SunSpec points the twin fills or accepts, from the model definitions."""
+    block = SunSpecDevice(device, site)
+    filled = set(static_values(device, site, block.v_ph_nominal)) | set(LIVE[device.kind]) | \
         set(CONTROL_DEFAULTS[device.kind])
     rows = [Point(device.name, device.unit_id, "SunS", "holding", SUNSPEC_BASE, "string", 2, 1.0, "", "R",
                   "SunSpec marker; models follow")]

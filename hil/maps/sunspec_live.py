@@ -11,18 +11,18 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import sunspec2.device as ssdev
 
-from hil.maps.electrical import device_faults, grid_lost
+from hil.maps.electrical import AcReadings, EnergyCounters, device_faults, grid_lost
 from hil.maps.registers import Device
 from twin import __version__
+from twin.config.site import Site
 from twin.model.controllers.base import Measurements
-from twin.model.core import Snapshot, Twin
 
-if TYPE_CHECKING:
-    from hil.maps.sunspec import SunSpecDevice
+if TYPE_CHECKING:  # live values read a running twin; the static ones and the layout need only the site
+    from twin.model.core import Snapshot, Twin
 
 INT16_MAX, UINT16_MAX, ACC32_MAX = 32767, 65534, 2**32 - 2
 PCT_SF = -1  # percentages in 0.1 % steps
@@ -66,7 +66,7 @@ def energy_sf(rating_kw: float) -> int:
     return scale_for(rating_kw * 1e3 * HOURS_10_YEARS, ACC32_MAX)
 
 
-def static_values(device: Device, twin: Twin, v_ph_v: float) -> dict[tuple[int, str], float | str]:
+def static_values(device: Device, site: Site, v_ph_v: float) -> dict[tuple[int, str], float | str]:
     """Points that do not change during a run: identity, ratings and every scale factor."""
     w_sf = power_sf(device.rating_kw)
     values: dict[tuple[int, str], float | str] = {
@@ -80,7 +80,7 @@ def static_values(device: Device, twin: Twin, v_ph_v: float) -> dict[tuple[int, 
         values.update({(120, "DERTyp"): symbol(120, "DERTyp", "PV"), (120, "WRtg_SF"): w_sf,
                        (120, "WRtg"): device.rating_kw * 1e3, (123, "WMaxLimPct_SF"): PCT_SF})
     elif device.kind == "bess":
-        bess = twin.site.bess
+        bess = site.bess
         values.update({(124, "WChaMax_SF"): w_sf, (124, "WChaMax"): bess.p_max_kw * 1e3,
                        (124, "MinRsvPct_SF"): PCT_SF, (124, "MinRsvPct"): bess.soc_min_pct,
                        (124, "ChaState_SF"): PCT_SF, (124, "InOutWRte_SF"): PCT_SF,
@@ -96,7 +96,20 @@ def static_values(device: Device, twin: Twin, v_ph_v: float) -> dict[tuple[int, 
     return values
 
 
-LiveValue = Callable[["SunSpecDevice", Measurements, Snapshot], float]
+class LiveDevice(Protocol):
+    """What a live value reads: the device, its step (AC side, operating state), its energy
+    counters and the twin that runs it (bound by the datastore, ``hil.datastore.image``)."""
+
+    device: Device
+    twin: Twin
+    energy: EnergyCounters
+    ac: AcReadings
+    state: str
+    v_ph_nominal: float
+    idle_w: float
+
+
+LiveValue = Callable[[LiveDevice, Measurements, "Snapshot"], float]
 PHASE_SUFFIXES = ("A", "B", "C")
 
 # model 103 St and Evt1 from the operating state (``hil.maps.electrical.operating_state``)
@@ -106,7 +119,7 @@ CHAST_OF_STATE = {"discharging": "DISCHARGING", "charging": "CHARGING", "holding
                   "full": "FULL"}
 
 
-def _inverter_events(b: SunSpecDevice, s: Snapshot) -> int:
+def _inverter_events(b: LiveDevice, s: Snapshot) -> int:
     names = []
     if b.state == "fault":
         names.append("AC_DISCONNECT")
@@ -120,14 +133,14 @@ def _inverter_events(b: SunSpecDevice, s: Snapshot) -> int:
     return bits(103, "Evt1", names)
 
 
-def _meter_events(b: SunSpecDevice, s: Snapshot) -> int:
+def _meter_events(b: LiveDevice, s: Snapshot) -> int:
     names = ["M_EVENT_Power_Failure"] if grid_lost(b.twin, s) else []
     if b.ac.v_ph_v / b.v_ph_nominal < b.twin.site.limits.v_min_pu:
         names.append("M_EVENT_Under_Voltage")
     return bits(203, "Evt", names)
 
 
-def charge_state(b: SunSpecDevice, m: Measurements) -> str:
+def charge_state(b: LiveDevice, m: Measurements) -> str:
     bess = b.twin.site.bess
     if m.bess_p_kw * 1e3 > b.idle_w:
         return "discharging"
@@ -138,7 +151,7 @@ def charge_state(b: SunSpecDevice, m: Measurements) -> str:
     return "full" if m.bess_soc_pct >= bess.soc_max_pct else "holding"
 
 
-def _battery_events(b: SunSpecDevice, m: Measurements) -> int:
+def _battery_events(b: LiveDevice, m: Measurements) -> int:
     bess, names = b.twin.site.bess, []
     if m.bess_soc_pct <= bess.soc_min_pct:
         names.append("UNDER_SOC_MIN_WARNING")
@@ -149,7 +162,7 @@ def _battery_events(b: SunSpecDevice, m: Measurements) -> int:
     return bits(802, "Evt1", names)
 
 
-def _battery_state(b: SunSpecDevice) -> int:
+def _battery_state(b: LiveDevice) -> int:
     return symbol(802, "State", "FAULT" if b.state == "fault" else "CONNECTED")
 
 

@@ -15,7 +15,6 @@ import asyncio
 import base64
 import datetime as dt
 import json
-import logging
 import ssl
 import threading
 import time
@@ -28,11 +27,13 @@ from ocpp.charge_point import remove_nones, serialize_as_dict
 from websockets.asyncio.client import connect
 
 from hil.ocpp import v16, v201
+from hil.ocpp.hardening import StrictRouting, bound_library_log
+from hil.ocpp.security import MAX_MESSAGE_BYTES
 from hil.ocpp.station import Outgoing, StationModel
 
 VERSIONS = {"1.6": v16, "2.0.1": v201}
 POLL_S = 0.05  # how often an idle station looks at its outbox and its comms fault without a wake-up
-logging.getLogger("ocpp").setLevel(logging.WARNING)  # the library logs every frame at INFO
+bound_library_log()
 
 
 @dataclass
@@ -78,17 +79,12 @@ class Audit:
 
 
 def audited(base: type) -> type:
-    """The version's station class, with every call the CSMS sends written to the audit."""
+    """The version's station class: frames checked before the library routes them
+    (``hil.ocpp.hardening``), every call the CSMS sends written to the audit."""
 
-    class Audited(base):
-        async def route_message(self, raw_msg):
-            try:
-                message = json.loads(raw_msg)
-                if message[0] == 2:
-                    self.audit.write(self.model, "in", message[2], message[3], "")
-            except (ValueError, IndexError, TypeError):
-                pass
-            await super().route_message(raw_msg)
+    class Audited(StrictRouting, base):
+        def received(self, message) -> None:
+            self.audit.write(self.model, "in", message.action, message.payload, "")
 
     return Audited
 
@@ -191,7 +187,7 @@ class OcppClients:
                 tls = {"ssl": self.ssl} if self.ssl is not None else {}
                 async with connect(f"{self.url}/{model.station_id}", subprotocols=[self.protocol.SUBPROTOCOL],
                                    additional_headers=headers, open_timeout=self.response_timeout_s,
-                                   ping_interval=None, proxy=None, **tls) as ws:
+                                   ping_interval=None, proxy=None, max_size=MAX_MESSAGE_BYTES, **tls) as ws:
                     link.connects += 1
                     if ws.subprotocol != self.protocol.SUBPROTOCOL:
                         raise ConnectionError(f"the CSMS did not accept subprotocol {self.protocol.SUBPROTOCOL}")

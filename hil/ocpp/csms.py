@@ -10,13 +10,14 @@ reference EMS's peak-shaving intent in OCPP terms:
   split across the stations by their occupied connectors and re-sent every
   ``reallocate_s`` wall seconds when a share moved by more than 5 %.
 * ``tx_default_kw``: a TxDefaultProfile on connector/EVSE 0 (all connectors) at boot.
+
+Who may connect (TLS, basic auth, an address allow-list) is ``hil.ocpp.security``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
 import threading
 from dataclasses import dataclass, field
 
@@ -32,11 +33,13 @@ from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
 from websockets.asyncio.server import serve
 
+from hil.ocpp.hardening import StrictRouting, bound_library_log
 from hil.ocpp.schedule import ocpp_time
+from hil.ocpp.security import MAX_MESSAGE_BYTES, CsmsSecurity
 
 SUBPROTOCOLS = ["ocpp2.0.1", "ocpp1.6"]
 SHARE_TOLERANCE = 0.05
-logging.getLogger("ocpp").setLevel(logging.WARNING)
+bound_library_log()
 
 
 @dataclass
@@ -129,7 +132,7 @@ class Policy:
         return self.ev_cap_kw * 1000.0 * weights.get(station, 1) / max(1, sum(weights.values()))
 
 
-class Csms16(_Common, Cp16):
+class Csms16(StrictRouting, _Common, Cp16):
     @on(Action16.boot_notification)
     def on_boot(self, charge_point_vendor: str, charge_point_model: str, **extra):
         with self.state.lock:
@@ -193,7 +196,7 @@ class Csms16(_Common, Cp16):
         return call16.SetChargingProfile(connector_id=0, cs_charging_profiles=profile)
 
 
-class Csms201(_Common, Cp201):
+class Csms201(StrictRouting, _Common, Cp201):
     @on(Action201.boot_notification)
     def on_boot(self, charging_station: dict, reason: str, **_):
         with self.state.lock:
@@ -264,8 +267,10 @@ def now_text() -> str:
 class ReferenceCsms:
     """The CSMS in its own thread and event loop (``start`` returns the bound port)."""
 
-    def __init__(self, policy: Policy | None = None, host: str = "127.0.0.1", port: int = 9000) -> None:
+    def __init__(self, policy: Policy | None = None, host: str = "127.0.0.1", port: int = 9000,
+                 security: CsmsSecurity | None = None) -> None:
         self.policy = policy or Policy()
+        self.security = security or CsmsSecurity()
         self.state = CsmsState()
         self.host, self.port = host, port
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -278,6 +283,9 @@ class ReferenceCsms:
         if not websocket.subprotocol or not station_id:
             await websocket.close()
             return
+        if not self.security.station_may_connect(station_id, getattr(websocket, "username", None)):
+            await websocket.close(1008, "the basic-auth user is not this station")
+            return
         kind = Csms16 if websocket.subprotocol == "ocpp1.6" else Csms201
         station = kind(station_id, websocket)
         station.setup(self.state, self.policy)
@@ -289,7 +297,9 @@ class ReferenceCsms:
 
     async def serve_until_stopped(self, ready: threading.Event | None = None) -> None:
         self._stop = asyncio.Event()
-        async with serve(self._on_connect, self.host, self.port, subprotocols=SUBPROTOCOLS) as server:
+        async with serve(self._on_connect, self.host, self.port, subprotocols=SUBPROTOCOLS,
+                         ssl=self.security.ssl_context(), process_request=self.security.process_request(),
+                         max_size=MAX_MESSAGE_BYTES) as server:
             self.port = server.sockets[0].getsockname()[1]
             if ready is not None:
                 ready.set()

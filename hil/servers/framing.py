@@ -25,35 +25,17 @@ import errno
 import logging
 import resource
 import struct
-import time
 
 from pymodbus.constants import ExcCodes
 from pymodbus.pdu import ExceptionResponse
 
+from hil.logs import RateLimitedLog
 from hil.servers.limits import ConnectionLimits
 
 LOG = logging.getLogger("satwin.hil")
 MBAP = struct.Struct(">HHHB")  # transaction id, protocol id, length (unit id + PDU), unit id
 MAX_LENGTH = 254  # unit id + the longest PDU (253 bytes), Modbus/TCP specification 4.1
 MAX_PENDING = 64  # requests of one connection waiting for their answer
-LOG_EVERY_S = 10.0  # a flood of refused connections is one log line per interval
-
-
-class RateLimitedLog:
-    """One warning per ``LOG_EVERY_S`` for a repeated event, with how often it happened meanwhile."""
-
-    def __init__(self) -> None:
-        self._last = -LOG_EVERY_S
-        self._suppressed = 0
-
-    def warning(self, message: str, *args: object) -> None:
-        now = time.monotonic()
-        if now - self._last < LOG_EVERY_S:
-            self._suppressed += 1
-            return
-        more = f" ({self._suppressed} more since the last report)" if self._suppressed else ""
-        LOG.warning(message + more, *args)
-        self._last, self._suppressed = now, 0
 
 
 class MbapFraming:
@@ -130,6 +112,9 @@ class MbapFraming:
 
     async def _answer_in_order(self) -> None:
         while True:
+            # one request per turn of the loop: a queue that is not empty returns without yielding, so a
+            # pipelining client (a write flood) would otherwise be answered in full before anyone else
+            await asyncio.sleep(0)
             item, refusal, addr = await self._requests.get()
             if item is None:
                 self.server_send(refusal, addr)
@@ -162,7 +147,7 @@ class MbapFraming:
 def quiet_descriptor_exhaustion(loop: asyncio.AbstractEventLoop) -> None:
     """Out of file descriptors, asyncio's accept loop reports every retry with a traceback; make
     that one log line per interval that says what is wrong (other loop errors are reported as usual)."""
-    exhausted = RateLimitedLog()
+    exhausted = RateLimitedLog(LOG)
 
     def handle(loop: asyncio.AbstractEventLoop, context: dict) -> None:
         exc = context.get("exception")

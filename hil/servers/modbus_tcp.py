@@ -7,6 +7,8 @@ datablocks, so every request goes through ``SimDevice(action=...)``: reads copy 
 bridge's current image, writes go to ``Bridge.write`` (the one place they are validated);
 ``hil.servers.units`` builds those devices for each transport.
 Addresses outside a device's layout are refused by pymodbus itself with exception 02.
+With ``tls`` (``hil.servers.tls``) the same server is pymodbus' TLS server (Modbus/TCP
+Security): client certificates required, each connection's role taken from its certificate.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from pymodbus import pymodbus_apply_logging_config
 from pymodbus import FramerType
 from pymodbus.constants import ExcCodes
 from pymodbus.pdu import ExceptionResponse
-from pymodbus.server import ModbusTcpServer
+from pymodbus.server import ModbusTcpServer, ModbusTlsServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 
 from hil.datastore.bridge import Bridge
-from hil.servers.framing import MbapFraming, RateLimitedLog, ensure_descriptors, quiet_descriptor_exhaustion
+from hil.logs import RateLimitedLog
+from hil.servers.framing import LOG, MbapFraming, ensure_descriptors, quiet_descriptor_exhaustion
 from hil.servers.limits import ConnectionLimits
+from hil.servers.tls import TlsOptions
 from hil.servers.units import REGISTER_FUNCTIONS, REQUEST, WRITE_FUNCTIONS, BusTiming, Request, bus_units_of
 
 START_TIMEOUT_S = 10.0
@@ -49,9 +53,11 @@ def _target(pdu) -> tuple[int, int, list[int]]:
 class RequestHandler(ServerRequestHandler):
     """One per connection: enforces the allow-list, names the client for the audit log,
     answers unknown unit ids with 0x0B instead of pymodbus' 04 and traceback, and audits
-    writes pymodbus refuses before they reach the bridge (addresses outside the layout)."""
+    writes pymodbus refuses before they reach the bridge (addresses outside the layout).
+    Over TLS the client is also named by its certificate, whose role decides ``may_write``."""
 
     _last_rx_s = 0.0
+    may_write = True
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
@@ -59,6 +65,9 @@ class RequestHandler(ServerRequestHandler):
             return
         peer = transport.get_extra_info("peername")
         self.client = f"{peer[0]}:{peer[1]}" if peer else getattr(self.server, "client_name", "?")
+        if self.server.tls is not None:  # the handshake verified the certificate: it names the client
+            identity = self.server.tls.identity(transport.get_extra_info("peercert"))
+            self.client, self.may_write = identity.label(self.client), identity.may_write
         allow = self.server.allow
         if allow is not None and (peer is None or peer[0] not in allow):
             logging.getLogger("satwin.hil").warning("refused connection from %s (not in --allow)", self.client)
@@ -87,7 +96,8 @@ class RequestHandler(ServerRequestHandler):
         bridge = self.server.bridge
         request = Request(self.client, pdu.function_code,
                           lambda address, count, code: bridge.log_request(self.client, pdu.function_code, pdu.dev_id,
-                                                                          address, count, [], code))
+                                                                          address, count, [], code),
+                          self.may_write)
         REQUEST.set(request)
         if self.server.units.silent(bridge, pdu.dev_id):  # a comms_loss fault: the device is not there
             return
@@ -124,6 +134,8 @@ class MbapRequestHandler(MbapFraming, RequestHandler):
 class _TcpServer(ModbusTcpServer):
     """Modbus TCP, or RTU framing over TCP (``timing`` set: the units and timing of an RTU line)."""
 
+    tls: TlsOptions | None = None
+
     def __init__(self, bridge: Bridge, allow: set[str] | None, timing: BusTiming | None = None,
                  limits: ConnectionLimits = ConnectionLimits(), **kwargs) -> None:
         self.units = bus_units_of(bridge, "tcp" if timing is None else "rtu")
@@ -134,11 +146,20 @@ class _TcpServer(ModbusTcpServer):
         self.functions = REGISTER_FUNCTIONS  # the MBAP framing answers every other function code with exception 01
         self.limits = limits
         self.open_connections: set[RequestHandler] = set()
-        self.refusals = RateLimitedLog()
+        self.refusals = RateLimitedLog(LOG)
 
     def callback_new_connection(self) -> RequestHandler:
         handler = RequestHandler if self.timing is not None else MbapRequestHandler
         return handler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
+
+
+class _TlsServer(_TcpServer, ModbusTlsServer):
+    """Modbus/TCP Security: pymodbus' TLS server (MBAP inside TLS) with our handlers and limits."""
+
+    def __init__(self, bridge: Bridge, allow: set[str] | None, tls: TlsOptions,
+                 limits: ConnectionLimits = ConnectionLimits(), **kwargs) -> None:
+        self.tls = tls
+        super().__init__(bridge, allow, None, limits, sslctx=tls.server_context(), framer=FramerType.TLS, **kwargs)
 
 
 class ModbusServer:
@@ -146,11 +167,14 @@ class ModbusServer:
 
     def __init__(self, bridge: Bridge, host: str = "127.0.0.1", port: int = 5020,
                  allow: set[str] | None = None, rtu_timing: BusTiming | None = None,
-                 limits: ConnectionLimits = ConnectionLimits()) -> None:
+                 limits: ConnectionLimits = ConnectionLimits(), tls: TlsOptions | None = None) -> None:
         """``rtu_timing``: serve the units of an RTU line with RTU framing over TCP (a gateway's
-        "RTU over TCP"), answering with that line's timing. ``limits``: what clients may hold."""
+        "RTU over TCP"), answering with that line's timing. ``limits``: what clients may hold.
+        ``tls``: Modbus/TCP Security instead of plain TCP (not with ``rtu_timing``)."""
+        if tls is not None and rtu_timing is not None:
+            raise ValueError("TLS is for Modbus/TCP, not RTU framing over TCP")
         self.bridge, self.host, self.port, self.allow = bridge, host, port, allow
-        self.rtu_timing, self.limits = rtu_timing, limits
+        self.rtu_timing, self.limits, self.tls = rtu_timing, limits, tls
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: _TcpServer | None = None
         self._thread: threading.Thread | None = None
@@ -181,9 +205,13 @@ class ModbusServer:
             self._loop.close()
 
     async def _serve(self) -> None:
-        framer = FramerType.SOCKET if self.rtu_timing is None else FramerType.RTU
-        self._server = _TcpServer(self.bridge, self.allow, self.rtu_timing, self.limits,
-                                  address=(self.host, self.port), framer=framer)
+        address = (self.host, self.port)
+        if self.tls is not None:
+            self._server = _TlsServer(self.bridge, self.allow, self.tls, self.limits, address=address)
+        else:
+            framer = FramerType.SOCKET if self.rtu_timing is None else FramerType.RTU
+            self._server = _TcpServer(self.bridge, self.allow, self.rtu_timing, self.limits,
+                                      address=address, framer=framer)
         try:
             await self._server.serve_forever(background=True)
         except RuntimeError as exc:  # pymodbus' way of saying the bind failed

@@ -34,13 +34,15 @@ FRAME_GAP_MIN_S = 0.05
 
 
 class Request:
-    """Per-request context the action sees: who asks, with which function, and whether it is audited
+    """Per-request context the action sees: who asks, with which function, whether its role may
+    write (a TLS client certificate's role, ``hil.servers.tls``) and whether it is audited
     (``audit_read(address, count, code)`` records a read)."""
 
-    def __init__(self, client: str, function: int = 16, audit_read=None) -> None:
+    def __init__(self, client: str, function: int = 16, audit_read=None, may_write: bool = True) -> None:
         self.client = client
         self.function = function
         self.audit_read = audit_read
+        self.may_write = may_write
         self.audited = False
 
 
@@ -50,7 +52,8 @@ REQUEST: contextvars.ContextVar[Request] = contextvars.ContextVar("modbus_reques
 async def _access(read, write, function_code: int, start_address: int, address: int, count: int,
                   registers: list[int], values: list[int] | None) -> ExcCodes | None:
     """pymodbus' action for one unit: ``read(function_code, address, count)`` fills a read (or the
-    read-back pymodbus does after FC6/FC23), ``write(address, values, client)`` validates a write."""
+    read-back pymodbus does after FC6/FC23), ``write(address, values, client, function, may_write)``
+    validates a write."""
     if function_code not in REGISTER_FUNCTIONS:
         return ExcCodes.ILLEGAL_FUNCTION
     request = REQUEST.get()
@@ -62,7 +65,7 @@ async def _access(read, write, function_code: int, start_address: int, address: 
             request.audit_read(address, count, 0)
         return None
     request.audited = True
-    code = write(address, list(values), request.client, function_code)
+    code = write(address, list(values), request.client, function_code, request.may_write)
     return ExcCodes(code) if code else None
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from pymodbus.client import ModbusTcpClient
 
 from hil.datastore.bridge import Bridge
-from hil.maps.registers import Point, RegisterMap, build_register_map, decode
+from hil.maps.registers import Point, RegisterMap, decode
+from hil.maps.site_map import build_register_map
 from hil.servers.modbus_tcp import ModbusServer
 from twin.config.scenario import load_scenario
 from twin.model.core import Snapshot, Twin
@@ -53,12 +54,13 @@ class Rig:
         return self.snap
 
 
-def make_rig(tmp_path: Path, read_only: bool = False, allow: set[str] | None = None, scenario=None, limits=None):
+def make_rig(tmp_path: Path, read_only: bool = False, allow: set[str] | None = None, scenario=None, limits=None,
+             tls=None):
     twin = Twin(scenario or evening_scenario())
-    reg_map = build_register_map(twin)
+    reg_map = build_register_map(twin.site)
     audit = tmp_path / "audit.jsonl"
     bridge = Bridge(twin, reg_map, audit, read_only=read_only)
-    server = ModbusServer(bridge, "127.0.0.1", 0, allow, **({"limits": limits} if limits else {}))
+    server = ModbusServer(bridge, "127.0.0.1", 0, allow, tls=tls, **({"limits": limits} if limits else {}))
     port = server.start()
     kept = Collector()
     return Rig(twin, reg_map, bridge, port, audit, Stepper(twin, bridge, [bridge, kept]), kept), server

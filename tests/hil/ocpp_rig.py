@@ -56,6 +56,16 @@ class Seen:
     status: list[tuple[str, int, str]] = field(default_factory=list)
     tx_events: list[tuple[str, str, dict]] = field(default_factory=list)  # (station, kind, payload)
     answers: list[tuple[str, str, object]] = field(default_factory=list)  # (station, action, response)
+    raw_replies: dict[str, list] = field(default_factory=dict)  # message id of a ``Raw`` frame -> the reply
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A frame a script sends as it is (malformed on purpose); ``reply_id``: the message id whose
+    answer the CSMS keeps in ``Seen.raw_replies`` instead of routing it."""
+
+    text: str
+    reply_id: str | None = None
 
 
 class ScriptedCsms:
@@ -66,6 +76,7 @@ class ScriptedCsms:
         self.script = script or {}
         self.silent = silent
         self.seen = Seen()
+        self.raw_ids: set[str | None] = set()
         self.port = 0
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -113,6 +124,10 @@ class ScriptedCsms:
             payload = make(cp.version, self.seen)
             if payload is None:  # the step decided there is nothing to send
                 continue
+            if isinstance(payload, Raw):
+                self.raw_ids.add(payload.reply_id)
+                await cp._connection.send(payload.text)
+                continue
             response = await cp.call(payload)
             self.seen.answers.append((cp.id, type(payload).__name__, response))
 
@@ -129,7 +144,16 @@ def open_transactions(seen: Seen, version: str) -> list[tuple[object, int]]:
     return [(tx, connector) for tx, connector in started if tx not in ended]
 
 
-class _Csms16(Cp16):
+class _CapturesRawReplies:
+    async def route_message(self, raw_msg):
+        frame = json.loads(raw_msg)
+        if frame[1] in self.test.raw_ids:
+            self.test.seen.raw_replies[frame[1]] = frame
+            return
+        await super().route_message(raw_msg)
+
+
+class _Csms16(_CapturesRawReplies, Cp16):
     version = "1.6"
 
     @on(A16.boot_notification)
@@ -171,7 +195,7 @@ class _Csms16(Cp16):
         return r16.MeterValues()
 
 
-class _Csms201(Cp201):
+class _Csms201(_CapturesRawReplies, Cp201):
     version = "2.0.1"
 
     @on(A201.boot_notification)

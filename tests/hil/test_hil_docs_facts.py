@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from hil.datastore.watchdog import safe_ev_cap_kw
-from hil.maps.registers import CHARGER_FIRST_UNIT, PV_FIRST_UNIT, build_register_map
+from hil.maps.electrical import point_reader
+from hil.maps.registers import CHARGER_FIRST_UNIT, PV_FIRST_UNIT
+from hil.maps.site_map import build_register_map
 from twin.app.cli import load_with_options
 from twin.model.core import Twin
 from twin.model.devices.bess import BessState
@@ -26,7 +28,7 @@ def twin():
 
 @pytest.fixture(scope="module")
 def reg_map(twin):
-    return build_register_map(twin)
+    return build_register_map(twin.site)
 
 
 def _text() -> str:
@@ -91,3 +93,158 @@ def test_the_state_codes_and_latencies_are_the_models(twin):
             f"{groups['mcs'].ramp_kw_per_s:g} kW/s for the MCS connectors") in text
     assert all(g.command_latency_s == groups["car_dc"].command_latency_s for g in site.chargers)
     assert all(g.ramp_kw_per_s == groups["car_dc"].ramp_kw_per_s for g in site.chargers if g.name != "mcs")
+
+
+# -- facts a controller written from the guide alone relies on (issue #13: follow the guide to the letter) --
+
+GUIDE = REPO / "docs" / "controller-guide.md"
+
+
+def _guide() -> str:
+    """The controller guide with its lines joined, so a quoted phrase may span a line break."""
+    return re.sub(r"\s*\n\s*", " ", GUIDE.read_text())
+
+
+def test_the_data_types_are_the_maps(reg_map):
+    """"Engineering values are float32 ..., counters and states uint16, sim_time_s a uint32" and the
+    step_ack the section 3 table calls a uint32: every plain point of the site, meter, battery,
+    swap station, a PV array and a connector, one by one."""
+    text = _guide()
+    assert "Engineering values are IEEE-754 `float32` in two registers, **high word first**" in text
+    assert "Counters and states are `uint16`, and `sim_time_s` is a `uint32`" in text
+    assert "`site.step_ack` (uint32, at most `site.step`)" in text
+    wide = {("site", "sim_time_s"), ("site", "step"), ("site", "step_ack")}
+    plain = [p for p in reg_map.points if p.address < 40000 and p.unit_id in (1, 2, 3, 4, PV_FIRST_UNIT,
+                                                                             CHARGER_FIRST_UNIT)]
+    assert plain
+    for p in plain:
+        if (p.device, p.point) in wide:
+            assert (p.type, p.count) == ("uint32", 2), p
+        elif p.units == "" or p.enum:  # counters, states, flags, the heartbeat
+            assert (p.type, p.count) == ("uint16", 1), p
+        else:
+            assert (p.type, p.count) == ("float32", 2), p
+
+
+def test_the_writable_ranges_are_the_maps(twin, reg_map):
+    """Section 3's "bess.p_set_kw (±rated kW)", "site.ev_cap_kw (0 … ev_p_max_kw)",
+    "p_limit_pct (0 … 100", "site.heartbeat (any uint16)" and step_ack's uint32 range."""
+    text = _guide()
+    for quoted in ("`bess.p_set_kw` (±rated kW)", "`site.ev_cap_kw` (0 … `ev_p_max_kw`)",
+                   "`pv….p_limit_pct` (0 … 100, % of that inverter's rating)", "`site.heartbeat` (any uint16)",
+                   "`charger_….p_limit_kw` (0 … connector rating)"):
+        assert quoted in text, quoted
+    site = twin.site
+    p_set = reg_map.point("bess", "p_set_kw")
+    assert (p_set.min, p_set.max) == (-site.bess.p_max_kw, site.bess.p_max_kw)
+    ev_cap = reg_map.point("site", "ev_cap_kw")
+    assert ev_cap.min == 0 and ev_cap.max == pytest.approx(float(re.search(r"in 0\.\.(\d+)", ev_cap.description)[1]))
+    pv = next(d for d in reg_map.devices if d.kind == "pv")
+    assert (reg_map.point(pv.name, "p_limit_pct").min, reg_map.point(pv.name, "p_limit_pct").max) == (0, 100)
+    charger = next(d for d in reg_map.devices if d.kind == "charger")
+    assert (reg_map.point(charger.name, "p_limit_kw").min, reg_map.point(charger.name, "p_limit_kw").max) == \
+        (0, charger.rating_kw)
+    assert (reg_map.point("site", "heartbeat").min, reg_map.point("site", "heartbeat").max) == (0, 65535)
+    assert (reg_map.point("site", "step_ack").min, reg_map.point("site", "step_ack").max) == (0, 2**32 - 1)
+
+
+def test_the_defaults_the_guide_quotes_are_the_codes():
+    from hil.acceptance import DEFAULT_SPEED, START_TIMEOUT_S
+    from hil.serve import DEFAULT_LOCKSTEP_TIMEOUT_S
+    from hil.servers.limits import ConnectionLimits
+
+    text = _guide()
+    limits = ConnectionLimits()
+    assert f"`--max-connections N` (default {limits.max_connections})" in text
+    assert f"`--idle-timeout S` (default {limits.idle_timeout_s:g} s)" in text
+    assert f"`--lockstep-timeout S` (default {DEFAULT_LOCKSTEP_TIMEOUT_S:g} wall seconds)" in text
+    assert f"`--clock paced` with `--speed` (default {DEFAULT_SPEED:g})" in text
+    assert f"must write something within {START_TIMEOUT_S:g} wall seconds of being started" in text
+
+
+def test_the_audit_summary_kinds_are_the_audits():
+    from hil.datastore.audit import SUMMARISED
+
+    text = _guide()
+    assert '{"kind": "heartbeats", "first_sim_t_s", "last_sim_t_s", "count", ...}' in text
+    for point in SUMMARISED:
+        assert f'"kind": "{point}s"' in text, point
+
+
+def test_start_with_duration_is_as_the_guide_says():
+    """"`--start 17:00 --duration 18h` serves 17:00 to 18:00 (`--start 17:00 --duration 1h` is refused"."""
+    from twin.config.errors import ScenarioError
+    from twin.config.start import start_at
+
+    assert "`--start 17:00 --duration 18h` serves 17:00 to 18:00 (`--start 17:00 --duration 1h` is refused" \
+        in _guide()
+    served = start_at(load_with_options(REFERENCE, duration="18h"), "17:00")
+    assert (served.start.hour, served.start.minute, served.duration_s) == (17, 0, 3600.0)
+    with pytest.raises(ScenarioError):
+        start_at(load_with_options(REFERENCE, duration="1h"), "17:00")
+
+
+def test_the_scenarios_the_guide_names_are_what_it_says():
+    """Section 9 names the scenarios that stress a controller and what each does."""
+    text = _guide()
+    delay = load_with_options(REPO / "scenarios" / "meter-delay-30s.toml")
+    [sensor] = delay.sensors
+    assert (sensor.point, sensor.delay_s, sensor.jitter_s) == ("grid_p_kw", 30.0, 5.0)
+    assert "`meter-delay-30s` (the site meter's reading delayed, 30 s with 5 s jitter)" in text
+    [sensor] = load_with_options(REPO / "scenarios" / "meter-delay-5s.toml").sensors
+    assert (sensor.point, sensor.delay_s) == ("grid_p_kw", 5.0)
+    [sensor] = load_with_options(REPO / "scenarios" / "soc-noisy-stuck.toml").sensors
+    assert (sensor.point, sensor.noise_std, sensor.stuck_start_s, sensor.stuck_duration_s) == \
+        ("bess_soc_pct", 1.5, 17 * 3600.0, 2 * 3600.0)
+    assert "`soc-noisy-stuck` (the battery SoC with 1.5 % noise, frozen from 17:00 to 19:00)" in text
+    trip = load_with_options(REPO / "scenarios" / "bess-trip-derate.toml")
+    assert [(f.kind, f.start_s / 3600, (f.start_s + f.duration_s) / 3600) for f in trip.faults] == \
+        [("bess_derate", 10, 16), ("bess_trip", 16, 17)]
+    assert trip.faults[0].derate_pct == 50
+    assert "`bess-trip-derate` (the battery derated 50 % from 10:00 to 16:00, then tripped until 17:00" in text
+    for start in (delay.start, trip.start):
+        assert (start.hour, start.minute) == (0, 0)
+
+
+def test_what_a_replay_does_not_judge_is_the_replays():
+    from hil.replay import NOT_REPLAYED
+
+    text = _guide()
+    assert NOT_REPLAYED == ("controller healthy: ran", "controller_kept_up")
+    assert "`controller_kept_up` and *ran until the end* are not judged" in text
+
+
+def test_how_satwin_test_waits_for_a_controller_is_as_the_guide_says():
+    from hil.acceptance import LOCKSTEP_GIVE_UP, START_TIMEOUT_S
+    from hil.serve import ServeOptions
+
+    text = _guide()
+    assert f"up to the {START_TIMEOUT_S:g} s a controller has to start under `satwin test`" in text
+    assert ServeOptions().first_step_timeout_s is None  # satwin serve: step 1 waits until acknowledged
+    assert f"Under lockstep, {LOCKSTEP_GIVE_UP} steps in a row released by the `--lockstep-timeout`" in text
+    assert f"(at the latest {START_TIMEOUT_S:g} s after it was started)" in text
+    # the behaviour: tests/hil/test_hil_vendor_example.py starts its controller later than the lockstep timeout
+
+
+def test_every_file_the_controller_guide_names_exists():
+    names = set(re.findall(r"[`(](?:\.\./)?((?:examples|tests|hil|twin|docs|scenarios)/[\w/.-]+\.(?:py|md|toml))",
+                           GUIDE.read_text()))
+    assert {"examples/vendor_ems_from_the_guide.py", "tests/hil/test_hil_vendor_example.py"} <= names
+    assert [name for name in sorted(names) if not (REPO / name).exists()] == []
+
+
+def test_the_battery_rating_point_is_the_rating_under_a_derate(twin, reg_map):
+    """"`bess.p_max_kw` stays the rating under a `bess_derate`": its reader publishes the nameplate."""
+    from twin.config.faults import Fault
+
+    assert "`bess.p_max_kw` stays the rating under a `bess_derate`" in _guide()
+    derated = Twin(load_with_options(REFERENCE))
+    derated.schedule_fault(Fault(kind="bess_derate", device="bess", start_s=1.0, duration_s=600.0, derate_pct=50))
+    snap = None
+    for _ in range(3):
+        snap = derated.step(1.0)
+    reg_map = build_register_map(derated.site)
+    bess = next(d for d in reg_map.devices if d.name == "bess")
+    read = point_reader(bess, "p_max_kw", derated)  # what the datastore publishes for the point
+    assert read(snap.measured, snap) == twin.site.bess.p_max_kw
+    assert derated.battery.p_derate_kw == twin.site.bess.p_max_kw / 2

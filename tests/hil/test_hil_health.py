@@ -13,7 +13,7 @@ from hil_rig import DATA
 from hil.acceptance import controller_command, run_with_external_controller
 from hil.datastore.bridge import Bridge
 from hil.datastore.watchdog import safe_ev_cap_kw
-from hil.maps.registers import build_register_map
+from hil.maps.site_map import build_register_map
 from twin.config.scenario import load_scenario
 from twin.model.core import Twin
 from twin.run.loop import run_loop
@@ -69,7 +69,7 @@ def test_the_safe_state_keeps_a_silent_site_inside_its_contract_through_the_holi
     with its losses margin, must hold grid import under the contract through 17:00-19:00."""
     scenario = load_scenario(DATA / "evening-peak.toml").with_options(duration_s=7200.0)
     twin = Twin(scenario)
-    bridge = Bridge(twin, build_register_map(twin))
+    bridge = Bridge(twin, build_register_map(twin.site))
     rows: list[tuple[float, float, float, float]] = []
 
     class Grid:

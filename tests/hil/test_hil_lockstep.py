@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from hil_rig import DATA, client_for
 
 from hil.acceptance import run_with_external_controller
-from hil.maps.registers import register_map_of
+from hil.maps.site_map import register_map_of
 from twin.config.scenario import load_scenario
 from twin.run.lockstep import LockstepClock
 

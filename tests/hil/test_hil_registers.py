@@ -14,8 +14,8 @@ from hil.maps.registers import (
     PLAIN_SPECS,
     SUNSPEC_BASE,
     export,
-    register_map_of,
 )
+from hil.maps.site_map import register_map_of
 from twin.config.scenario import load_scenario
 
 
@@ -81,3 +81,37 @@ def test_device_points_a_sensor_may_act_on_are_plain_map_points():
 
     for kind, points in DEVICE_POINTS.items():
         assert set(points) <= {spec.point for spec in PLAIN_SPECS[kind] if spec.command is None}, kind
+
+
+def test_satwin_registers_exports_the_map_without_building_a_twin(monkeypatch, tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from hil.cli import register
+    from twin.model.core import Twin
+
+    def no_twin(self, *args, **kwargs):
+        raise AssertionError("the register map must be a function of the site: no Twin")
+
+    monkeypatch.setattr(Twin, "__init__", no_twin)
+    app = typer.Typer()
+    register(app)
+    for fmt in ("md", "json", "csv"):
+        out = tmp_path / f"map.{fmt}"
+        result = CliRunner().invoke(app, ["registers", str(REFERENCE_SCENARIO), "--format", fmt, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "map.md").read_text() == (REPO / "docs" / "registers.md").read_text()
+    assert len(json.loads((tmp_path / "map.json").read_text())) == len(reference_map()[1].points)
+
+
+def test_exporting_the_map_imports_no_twin():
+    """The map is data of the site: its export never loads the model (nor pandapower behind it)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from hil.maps.profile_docs import site_export; from twin.config.scenario import load_scenario; "
+            f"site_export(load_scenario({str(REFERENCE_SCENARIO)!r}), 'json'); "
+            "print(sorted(m for m in ('twin.model.core', 'pandapower') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hil_rig import evening_scenario
 
-from hil.maps.registers import build_register_map
+from hil.maps.site_map import build_register_map
 from hil.ocpp.stations import build_stations
 from twin.model.core import Twin
 
@@ -28,7 +28,7 @@ def test_default_is_one_station_per_group_and_splits_by_station_connectors():
 
 
 def test_an_ocpp_only_group_is_read_only_on_modbus():
-    reg_map = build_register_map(twin_with(mcs={"protocol": "ocpp"}))
+    reg_map = build_register_map(twin_with(mcs={"protocol": "ocpp"}).site)
     limits = {p.device: p for p in reg_map.points if p.point == "p_limit_kw"}
     assert limits["charger_mcs_1"].access == "R" and "governed by OCPP" in limits["charger_mcs_1"].description
     assert limits["charger_car_dc_1"].access == "RW"

@@ -487,6 +487,11 @@ class Site(FrozenModel):
         """Every charging connector, group by group: ``car_dc_1``, ``car_dc_2``, ..."""
         return [f"{g.name}_{i + 1}" for g in self.chargers for i in range(g.count)]
 
+    @property
+    def connector_groups(self) -> list[ChargerGroup]:
+        """The charger group of every connector, in the order of ``connector_names``."""
+        return [g for g in self.chargers for _ in range(g.count)]
+
 
 def load_site(path: str | Path, overrides: Overrides | None = None, origin: Origin = COMMAND_LINE) -> Site:
     """Read and validate a site file; a mistake raises ``ScenarioError`` naming file and field.

@@ -66,7 +66,7 @@ class CommandError(ValueError):
 
 def connector_p_max_kw(site: Site) -> np.ndarray:
     """Rated power of every connector, in the site's connector order."""
-    return np.array([group.p_max_kw for group in site.chargers for _ in range(group.count)], dtype=float)
+    return np.array([group.p_max_kw for group in site.connector_groups], dtype=float)
 
 
 def ev_p_max_kw(site: Site) -> float:
@@ -88,9 +88,8 @@ def command_specs(site: Site) -> dict[tuple[str, str], CommandSpec]:
     specs.append(CommandSpec(SITE_TARGET, "ev_cap_kw", 0.0, ev_p_max_kw(site),
                              max((g.command_latency_s for g in groups), default=0.0), "ev_cap"))
     specs += [CommandSpec(array.name, "p_limit_pct", 0.0, 100.0, 0.0, "pv", i) for i, array in enumerate(site.pv)]
-    group_of = [group for group in groups for _ in range(group.count)]
     specs += [CommandSpec(name, "p_limit_kw", 0.0, group.p_max_kw, group.command_latency_s, "charger", slot)
-              for slot, (name, group) in enumerate(zip(site.connector_names, group_of))]
+              for slot, (name, group) in enumerate(zip(site.connector_names, site.connector_groups))]
     return {(spec.target, spec.quantity): spec for spec in specs}
 
 

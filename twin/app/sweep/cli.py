@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -61,7 +62,9 @@ def sweep_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Run a sweep (Monte-Carlo seeds x parameters) on Dask; exits 1 if a statistical criterion fails."""
-    from twin.app.sweep.execute import dashboard_link, dask_client
+    from twin.app.sweep.execute import SweepStopped, dashboard_link, dask_client, kill_workers, stop_sweep
+    from twin.app.sweep.table import done_keys
+    from twin.run.signals import stop_on_signals
     from twin.app.sweep.study import SweepStudy
     from twin.config.sweep import load_sweep, parse_stat_criterion
 
@@ -102,11 +105,17 @@ def sweep_command(
             if bar:
                 bar.stop()
 
-    if serial:
-        run(None)
-    else:
-        with dask_client(scheduler, workers) as client:
-            run(client)
+    try:
+        with stop_on_signals(stop_sweep, on_second=kill_workers):
+            if serial:
+                run(None)
+            else:
+                with dask_client(scheduler, workers) as client:
+                    run(client)
+    except SweepStopped as stopped:
+        print(f"sweep stopped ({stopped.reason}): {len(done_keys(study.out_dir))} runs kept in "  # plain: no wrapping
+              f"{study.out_dir / 'runs'}, no summary written; run the same command again to resume", file=sys.stderr)
+        raise typer.Exit(130) from None
     summary = study.finish(time.perf_counter() - started)
     print_points(study.points, study.params)
     if study.bisection is not None:

@@ -4,6 +4,10 @@ A ``LocalCluster`` by default — one single-threaded worker process per core, o
 — or an existing cluster when a scheduler address is given. Tasks are ``run_point`` over
 small ``RunTask`` values; a worker that dies loses only the runs it had in flight, which
 the scheduler re-runs elsewhere up to ``retries`` times. Rows are written as they arrive.
+
+SIGINT or SIGTERM stops a sweep (``SweepStopped``, raised by the signal handler wherever the
+main thread waits): the runs in flight are cancelled, the rows received are flushed, the
+cluster is closed, and a re-run into the same folder skips the rows already there.
 """
 
 from __future__ import annotations
@@ -34,6 +38,27 @@ class Tally:
 
 
 Progress = Callable[[Tally], None]
+
+
+class SweepStopped(KeyboardInterrupt):
+    """A stop signal during a sweep; unwinds like Ctrl-C (every ``finally`` runs), with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def stop_sweep(reason: str) -> None:
+    """The request of ``twin.run.signals.stop_on_signals`` for a sweep: stop now, not after a run."""
+    raise SweepStopped(reason)
+
+
+def kill_workers() -> None:
+    """A second signal: the worker processes go with the sweep (``os._exit`` would orphan them)."""
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        child.kill()
 
 
 @contextmanager
@@ -85,7 +110,10 @@ def execute(tasks: Sequence[RunTask], writer: RowWriter, client: Any | None = No
     try:
         if client is None:
             for task in tasks:
-                record(run_point(task))
+                row = run_point(task)
+                if row["status"] == "interrupted":  # the run's own session took the signal: not a result
+                    raise SweepStopped("stopped during a run")
+                record(row)
         else:
             _on_cluster(tasks, client, retries, record)
     finally:
