@@ -18,6 +18,7 @@ import simpy
 
 from twin.config.faults import Fault, check_fault
 from twin.config.scenario import Scenario
+from twin.model.averaging import time_weighted_means
 from twin.model.commands import (
     Command,
     CommandSpec,
@@ -279,8 +280,7 @@ class Twin:
             durations.append(part_s)
             parts.append(part)
         charger_p, swap_p, pv_p, load_p, load_q, load_shed_kw = (
-            parts[0] if len(parts) == 1 else [np.average([part[i] for part in parts], axis=0, weights=durations)
-                                              for i in range(6)])
+            parts[0] if len(parts) == 1 else time_weighted_means(parts, durations))
         swap_p, load_shed_kw = float(swap_p), float(load_shed_kw)
         battery = self.battery
         bess_live = battery is not None and bool(self.grid.energized[self._bess_point])
