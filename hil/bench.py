@@ -23,7 +23,7 @@ from pymodbus.client import AsyncModbusTcpClient
 
 import scenarios
 from hil.maps.registers import register_map_of
-from hil.serve import serve
+from hil.serve import ServeOptions, serve
 from twin.config.scenario import load_scenario
 
 REFERENCE_SCENARIO = scenarios.REFERENCE
@@ -80,8 +80,8 @@ def bench_hil(duration_s: float = 20.0, n_clients: int = 10, rate_hz: float = 10
     with tempfile.TemporaryDirectory() as out:
         watcher = threading.Thread(target=lambda: (_wait_for(pollers), stop.set()), daemon=True)
         watcher.start()
-        result = serve(scenario, Path(out), port=0, speed=speed, stop=stop, on_listening=start_clients,
-                       echo=lambda _: None)
+        result = serve(scenario, Path(out), port=0, options=ServeOptions(speed=speed), stop=stop,
+                       on_listening=start_clients, echo=lambda _: None)
     round_trips, errors = results.get(timeout=30)
     pollers[0].join(30)
     rt = np.asarray(round_trips) * 1e3

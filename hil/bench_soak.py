@@ -22,7 +22,7 @@ import numpy as np
 
 from hil.bench import EVENING_PEAK, REFERENCE_SCENARIO, _poll_process
 from hil.maps.registers import register_map_of
-from hil.serve import serve
+from hil.serve import ServeOptions, serve
 from twin.config.scenario import load_scenario
 
 
@@ -78,7 +78,8 @@ def bench_soak(days: float = 7.0, speed: float = 3600.0, step_s: float = 10.0, n
     received: list = []
     watcher.start()
     with tempfile.TemporaryDirectory() as out:
-        result = serve(scenario, Path(out), port=0, speed=speed, stop=stop, on_listening=start_clients,
+        result = serve(scenario, Path(out), port=0, options=ServeOptions(speed=speed), stop=stop,
+                       on_listening=start_clients,
                        echo=lambda _: None)
     done.set()
     watcher.join(60)

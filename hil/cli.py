@@ -69,6 +69,18 @@ def serve_command(
     out: Annotated[Optional[Path], typer.Option(help="Results folder")] = None,
     read_only: Annotated[bool, typer.Option("--read-only", help="Reject every write (exception 01)")] = False,
     allow: Annotated[Optional[list[str]], typer.Option(help="Client IP allowed to connect (repeatable)")] = None,
+    clock: Annotated[str, typer.Option(help="paced (wall clock x --speed) or lockstep (each step waits for "
+                                            "site.step_ack)")] = "paced",
+    lockstep_timeout: Annotated[float, typer.Option(help="lockstep: wall seconds to wait for an acknowledgement "
+                                                         "before the twin goes on")] = 5.0,
+    watchdog_timeout: Annotated[Optional[float], typer.Option(
+        help="Heartbeat timeout, simulated s (default: the site's [watchdog])")] = None,
+    single_writer: Annotated[bool, typer.Option("--single-writer", help="Refuse writes (exception 01) from any "
+                                                                        "client but the first that wrote")] = False,
+    audit_reads: Annotated[bool, typer.Option("--audit-reads", help="Audit reads too, not only writes")] = False,
+    audit_heartbeats: Annotated[bool, typer.Option("--audit-heartbeats", help="One audit line per heartbeat "
+                                                                              "(default: summarised)")] = False,
+    start: Annotated[Optional[str], typer.Option(help="Begin at this time of the scenario's day, HH:MM")] = None,
     rtu: Annotated[Optional[str], typer.Option(help="Also serve Modbus RTU on a serial line: DEVICE[:BAUD[:PARITY]], "
                                                     "e.g. /dev/ttyUSB0:9600:N")] = None,
     rtu_over_tcp: Annotated[Optional[int], typer.Option(help="Also serve the RTU units with RTU framing over TCP "
@@ -89,10 +101,12 @@ def serve_command(
     overrun: Annotated[str, typer.Option(help="When the machine cannot keep --speed: warn (catch up), slow (run "
                                               "slower from there) or stop (fail the run)")] = "warn",
 ) -> None:
-    """Run the twin paced to the wall clock and serve every device over Modbus TCP (and RTU, and OCPP)."""
+    """Run the twin paced to the wall clock (or in lockstep) and serve every device over Modbus TCP (and RTU,
+    and OCPP)."""
     from hil.ocpp.cli import ocpp_options
-    from hil.serve import serve
+    from hil.serve import CLOCKS, ServeOptions, serve
     from hil.servers.rtu import RtuLine
+    from twin.config.start import start_at
 
     try:
         try:
@@ -100,6 +114,8 @@ def serve_command(
         except ValueError as exc:
             raise ScenarioError(None, "--rtu", str(exc)) from None
         loaded = _load(scenario, site, step, duration)
+        if start is not None:
+            loaded = start_at(loaded, start)
         _check_host(host)
         if speed <= 0:
             raise ScenarioError(None, "--speed", "must be positive")
@@ -107,12 +123,20 @@ def serve_command(
 
         if overrun not in OVERRUN_POLICIES:
             raise ScenarioError(None, "--overrun", f"'{overrun}': choose {', '.join(OVERRUN_POLICIES)}")
+        if clock not in CLOCKS:
+            raise ScenarioError(None, "--clock", f"choose {' or '.join(CLOCKS)}, not '{clock}'")
+        for flag, value in (("--lockstep-timeout", lockstep_timeout), ("--watchdog-timeout", watchdog_timeout)):
+            if value is not None and value <= 0:
+                raise ScenarioError(None, flag, "must be positive")
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         out_dir = writable_folder(out or Path("results") / f"{loaded.name}-modbus-{stamp}", "--out")
         ocpp = ocpp_options(ocpp_csms, ocpp_version, ocpp_meter_interval, ocpp_password_file, ocpp_ca_file)
-        result = serve(loaded, out_dir, host=host, port=port, speed=speed, read_only=read_only,
-                       allow=_allowed(allow), rtu=line, rtu_over_tcp_port=rtu_over_tcp, bus_timing=bus_timing,
-                       ocpp=ocpp, limits=_limits(max_connections, idle_timeout), overrun=overrun)
+        options = ServeOptions(speed=speed, clock=clock, lockstep_timeout_s=lockstep_timeout,
+                               watchdog_timeout_s=watchdog_timeout, read_only=read_only, single_writer=single_writer,
+                               audit_reads=audit_reads, audit_heartbeats=audit_heartbeats, overrun=overrun)
+        result = serve(loaded, out_dir, host=host, port=port, options=options, allow=_allowed(allow),
+                       rtu=line, rtu_over_tcp_port=rtu_over_tcp, bus_timing=bus_timing,
+                       ocpp=ocpp, limits=_limits(max_connections, idle_timeout))
     except ScenarioError as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:  # "cannot listen on ..." from a server, or a disk that filled up
@@ -120,9 +144,12 @@ def serve_command(
     late = result.lateness_ms
     stats = result.stats
     print(f"{result.status}: {stats.steps} steps in {stats.wall_s:.1f} s wall; results in {result.out_dir}")
-    if late:
+    if "p50_ms" in late:
         print(f"step lateness p50 {late['p50_ms']:.2f} ms, p99 {late['p99_ms']:.2f} ms, max {late['max_ms']:.2f} ms, "
               f"overruns {late['overruns']}")
+    elif "controller_p50_ms" in late:
+        print(f"controller time per step p50 {late['controller_p50_ms']:.2f} ms, p99 {late['controller_p99_ms']:.2f} "
+              f"ms; lockstep timeouts {late['lockstep_timeouts']}")
     for verdict in result.verdicts:
         if verdict.criterion.startswith(("ocpp station", "charging profiles obeyed")):
             print(f"{'pass' if verdict.passed else 'FAIL'}: {verdict.criterion}")
@@ -222,30 +249,101 @@ def charger_cap_kw(scenario: Scenario) -> float:
 
 def demo_command(
     out: Annotated[Path, typer.Option(help="Results folder")] = Path("results/demo"),
-    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second")] = 360.0,
-    step: Annotated[str, typer.Option(help="Step of the served twin (5 s lets a Python controller keep up at 360x)")] = "5s",
-    ocpp: Annotated[bool, typer.Option("--ocpp", help="Chargers on OCPP 2.0.1 under the reference CSMS too")] = False,
+    step: Annotated[str, typer.Option(help="Step of the served twin")] = "5s",
+    ocpp: Annotated[bool, typer.Option("--ocpp", help="Chargers on OCPP 2.0.1 under the reference CSMS too "
+                                                      "(paced at --speed: OCPP has no lockstep)")] = False,
+    speed: Annotated[float, typer.Option(help="With --ocpp: simulated seconds per wall second")] = 360.0,
 ) -> None:
-    """The main job: the holiday peak served over loopback Modbus, the reference controller as a separate process."""
+    """The main job: the holiday peak served over loopback Modbus in lockstep, the reference controller as a
+    separate process."""
     from hil.acceptance import run_with_external_controller
     from hil.ocpp_acceptance import run_with_csms
     from twin.app.cli import print_kpis, print_verdicts
+    from twin.results.verdicts import verdicts_as_dicts
 
     scenario = load_with_options(DEMO_SCENARIO, step=step)
     command = f"{shlex.quote(sys.executable)} -m twin controller --host {{host}} --port {{port}}"
-    print(f"{scenario.name}: 24 h served over Modbus at {speed:g}x (about {scenario.duration_s / speed / 60:.1f} min); "
-          f"reference controller: satwin controller (separate process)"
+    print(f"{scenario.name}: 24 h served over Modbus "
+          + (f"at {speed:g}x (about {scenario.duration_s / speed / 60:.1f} min)" if ocpp else
+             f"in lockstep ({scenario.n_steps} steps of {scenario.step_s:g} s, each waits for the controller)")
+          + "; reference controller: satwin controller (separate process)"
           + ("; chargers on OCPP under satwin csms (separate process)" if ocpp else ""))
     if ocpp:
         csms = f"{shlex.quote(sys.executable)} -m twin csms --port {{port}} --ev-cap-kw {charger_cap_kw(scenario):.0f}"
         result = run_with_csms(scenario, out, csms, controller_cmd=command, speed=speed, echo=print)
     else:
-        result = run_with_external_controller(scenario, out, command, speed=speed, echo=print)
+        result = run_with_external_controller(scenario, out, command, clock="lockstep", echo=print)
     print_kpis(result.kpis, f"{scenario.name} — external reference controller over Modbus ({result.status})")
-    print_verdicts([v.__dict__ for v in result.verdicts], "acceptance criteria")
-    print(f"results: {out}  (report.md, plot.png, kpi.json, timeseries/, events/, modbus_audit.jsonl)")
+    print_verdicts(verdicts_as_dicts(result.verdicts), "acceptance criteria")
+    pace = result.lateness_ms
+    if "controller_p50_ms" in pace:
+        print(f"{result.stats.steps} steps in {result.stats.wall_s:.0f} s wall; controller time per step p50 "
+              f"{pace['controller_p50_ms']:.1f} ms, p99 {pace['controller_p99_ms']:.1f} ms; "
+              f"lockstep timeouts {pace['lockstep_timeouts']}")
+    print(f"results: {out}  (report.md, plot.png, kpi.json, verdicts.json, timeseries/, events/, modbus_audit.jsonl, "
+          f"controller.log)")
     if result.error:
         raise _fail(result.error)
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+def replay_controller_command(
+    results: Annotated[Path, typer.Argument(help="Results folder of a satwin serve / satwin test run")],
+    site: Annotated[Optional[Path], typer.Option(help="Replay against this site file instead")] = None,
+    scenario: Annotated[Optional[Path], typer.Option(help="Replay against this scenario file instead (its step "
+                                                          "and duration are the recorded run's)")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Replay with another seed")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Results folder of the replay")] = None,
+) -> None:
+    """Replay a recorded controller's writes at their simulated times against a (changed) twin."""
+    from hil.replay import original_scenario, replay_controller
+    from twin.config.scenario import load_scenario
+
+    try:
+        original = original_scenario(results)
+        changed = original
+        if scenario is not None:
+            changed = load_scenario(scenario).with_options(step_s=original.step_s, duration_s=original.duration_s)
+        changed = changed.with_options(site_path=site.resolve() if site else None, seed=seed)
+        out_dir = out or results.parent / f"{results.name}-replay-{dt.datetime.now():%Y%m%d-%H%M%S}"
+        print(f"replaying the controller of {results} against {changed.name} on {changed.site.name} "
+              f"(seed {changed.seed}); results in {out_dir}")
+        result = replay_controller(results, out_dir, changed)
+    except ScenarioError as exc:
+        raise _fail(str(exc)) from None
+    print(f"{result.writes} writes replayed, {len(result.refused)} refused by the changed twin"
+          + (f" (first: {result.refused[0]})" if result.refused else ""))
+    _print_side_by_side(result)
+
+
+def _print_side_by_side(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from twin.results.kpi import format_kpi
+
+    changed = result.changed_kpis()
+    table = Table(title=f"KPIs that changed ({len(changed)})", header_style="bold")
+    for column in ("figure", "original", "replay"):
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    for key, before, after in changed:
+        table.add_row(format_kpi(key, before)[0], format_kpi(key, before)[1],
+                      format_kpi(key, after)[1] if after is not None else "")
+    verdicts = Table(title="verdicts", header_style="bold")
+    for column in ("criterion", "original", "replay"):
+        verdicts.add_column(column)
+    before = {v["criterion"]: v["passed"] for v in result.original_verdicts}
+    after = {v.criterion: v.passed for v in result.verdicts}
+
+    def mark(passed) -> str:
+        return "" if passed is None else "pass" if passed else "[red]FAIL[/]"
+
+    for criterion in dict.fromkeys([*before, *after]):
+        verdicts.add_row(criterion, mark(before.get(criterion)), mark(after.get(criterion)))
+    console = Console()
+    console.print(table if changed else "KPIs: identical to the original run")
+    console.print(verdicts)
 
 
 def bench_ocpp(
@@ -272,3 +370,4 @@ def register(app: typer.Typer) -> None:
     from hil.ocpp.cli import csms_command
 
     app.command("csms")(csms_command)
+    app.command("replay-controller")(replay_controller_command)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from hil.acceptance import DEFAULT_SPEED, HOST, _stop, run_with_external_controller
 from hil.ocpp.stations import OcppOptions
-from hil.serve import serve
+from hil.serve import ServeOptions, serve
 from twin.config.scenario import Scenario
 from twin.results.verdicts import Verdict
 from twin.run.loop import RunStats
@@ -67,7 +67,8 @@ def run_with_csms(scenario: Scenario, out_dir: Path, csms_cmd: str | None = None
         if controller_cmd:
             result = run_with_external_controller(scenario, out_dir, controller_cmd, speed, echo, ocpp=ocpp)
         else:
-            result = serve(scenario, out_dir, host=HOST, port=0, speed=speed, echo=echo, ocpp=ocpp)
+            result = serve(scenario, out_dir, host=HOST, port=0, options=ServeOptions(speed=speed), echo=echo,
+                           ocpp=ocpp)
         if child is not None and child.poll() is not None:
             tail = (child.stderr.read() or "").strip().splitlines()[-3:] if child.stderr else []
             problems.append(f"CSMS exited with code {child.returncode} before the scenario ended"

@@ -17,7 +17,7 @@ import numpy as np
 
 from hil.ocpp.csms import Policy, ReferenceCsms
 from hil.ocpp.stations import OcppOptions
-from hil.serve import serve
+from hil.serve import ServeOptions, serve
 from twin.config.scenario import load_scenario
 
 REFERENCE_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "holiday-peak-freight.toml"
@@ -45,7 +45,7 @@ def bench_ocpp(wall_s: float = 60.0, speed: float = 10.0, sample_s: float = 10.0
              f"OCPP {version} MeterValues every {sample_s:g} s; reference CSMS in its own process")
         with tempfile.TemporaryDirectory() as out:
             ready: list = []
-            served = serve(scenario, Path(out) / "run", port=0, speed=speed, echo=lambda _t: None,
+            served = serve(scenario, Path(out) / "run", port=0, options=ServeOptions(speed=speed), echo=lambda _t: None,
                            ocpp=OcppOptions(f"ws://127.0.0.1:{port}/bench", version, sample_s),
                            stations_ready=ready.append)
             links = ready[0].clients.links

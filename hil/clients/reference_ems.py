@@ -5,6 +5,11 @@ discovering unit ids on the server), fills ``Measurements`` and ``SiteInfo`` fro
 registers alone, asks ``PeakShavingController`` what to do and writes the battery
 setpoint, the site EV cap and the heartbeat. That it keeps the site inside its contract
 is the proof that the map is sufficient for a real EMS.
+
+It works once per step: it waits for ``site.step`` to change, reads, decides, writes, and
+acknowledges the step in ``site.step_ack``. Under ``satwin serve --clock lockstep`` the
+twin waits for that acknowledgement, so the controller acts within every step whatever the
+machine's load; the paced clock ignores it.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from twin.model.controllers.peak_shaving import PeakShavingController
 CONNECT_ATTEMPTS = 20
 CONNECT_RETRY_S = 0.25
 MAX_CONSECUTIVE_FAILURES = 5
-POLL_S = 0.005  # how often to look for a new step; a step at high speed can last only a few ms
+POLL_S = 0.001  # how often to look for a new step; a lockstep step lasts only a few ms
 GATEWAY_NO_RESPONSE = 0x0B  # what the server answers for a unit id it does not have
 
 
@@ -132,11 +137,11 @@ def run_controller(host: str = "127.0.0.1", port: int = 5020, unit_map: Path | N
     site, meter, bess = devices["site"], devices["meter"], devices["bess"]
     arrays = [d for name, d in devices.items() if _kind(name) == "pv"]
     echo(f"controller: {len(devices)} devices on {host}:{port}")
-    # before the first step the register image is still empty: wait for sim time to start
+    # before the first step the register image is still all zeros: wait until it says it is ready
     waited_since = time.monotonic()
-    while client.read(site)["sim_time_s"] <= 0:
+    while client.read(site)["ready"] != 1:
         if time.monotonic() - waited_since > stall_timeout_s:
-            return ControllerResult(0, 0.0, "simulation time never started")
+            return ControllerResult(0, 0.0, "the register image never became ready")
         time.sleep(POLL_S)
     nameplate_site, nameplate_bess = client.read(site), client.read(bess)
     policy = PeakShavingController(SiteInfo(
@@ -146,13 +151,13 @@ def run_controller(host: str = "127.0.0.1", port: int = 5020, unit_map: Path | N
         valley_cny_per_kwh=nameplate_site["valley_tariff_cny_per_kwh"], bess_name="bess"))
     # the policy's commands, as this client writes them: quantity -> (device, point)
     points = {"p_set_kw": (bess, "p_set_kw"), "ev_cap_kw": (site, "ev_cap_kw")}
-    cycles, failures, last_t_s, beat = 0, 0, -1.0, 0
+    cycles, failures, last_step, last_t_s, beat = 0, 0, 0, -1.0, 0
     last_change, step_wall_s = time.monotonic(), 0.0
     try:
         while True:
             try:
                 s = client.read(site)
-                if s["sim_time_s"] == last_t_s:
+                if s["step"] == last_step:
                     if time.monotonic() - last_change > max(stall_timeout_s, 3.0 * step_wall_s):
                         return ControllerResult(cycles, last_t_s, "simulation time stopped advancing")
                     time.sleep(POLL_S)
@@ -160,12 +165,13 @@ def run_controller(host: str = "127.0.0.1", port: int = 5020, unit_map: Path | N
                 now = time.monotonic()
                 if last_t_s >= 0:
                     step_wall_s = now - last_change
-                last_t_s, last_change = s["sim_time_s"], now
+                last_step, last_t_s, last_change = int(s["step"]), s["sim_time_s"], now
                 measured = _measure(s, client.read(meter), client.read(bess), [client.read(d) for d in arrays])
                 for command in policy.decide(measured):
                     client.write(*points[command.quantity], command.value)
                 beat = (beat + 1) % (HEARTBEAT_MAX + 1)
                 client.write(site, "heartbeat", beat)
+                client.write(site, "step_ack", last_step)  # last: everything for this step is written
                 cycles, failures = cycles + 1, 0
             except (ModbusException, OSError) as exc:
                 failures += 1

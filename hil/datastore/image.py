@@ -1,8 +1,12 @@
 """The register image of every unit: rebuilt from each step's measurements, read by the server.
 
 One lock guards the whole image — the plain words, the SunSpec models (their live points and
-their control points) and the heartbeat read-back — so a reader sees one step and every write
-as a whole, never half of a SunSpec write or a block being rebuilt.
+their control points) and the points the datastore fills itself — so a reader sees one step
+and every write as a whole, never half of a SunSpec write or a block being rebuilt.
+
+The datastore's own points (``read`` is None in the map: ``heartbeat``, ``ready``, ``step``,
+``step_ack``, ``writer_conflicts``) read ``own``. Before the first step every register reads 0,
+``site.ready`` included, so a client can tell an empty image from a site at rest.
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ class RegisterImage:
 
     def __init__(self, reg_map: RegisterMap, twin: Twin) -> None:
         self.lock = threading.Lock()
-        self.heartbeat_value = 0  # the last heartbeat written; it reads back at once (set under the lock)
+        # values of the points the datastore fills itself (set under the lock; a write reads back at once)
+        self.own: dict[str, float] = {"heartbeat": 0, "ready": 0, "step": 0, "step_ack": 0, "writer_conflicts": 0}
         self.energy = EnergyCounters(twin)  # integrated from every step, whether a unit answers or not
         self.units: dict[int, UnitImage] = {}
         for device in reg_map.devices:
@@ -51,33 +56,39 @@ class RegisterImage:
         self.products = [ProductDevice(a, twin, self.energy) for a in
                          resolve_products(twin.site.modbus_devices, reg_map.devices, twin.scenario.site_path)]
 
-    def update(self, snap: Snapshot) -> list[Command]:
-        """This step's image (the heartbeat point reads back the last value written); returns what
-        the SunSpec control timers command now."""
+    def update(self, snap: Snapshot, **own: float) -> list[Command]:
+        """This step's image, with ``own`` (e.g. ``writer_conflicts``) set, ``ready`` 1 and ``step``
+        counted on; returns what the SunSpec control timers command now."""
         self.energy.add(snap)
         timed: list[Command] = []
         measured = snap.measured
-        plain_words, heartbeat_at = {}, {}
+        plain_words, own_at = {}, {}
         for unit_id, unit in self.units.items():  # the plain words depend on the step alone: built unlocked
             words: list[int] = []
             for point in unit.points:
-                if point.command == "heartbeat":
-                    heartbeat_at[unit_id] = point.address
-                    words.append(0)  # filled under the lock: a heartbeat written meanwhile is not lost
+                if point.read is None:
+                    own_at.setdefault(unit_id, []).append(point)
+                    words += [0] * point.count  # filled under the lock: a heartbeat written meanwhile is not lost
                 else:
                     words += encode(point, point.read(measured, snap))
             plain_words[unit_id] = words
         with self.lock:
+            self.own.update(own, ready=1, step=self.own["step"] + 1)
             for unit_id, unit in self.units.items():
                 unit.plain = plain_words[unit_id]
-                if unit_id in heartbeat_at:
-                    unit.plain[heartbeat_at[unit_id]] = self.heartbeat_value
+                for point in own_at.get(unit_id, ()):
+                    self.set_own(unit, point, self.own[point.point])
                 if unit.sunspec:
                     unit.sunspec_words = unit.sunspec.image(measured, snap)
                     timed += [Command(*due, "sunspec timer", snap.t_s) for due in unit.sunspec.due(snap.t_s)]
         for product in self.products:
             product.image(snap)
         return timed
+
+    def set_own(self, unit: UnitImage, point: Point, value: float) -> None:
+        """A datastore point's value, in ``own`` and in the words (under the lock)."""
+        self.own[point.point] = value
+        unit.plain[point.address:point.address + point.count] = encode(point, value)
 
     def read(self, unit_id: int, address: int, count: int) -> list[int]:
         """Registers of the current image; the server has checked the range against the layout."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from hil.datastore.health import ControllerHealth
 from twin.config.site import Site
 from twin.model.commands import SITE_TARGET, Command
 
@@ -17,9 +18,13 @@ SAFE_PV_LIMIT_PCT = 100.0  # PV is safe to run: it only lowers import
 
 
 def safe_ev_cap_kw(site: Site) -> float:
-    """EV cap of the safe state: what the contract leaves beside the building loads at their peak,
-    so the site stays inside its contract with the battery idle."""
-    return max(0.0, site.utility.contract_limit_kw - sum(load.p_peak_kw for load in site.loads))
+    """EV cap of the safe state: what the contract leaves beside the building loads at their peak and
+    a margin for network losses (``[watchdog] safe_losses_margin_pct`` of the contract), so the site
+    stays inside its contract with the battery idle and no PV:
+    ``contract - sum(load peaks) - margin % x contract``."""
+    contract_kw = site.utility.contract_limit_kw
+    margin_kw = site.watchdog.safe_losses_margin_pct / 100.0 * contract_kw
+    return max(0.0, contract_kw - sum(load.p_peak_kw for load in site.loads) - margin_kw)
 
 
 def safe_commands(site: Site) -> tuple[Command, ...]:
@@ -35,8 +40,9 @@ def safe_commands(site: Site) -> tuple[Command, ...]:
 class Watchdog:
     """Heartbeats in (from the server thread, under the datastore's lock), commands out (run loop)."""
 
-    def __init__(self, site: Site, log: Callable[..., None]) -> None:
+    def __init__(self, site: Site, log: Callable[..., None], health: ControllerHealth) -> None:
         self.heartbeat_timeout_s = site.watchdog.heartbeat_timeout_s
+        self.health = health  # silences, trips and recoveries, for the controller-health verdicts
         self.safe_commands = safe_commands(site)
         self.tripped = False
         self._log = log  # the twin's event log: a trip and a recovery are events of the run
@@ -52,16 +58,19 @@ class Watchdog:
     def decide(self, now_s: float, pending: dict[tuple[str, str], Command]) -> list[Command] | None:
         """The commands for the next step, given the writes accepted since the last one."""
         self._commanded.update(pending)
+        self.health.observe(now_s, self._last_heartbeat_t_s)
         if self.tripped:
             if self._heartbeats == self._heartbeats_at_trip:
                 return None  # stay in the safe state; writes are kept for the recovery
             self.tripped = False
+            self.health.recovered(now_s)
             self._log("watchdog_recovered", "site", value=now_s - self._last_heartbeat_t_s,
                       detail="heartbeat resumed; last written setpoints restored")
             return list(self._commanded.values())
         silent_s = now_s - self._last_heartbeat_t_s
         if silent_s > self.heartbeat_timeout_s:
             self.tripped = True
+            self.health.tripped(now_s)
             self._heartbeats_at_trip = self._heartbeats
             safe = {c.quantity: c.value for c in self.safe_commands}
             self._log("watchdog", "site", value=silent_s,

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 
 from twin.model.controllers.base import Measurements, SiteInfo
 from twin.model.core import Snapshot, Twin
+from twin.model.devices.bess import BessState
 
 JSON_KEYS = ("device", "unit_id", "point", "table", "address", "type", "count", "scale", "units", "access",
-             "description")
+             "description", "min", "max", "enum", "latency_s", "ramp_per_s")
 TYPE_COUNT = {"uint16": 1, "int16": 1, "uint32": 2, "int32": 2, "float32": 2}
 
 SITE_UNIT, METER_UNIT, BESS_UNIT, SWAP_UNIT = 1, 2, 3, 4
@@ -30,6 +31,9 @@ PV_FIRST_UNIT, CHARGER_FIRST_UNIT = 10, 100
 MAX_UNIT = 247  # highest Modbus unit id
 
 HEARTBEAT_MAX = 65535
+STEP_MAX = 2**32 - 1
+# points the datastore fills and interprets itself (no twin quantity): accepted range of a write
+BRIDGE_COMMANDS = {"heartbeat": (0, HEARTBEAT_MAX), "step_ack": (0, STEP_MAX)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,16 +55,22 @@ class Point:
     description: str
     min: float | None = None
     max: float | None = None
+    enum: tuple[tuple[int, str], ...] = ()  # value -> name (a bitfield: the bit's mask -> name)
+    latency_s: float | None = None  # a write acts after this long (simulated s)
+    ramp_per_s: float | None = None  # then moves at most this much per second (the point's units)
     command: str | None = field(default=None, compare=False)
     target: str | None = field(default=None, compare=False)
     read: Callable[[Measurements, Snapshot], float] | None = field(default=None, compare=False, repr=False)
 
     def as_json(self) -> dict:
-        return {key: getattr(self, key) for key in JSON_KEYS}
+        row = {key: getattr(self, key) for key in JSON_KEYS}
+        row["enum"] = {str(value): name for value, name in self.enum}
+        return row
 
     def as_row(self) -> dict:
+        """Flat, for CSV and Markdown: enumerations as ``0=IDLE; 1=CHARGING``."""
         row = self.as_json()
-        row.update(min=self.min, max=self.max)
+        row["enum"] = "; ".join(f"{value}={name}" for value, name in self.enum)
         return row
 
 
@@ -133,6 +143,11 @@ class PlainSpec:
     description: str
     read: Read | None  # None: the bridge fills it (heartbeat)
     command: str | None = None  # writable: the quantity a write sets (its range: ``command_specs``)
+    enum: tuple[tuple[int, str], ...] = ()
+
+
+OFF_ON = ((0, "no"), (1, "yes"))
+BESS_STATES = tuple((int(state), state.name) for state in BessState)
 
 
 _r = _rw = PlainSpec  # the table below reads better with the access in front; _r rows pass no command
@@ -158,9 +173,18 @@ PLAIN_SPECS: dict[str, list[PlainSpec]] = {
         _r("fault_count", "uint16", "", "Faults active now, scheduled or injected (alarm: non-zero)",
            lambda d, m, s: s.fault_count),
         _r("islanded", "uint16", "", "1 while the utility is lost and the battery forms the grid",
-           lambda d, m, s: int(s.islanded)),
+           lambda d, m, s: int(s.islanded), enum=OFF_ON),
         _rw("heartbeat", "uint16", "", "Write any value at least once per watchdog timeout; reads back the last "
             "value written", None, "heartbeat"),
+        # appended after the heartbeat so that every earlier address stays where it was
+        _r("ready", "uint16", "", "1 once the image holds a completed step; 0 before (every point reads 0 then)",
+           None, enum=OFF_ON),
+        _r("step", "uint32", "", "Number of the last completed step (1, 2, ...); under --clock lockstep the twin "
+           "waits until this number is written to step_ack", None),
+        _rw("step_ack", "uint32", "", "Write the step number you have finished with; under --clock lockstep the "
+            "next step starts then (ignored by the paced clock); reads back the last acknowledged", None, "step_ack"),
+        _r("writer_conflicts", "uint16", "", "Setpoint writes by a client other than the first one that wrote "
+           "(alarm: non-zero)", None),
     ],
     "meter": [
         _r("p_kw", "float32", "kW", "Active power at the utility connection, import positive",
@@ -174,7 +198,8 @@ PLAIN_SPECS: dict[str, list[PlainSpec]] = {
             lambda d, m, s: s.bess_p_set_kw, "p_set_kw"),
         _r("p_kw", "float32", "kW", "Active power, discharge positive", lambda d, m, s: m.bess_p_kw),
         _r("soc_pct", "float32", "%", "State of charge", lambda d, m, s: m.bess_soc_pct),
-        _r("state", "uint16", "", "Operating state (twin.model.devices.bess state code)", lambda d, m, s: s.bess_state),
+        _r("state", "uint16", "", "Operating state: FAULT while tripped or derated to 0 kW, else from the power "
+           "(beyond 1e-6 kW)", lambda d, m, s: s.bess_state, enum=BESS_STATES),
         _r("p_max_kw", "float32", "kW", "Rated power (charge and discharge)", lambda d, m, s: d.info.bess_p_max_kw),
         _r("e_kwh", "float32", "kWh", "Rated energy", lambda d, m, s: d.info.bess_e_kwh),
         _r("soc_min_pct", "float32", "%", "Lowest state of charge of the usable window",
@@ -197,7 +222,8 @@ PLAIN_SPECS: dict[str, list[PlainSpec]] = {
         _rw("p_limit_kw", "float32", "kW", "Power limit of this connector in force",
             lambda d, m, s: s.charger_limit_kw[d.index], "p_limit_kw"),
         _r("p_kw", "float32", "kW", "Charging power", lambda d, m, s: s.charger_p_kw[d.index]),
-        _r("connected", "uint16", "", "1 while a vehicle is plugged in", lambda d, m, s: s.charger_connected[d.index]),
+        _r("connected", "uint16", "", "1 while a vehicle is plugged in", lambda d, m, s: s.charger_connected[d.index],
+           enum=OFF_ON),
         _r("ev_soc_pct", "float32", "%", "State of charge of the plugged-in vehicle (0 when none)",
            lambda d, m, s: s.charger_ev_soc_pct[d.index]),
     ],
@@ -229,23 +255,34 @@ def _plain_points(device: Device, twin: Twin) -> list[Point]:
     # a connector of a group with protocol = "ocpp" takes its limit from the CSMS only
     by_ocpp = device.kind == "charger" and twin.site.chargers[twin.connector_group[device.index]].protocol == "ocpp"
     for spec in PLAIN_SPECS[device.kind]:
-        low, high, description, target = None, None, spec.description, None
+        low, high, description, target, latency_s, ramp = None, None, spec.description, None, None, None
         command = None if by_ocpp else spec.command
-        if command == "heartbeat":
-            low, high = 0, HEARTBEAT_MAX
+        if command in BRIDGE_COMMANDS:
+            low, high = BRIDGE_COMMANDS[command]
+            latency_s = 0.0
         elif command:
             target = device.twin_name
             bounds = twin.command_specs[(target, command)]
-            low, high = bounds.low, bounds.high
+            low, high, latency_s, ramp = bounds.low, bounds.high, bounds.latency_s, _ramp_per_s(twin, bounds)
         if command:
-            description = f"{description}; writes accepted in {low:g}..{high:g}"
+            description = f"{description}; writes accepted in {low:.10g}..{high:.10g}"
         elif spec.command:
             description = f"{description}; governed by OCPP (the group's protocol is ocpp)"
         address, kind = layout[spec.point]
         points.append(Point(device.name, device.unit_id, spec.point, "holding", address, kind, TYPE_COUNT[kind], 1.0,
-                            spec.units, "RW" if command else "R", description, low, high, command, target,
-                            point_reader(device, spec.point, twin)))
+                            spec.units, "RW" if command else "R", description, low, high, spec.enum, latency_s,
+                            ramp, command, target, point_reader(device, spec.point, twin)))
     return points
+
+
+def _ramp_per_s(twin: Twin, spec) -> float | None:
+    """How fast the device follows a new setpoint (None: at once; the EV cap ramps per connector)."""
+    if spec.kind == "bess":
+        return twin.site.bess.ramp_kw_per_s
+    if spec.kind == "charger":
+        groups = [group for group in twin.site.chargers for _ in range(group.count)]
+        return groups[spec.index].ramp_kw_per_s
+    return None
 
 
 def build_register_map(twin: Twin) -> RegisterMap:
@@ -299,7 +336,7 @@ def to_json(reg_map: RegisterMap) -> str:
 
 def to_csv(reg_map: RegisterMap) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[*JSON_KEYS, "min", "max"], lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=list(JSON_KEYS), lineterminator="\n")
     writer.writeheader()
     for p in reg_map.points:
         writer.writerow(p.as_row())
@@ -312,18 +349,20 @@ def _cell(value: object) -> str:
 
 def to_markdown(reg_map: RegisterMap, title: str) -> str:
     lines = [f"# Modbus register map: {title}", "",
-             "Generated by `satwin registers` from `hil/registers.py`; do not edit by hand.", "",
+             "Generated by `satwin registers` from `hil/maps/registers.py`; do not edit by hand.", "",
              "All points are holding registers (function 3; function 4 reads the same registers), 0-based "
              "PDU addresses, multi-register values as big-endian words. Plain points start at 0, SunSpec "
              f"blocks at {SUNSPEC_BASE} ('SunS'). Scale: engineering value = raw x scale.", "",
              "| unit | device | kind |", "|---:|---|---|"]
     lines += [f"| {d.unit_id} | {d.name} | {d.kind} |" for d in reg_map.devices]
-    columns = ["point", "address", "type", "count", "scale", "units", "access", "min", "max", "description"]
+    columns = ["point", "address", "type", "count", "scale", "units", "access", "min", "max", "latency_s",
+               "ramp_per_s", "enum", "description"]
     for device in reg_map.devices:
         lines += ["", f"## {device.name} (unit {device.unit_id})", "",
                   "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         for p in reg_map.of(device.unit_id):
-            lines.append("| " + " | ".join(_cell(getattr(p, c)) for c in columns) + " |")
+            row = p.as_row()
+            lines.append("| " + " | ".join(_cell(row[c]) for c in columns) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -224,9 +224,23 @@ def sunspec_points(device: Device, twin: Twin) -> list[Point]:
             sf = block.scale_exponent(model.model_id, name)
             rows.append(Point(device.name, device.unit_id, f"{model.gname}.{name}", "holding", base + point.offset,
                               TYPES.get(pdef["type"], "uint16"), point.len, 10.0 ** sf, pdef.get("units", ""),
-                              "RW" if bounds else "R", _describe(pdef),
-                              bounds[0] if bounds else None, bounds[1] if bounds else None))
+                              "RW" if bounds else "R", _describe(pdef) + NOTES.get((model.model_id, name), ""),
+                              bounds[0] if bounds else None, bounds[1] if bounds else None, _enum(pdef),
+                              0.0 if bounds else None))
     return rows
+
+
+# what the model definitions leave open and the twin decides
+NOTES = {(124, "StorCtl_Mod"): "; 3 = both bits: the battery runs at OutWRte - InWRte (% of WChaMax), "
+                               "0 = hold (0 kW)"}
+
+
+def _enum(pdef: dict) -> tuple[tuple[int, str], ...]:
+    """The point's symbols from the model definition; a bitfield's as masks (bit 1 -> 2)."""
+    symbols = pdef.get("symbols", [])
+    if pdef["type"].startswith("bitfield"):
+        return tuple((1 << sym["value"], sym["name"].upper()) for sym in symbols)
+    return tuple((sym["value"], sym["name"]) for sym in symbols)
 
 
 def _describe(pdef: dict) -> str:

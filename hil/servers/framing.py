@@ -60,7 +60,9 @@ class MbapFraming:
     """Mixin before ``ServerRequestHandler``: framing, in-order answers, limits (see the module doc).
 
     The server it belongs to provides ``functions`` (the function codes served), ``limits``
-    (``ConnectionLimits``), ``open_connections`` (a set) and ``refusals`` (``RateLimitedLog``).
+    (``ConnectionLimits``), ``open_connections`` (a set) and ``refusals`` (``RateLimitedLog``);
+    the handler it is mixed into provides ``refused(request, function_code, unit_id, code)``,
+    told of each function code outside ``functions`` (``request``: the decoded PDU, or None).
     """
 
     def callback_connected(self) -> None:
@@ -110,14 +112,15 @@ class MbapFraming:
             self._drop(f"more than {MAX_PENDING} requests waiting for their answers")
             return
         function_code = pdu_bytes[0]
-        if function_code not in self.server.functions:
-            refusal = ExceptionResponse(function_code, ExcCodes.ILLEGAL_FUNCTION, device_id=unit_id, transaction=tid)
-            self._requests.put_nowait((None, refusal, addr))
-            return
         try:
             request = self.framer.decoder.decode(pdu_bytes)
         except Exception:  # noqa: BLE001 - pymodbus raises several kinds on a malformed body
             request = None
+        if function_code not in self.server.functions:
+            self.refused(request, function_code, unit_id, int(ExcCodes.ILLEGAL_FUNCTION))
+            refusal = ExceptionResponse(function_code, ExcCodes.ILLEGAL_FUNCTION, device_id=unit_id, transaction=tid)
+            self._requests.put_nowait((None, refusal, addr))
+            return
         if request is None:
             refusal = ExceptionResponse(function_code, ExcCodes.ILLEGAL_VALUE, device_id=unit_id, transaction=tid)
             self._requests.put_nowait((None, refusal, addr))

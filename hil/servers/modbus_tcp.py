@@ -31,10 +31,19 @@ from hil.servers.units import REGISTER_FUNCTIONS, REQUEST, WRITE_FUNCTIONS, BusT
 START_TIMEOUT_S = 10.0
 
 
-def _write_target(pdu) -> tuple[int, list[int]]:
+BIT_FUNCTIONS = {1, 2, 5, 15}  # coils and discrete inputs: refused with 01, audited like any request
+
+
+def _target(pdu) -> tuple[int, int, list[int]]:
+    """(address, count, values written) of a request, for the audit; a read writes nothing."""
     if pdu.function_code == 23:
-        return pdu.write_address, list(pdu.write_registers)
-    return pdu.address, list(pdu.registers)
+        return pdu.write_address, len(pdu.write_registers), list(pdu.write_registers)
+    if pdu.function_code in (5, 15):
+        bits = [int(bool(b)) for b in (pdu.bits or [])]
+        return pdu.address, len(bits), bits
+    if pdu.function_code in WRITE_FUNCTIONS:
+        return pdu.address, len(pdu.registers), list(pdu.registers)
+    return getattr(pdu, "address", 0), getattr(pdu, "count", 0), []
 
 
 class RequestHandler(ServerRequestHandler):
@@ -57,6 +66,10 @@ class RequestHandler(ServerRequestHandler):
         else:
             self.server.bridge.connections += 1
 
+    def callback_disconnected(self, exc: Exception | None) -> None:
+        self.server.bridge.disconnected(getattr(self, "client", "?"))
+        super().callback_disconnected(exc)
+
     def data_received(self, data: bytes) -> None:
         """On an RTU line a frame ends with silence: a partial frame the line then left quiet is
         noise, dropped before the next frame's bytes (else it would spoil that frame too)."""
@@ -71,26 +84,37 @@ class RequestHandler(ServerRequestHandler):
         pdu = self.last_pdu
         if pdu is None:
             return
-        request = Request(self.client)
+        bridge = self.server.bridge
+        request = Request(self.client, pdu.function_code,
+                          lambda address, count, code: bridge.log_request(self.client, pdu.function_code, pdu.dev_id,
+                                                                          address, count, [], code))
         REQUEST.set(request)
-        is_write = pdu.function_code in WRITE_FUNCTIONS
-        if self.server.units.silent(self.server.bridge, pdu.dev_id):  # a comms_loss fault: the device is not there
+        if self.server.units.silent(bridge, pdu.dev_id):  # a comms_loss fault: the device is not there
             return
-        if pdu.dev_id not in self.server.unit_ids:
-            if self.server.timing is not None:  # an RTU line: other addresses belong to other slaves
-                return
-            if is_write:
-                self.server.bridge.log_write(self.client, pdu.dev_id, *_write_target(pdu),
-                                             int(ExcCodes.GATEWAY_NO_RESPONSE))
-            response = ExceptionResponse(pdu.function_code, ExcCodes.GATEWAY_NO_RESPONSE)
+        known = pdu.dev_id in self.server.unit_ids
+        if not known and self.server.timing is not None:  # an RTU line: other addresses belong to other slaves
+            return
+        refused = ExcCodes.ILLEGAL_FUNCTION if pdu.function_code in BIT_FUNCTIONS else None
+        refused = ExcCodes.GATEWAY_NO_RESPONSE if not known else refused
+        if refused is not None:
+            self._audit(pdu, int(refused))
+            response = ExceptionResponse(pdu.function_code, refused)
             response.transaction_id, response.dev_id = pdu.transaction_id, pdu.dev_id
             self.server_send(response, self.last_addr)
             return
         if self.server.timing is not None:
             await asyncio.sleep(self.server.timing.delay_s(self.server.units, pdu))
         await super().handle_request()
-        if is_write and not request.audited:
-            self.server.bridge.log_write(self.client, pdu.dev_id, *_write_target(pdu), int(ExcCodes.ILLEGAL_ADDRESS))
+        if not request.audited:  # pymodbus refused it before our action saw it: outside the layout
+            self._audit(pdu, int(ExcCodes.ILLEGAL_ADDRESS))
+
+    def _audit(self, pdu, code: int) -> None:
+        address, count, values = _target(pdu)
+        self.server.bridge.log_request(self.client, pdu.function_code, pdu.dev_id, address, count, values, code)
+
+    def refused(self, request, function_code: int, unit_id: int, code: int) -> None:
+        address, count, values = _target(request) if request is not None else (0, 0, [])
+        self.server.bridge.log_request(self.client, function_code, unit_id, address, count, values, code)
 
 
 class MbapRequestHandler(MbapFraming, RequestHandler):

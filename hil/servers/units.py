@@ -34,10 +34,13 @@ FRAME_GAP_MIN_S = 0.05
 
 
 class Request:
-    """Per-request context the action sees: who asks, and whether the bridge audited the write."""
+    """Per-request context the action sees: who asks, with which function, and whether it is audited
+    (``audit_read(address, count, code)`` records a read)."""
 
-    def __init__(self, client: str) -> None:
+    def __init__(self, client: str, function: int = 16, audit_read=None) -> None:
         self.client = client
+        self.function = function
+        self.audit_read = audit_read
         self.audited = False
 
 
@@ -50,13 +53,16 @@ async def _access(read, write, function_code: int, start_address: int, address: 
     read-back pymodbus does after FC6/FC23), ``write(address, values, client)`` validates a write."""
     if function_code not in REGISTER_FUNCTIONS:
         return ExcCodes.ILLEGAL_FUNCTION
+    request = REQUEST.get()
     if values is None:
         offset = address - start_address
         registers[offset:offset + count] = read(function_code, address, count)
+        if function_code in READ_TABLE and function_code != 23 and request.audit_read is not None:
+            request.audited = True
+            request.audit_read(address, count, 0)
         return None
-    request = REQUEST.get()
     request.audited = True
-    code = write(address, list(values), request.client)
+    code = write(address, list(values), request.client, function_code)
     return ExcCodes(code) if code else None
 
 

@@ -21,7 +21,7 @@ from ocpp.v201.enums import Action as A201
 from websockets.asyncio.server import serve as ws_serve
 
 from hil.ocpp.stations import OcppOptions
-from hil.serve import serve
+from hil.serve import ServeOptions, serve
 from twin.results.reader import read_events, read_timeseries
 
 SPEED = 1000.0  # faster than the loop can go on this machine: the tests are not about pacing
@@ -35,7 +35,7 @@ def run_served(tmp_path: Path, url: str, version: str, duration_s: float, faults
         scenario = scenario.model_copy(update={"faults": tuple(faults)})
     out = tmp_path / f"run-{version}"
     ocpp = OcppOptions(url, version, **{"sample_s": 300.0, "response_timeout_s": 5.0, **options})
-    result = serve(scenario, out, port=0, speed=SPEED, echo=lambda _text: None, ocpp=ocpp)
+    result = serve(scenario, out, port=0, options=ServeOptions(speed=SPEED), echo=lambda _text: None, ocpp=ocpp)
     return result, json.loads((out / "ocpp_summary.json").read_text())
 
 

@@ -7,7 +7,7 @@ import threading
 from pymodbus.client import ModbusSerialClient
 from test_hil_profiles import product_scenario
 
-from hil.serve import serve
+from hil.serve import ServeOptions, serve
 from hil.servers.pty_link import PtyLink
 from hil.servers.rtu import RtuLine
 
@@ -30,7 +30,7 @@ def test_serve_answers_on_tcp_and_on_the_rtu_line(tmp_path):
                 stop.set()
             threading.Thread(target=run, daemon=True).start()
 
-        result = serve(scenario, tmp_path / "out", port=0, speed=60.0, stop=stop, on_listening=poll,
+        result = serve(scenario, tmp_path / "out", port=0, options=ServeOptions(speed=60.0), stop=stop, on_listening=poll,
                        echo=lines.append, rtu=RtuLine(link.server_path, 9600), bus_timing=False)
     assert seen.get("pt_w"), "no reading from the DTSU666-H on the RTU line"
     assert f"rtu {link.server_path} 9600 baud N" in lines[0]

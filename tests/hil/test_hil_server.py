@@ -27,6 +27,7 @@ def expected_values(rig) -> dict[tuple[str, str], float]:
               ("site", "valley_tariff_cny_per_kwh"): info.valley_cny_per_kwh,
               ("site", "ev_p_max_kw"): info.ev_p_max_kw, ("site", "heartbeat"): 0, ("site", "ev_p_kw"): m.ev_p_kw,
               ("site", "fault_count"): snap.fault_count, ("site", "islanded"): int(snap.islanded),
+              ("site", "ready"): 1, ("site", "step"): round(snap.t_s / twin.scenario.step_s), ("site", "step_ack"): 0, ("site", "writer_conflicts"): 0,
               ("swap", "p_kw"): snap.swap_p_kw, ("swap", "full_packs"): snap.swap_full_packs}
     for i, name in enumerate(twin.pv.names):
         device = name if name.startswith("pv") else f"pv_{name}"
@@ -92,9 +93,13 @@ def test_exception_codes_and_the_audit_log(rig):
     slot = rig.twin.connector_names.index("mcs_1")
     assert rig.snap.charger_limit_kw[slot] == 400.0
     audit = [json.loads(line) for line in rig.audit_path.read_text().splitlines()]
-    assert [a["result"] for a in audit] == ["exception 03"] * 4 + ["exception 02", "ok", "exception 03"]
+    assert [a["result"] for a in audit] == ["exception 03"] * 4 + ["exception 02", "exception 01", "ok",
+                                                                   "exception 03"]
+    assert [a["function"] for a in audit] == [16, 16, 16, 6, 6, 5, 16, 16]  # the refused coil write too
+    assert audit[6]["points"] == {"charger_mcs_1.p_limit_kw": 400.0}
     first = audit[0]
-    assert set(first) == {"wall_time", "sim_t_s", "client", "unit_id", "address", "values", "result"}
+    assert set(first) == {"wall_time", "sim_t_s", "client", "function", "unit_id", "address", "count", "values",
+                          "result"}
     assert first["client"].startswith("127.0.0.1:") and first["unit_id"] == bess.unit_id
     assert first["sim_t_s"] == 1.0 and first["values"] == f32(ModbusTcpClient, 99999.0)
 

@@ -143,14 +143,18 @@ def run(
 
 
 def print_verdicts(verdicts, title: str) -> None:
+    from twin.results.verdicts import describe_windows
+
     if not verdicts:
         return
     table = Table(title=title, show_header=True, header_style="bold")
     table.add_column("criterion")
     table.add_column("measured", justify="right")
     table.add_column("verdict")
+    table.add_column("when violated / why")
     for v in verdicts:
-        table.add_row(v["criterion"], f"{v['measured']:.4g}", "[green]pass[/]" if v["passed"] else "[red]FAIL[/]")
+        why = describe_windows([tuple(w) for w in v.get("windows", ())]) or v.get("reason", "")
+        table.add_row(v["criterion"], f"{v['measured']:.4g}", "[green]pass[/]" if v["passed"] else "[red]FAIL[/]", why)
     console.print(table)
 
 
@@ -159,7 +163,16 @@ def test_suite(
     paths: Annotated[list[Path], typer.Argument(help="scenario files or folders (scenarios with criteria)")],
     controller: Annotated[Optional[str], typer.Option(help=f"override every scenario's controller: {', '.join(CONTROLLERS)}")] = None,
     controller_cmd: Annotated[Optional[str], typer.Option(
-        help="run each scenario over Modbus against this command, e.g. 'python my_ems.py --host {host} --port {port}'")] = None,
+        help="run each scenario over Modbus against this shell command, e.g. 'python my_ems.py --host {host} "
+             "--port {port} --log {out}/ems.log'; placeholders {host} {port} {scenario} {out}")] = None,
+    clock: Annotated[Optional[str], typer.Option(
+        help="with --controller-cmd: lockstep (default: the twin waits for site.step_ack each step) or paced")] = None,
+    speed: Annotated[Optional[float], typer.Option(
+        help="with --controller-cmd and --clock paced: simulated seconds per wall second (default 360)")] = None,
+    lockstep_timeout: Annotated[Optional[float], typer.Option(
+        help="with --clock lockstep: wall seconds to wait for an acknowledgement (default 5)")] = None,
+    watchdog_timeout: Annotated[Optional[float], typer.Option(
+        help="with --controller-cmd: heartbeat timeout, simulated s (default: the site's)")] = None,
     csms_cmd: Annotated[Optional[str], typer.Option(
         help="chargers on OCPP against this CSMS command, started per scenario, e.g. 'my_csms --port {port}'")] = None,
     ocpp_csms: Annotated[Optional[str], typer.Option(help="chargers on OCPP against this running CSMS (ws://…)")] = None,
@@ -175,7 +188,7 @@ def test_suite(
     import datetime as dt
 
     from twin.app.paths import writable_file, writable_folder
-    from twin.app.suite import NOT_RUN, run_suite, write_junit, write_summary
+    from twin.app.suite import NOT_RUN, run_suite, write_json_summary, write_junit, write_summary
     from twin.run.loop import Stop
 
     if controller is not None and controller not in CONTROLLERS:
@@ -187,6 +200,9 @@ def test_suite(
         writable_file(junit, "--junit")  # now, not after the whole suite ran
     out_dir.mkdir(parents=True, exist_ok=True)
     overrides = {"controller": controller, "step_s": span_option(step, "--step")}
+    runner_options = {"clock": clock, "speed": speed, "lockstep_timeout_s": lockstep_timeout,
+                      "watchdog_timeout_s": watchdog_timeout}
+    _check_runner_options(controller_cmd, runner_options)
     label = f"external: {controller_cmd}" if controller_cmd else (controller or "each scenario's own")
 
     def done(outcome) -> None:
@@ -200,18 +216,22 @@ def test_suite(
     ocpp = {"csms_cmd": csms_cmd, "ocpp_url": ocpp_csms, "version": ocpp_version} if csms_cmd or ocpp_csms else None
     stop = Stop()
     if scheduler is None:
-        outcomes = run_suite(paths, out_dir, jobs, overrides, controller_cmd, on_done=done, ocpp=ocpp, stop=stop)
+        outcomes = run_suite(paths, out_dir, jobs, overrides, controller_cmd, on_done=done, ocpp=ocpp, stop=stop,
+                             runner_options=runner_options)
     else:
         from twin.app.sweep.execute import dask_client
 
         with dask_client(scheduler) as client:
             outcomes = run_suite(paths, out_dir, jobs, overrides, controller_cmd, on_done=done,
-                                 executor=client.get_executor(pure=False), ocpp=ocpp)
+                                 executor=client.get_executor(pure=False), ocpp=ocpp,
+                                 runner_options=runner_options)
     for outcome in outcomes:
         print_verdicts(outcome.verdicts, f"{outcome.name} — {'pass' if outcome.passed else 'FAIL'}")
     summary = write_summary(outcomes, out_dir, label)
+    write_json_summary(outcomes, out_dir / "summary.json", label)
     if junit:
         write_junit(outcomes, junit)
+        write_json_summary(outcomes, junit.with_suffix(".json"), label)
     passed = sum(o.passed for o in outcomes)
     console.print(f"{passed} of {len(outcomes)} scenarios passed; summary: {summary}" + (f", JUnit: {junit}" if junit else ""))
     if stop.is_set():
@@ -220,6 +240,18 @@ def test_suite(
         raise typer.Exit(130)
     if passed < len(outcomes):
         raise typer.Exit(1)
+
+
+def _check_runner_options(controller_cmd: Optional[str], options: dict) -> None:
+    given = [name for name, value in options.items() if value is not None]
+    if given and not controller_cmd:
+        flag = "--" + given[0].removesuffix("_s").replace("_", "-")
+        raise ScenarioError(None, flag, "applies only with --controller-cmd (built-in controllers run as fast as possible)")
+    if options["clock"] is not None and options["clock"] not in ("lockstep", "paced"):
+        raise ScenarioError(None, "--clock", f"choose lockstep or paced, not '{options['clock']}'")
+    for name in ("speed", "lockstep_timeout_s", "watchdog_timeout_s"):
+        if options[name] is not None and options[name] <= 0:
+            raise ScenarioError(None, "--" + name.removesuffix("_s").replace("_", "-"), "must be positive")
 
 
 @app.command()

@@ -2,7 +2,8 @@
 
 Scenarios run in separate processes (the standard library's process pool; ``--jobs``),
 each into its own results folder. The suite writes ``summary.md`` (verdicts, KPIs side by
-side, links to every plot) and, on request, JUnit XML with one test case per scenario.
+side, links to every plot), ``summary.json`` (the same for machines, also written beside
+the JUnit file as ``<name>.json``) and, on request, JUnit XML with one test case per scenario.
 The same seed gives the same verdicts whatever the number of jobs.
 
 SIGINT or SIGTERM stops the suite the way it stops a run: scenarios not started are not
@@ -14,6 +15,7 @@ second signal kills the workers and exits at once.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import signal
 import time
@@ -27,6 +29,7 @@ from typing import Any
 from twin.config.errors import ScenarioError
 from twin.config.files import read_toml
 from twin.config.scenario import load_scenario
+from twin.results.verdicts import describe_windows, verdicts_as_dicts
 from twin.run.loop import Stop
 from twin.run.signals import stop_on_signals
 
@@ -102,9 +105,11 @@ def external_runner(name: str = "external-controller") -> Callable[..., Any]:
 
 
 def run_one(path: Path, out_dir: Path, overrides: dict[str, Any], controller_cmd: str | None,
-            ocpp: dict[str, Any] | None = None) -> ScenarioOutcome:
+            ocpp: dict[str, Any] | None = None, runner_options: dict[str, Any] | None = None) -> ScenarioOutcome:
     """One scenario, in a worker process; every failure becomes a failed outcome, not an exception.
-    ``ocpp`` (``csms_cmd`` or ``ocpp_url``, ``version``): the chargers on OCPP against that CSMS."""
+    ``ocpp`` (``csms_cmd`` or ``ocpp_url``, ``version``): the chargers on OCPP against that CSMS.
+    ``runner_options`` go to the external runner (``speed``, ``clock``, ``lockstep_timeout_s``,
+    ``watchdog_timeout_s``)."""
     started = time.perf_counter()
     try:
         scenario = load_scenario(path).with_options(**overrides)
@@ -112,13 +117,14 @@ def run_one(path: Path, out_dir: Path, overrides: dict[str, Any], controller_cmd
         if ocpp:
             result = external_runner("csms")(scenario, out_dir, controller_cmd=controller_cmd, **ocpp)
         elif controller_cmd:
-            result = external_runner()(scenario, out_dir, controller_cmd, stop=stop)
+            options = {key: value for key, value in (runner_options or {}).items() if value is not None}
+            result = external_runner()(scenario, out_dir, controller_cmd, stop=stop, **options)
         else:
             from twin.run.session import run_scenario
 
             result = run_scenario(scenario, out_dir, stop=stop)
         return ScenarioOutcome(scenario.name, str(path), str(out_dir), result.status, time.perf_counter() - started,
-                               [v.__dict__ for v in result.verdicts], result.kpis, result.error)
+                               verdicts_as_dicts(result.verdicts), result.kpis, result.error)
     except ScenarioError as exc:
         return ScenarioOutcome(path.stem, str(path), str(out_dir), "invalid", time.perf_counter() - started,
                                error=str(exc))
@@ -131,11 +137,12 @@ def run_suite(paths: list[Path], out_dir: Path, jobs: int = 1, overrides: dict[s
               controller_cmd: str | None = None,
               on_done: Callable[[ScenarioOutcome], None] | None = None,
               executor: Executor | None = None, ocpp: dict[str, Any] | None = None,
-              stop: Stop | None = None) -> list[ScenarioOutcome]:
+              stop: Stop | None = None, runner_options: dict[str, Any] | None = None) -> list[ScenarioOutcome]:
     """``executor``: run the scenarios there (a Dask cluster's, ``satwin test --scheduler``) rather
     than in a local process pool of ``jobs``; paths are then absolute, as a remote worker needs.
     ``ocpp``: the chargers connect to that CSMS (``satwin test --csms-cmd / --ocpp-csms``).
-    ``stop`` (or SIGINT/SIGTERM) ends a local suite early (see the module)."""
+    ``stop`` (or SIGINT/SIGTERM) ends a local suite early (see the module). ``runner_options``:
+    how an external controller is run (``run_one``)."""
     files = collect(paths)
     overrides = overrides or {}
     stop = stop if stop is not None else Stop()
@@ -143,7 +150,7 @@ def run_suite(paths: list[Path], out_dir: Path, jobs: int = 1, overrides: dict[s
     if executor is not None:
         with executor as pool:
             futures = [pool.submit(run_one, path.resolve(), (out_dir / path.stem).resolve(),
-                                   overrides, controller_cmd, ocpp) for path in files]
+                                   overrides, controller_cmd, ocpp, runner_options) for path in files]
             for future in as_completed(futures):
                 outcome = future.result()
                 outcomes.append(outcome)
@@ -152,7 +159,8 @@ def run_suite(paths: list[Path], out_dir: Path, jobs: int = 1, overrides: dict[s
     else:
         shared = multiprocessing.get_context().Event()
         with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_init_worker, initargs=(shared,)) as pool:
-            futures = {pool.submit(run_one, path, out_dir / path.stem, overrides, controller_cmd, ocpp): path
+            futures = {pool.submit(run_one, path, out_dir / path.stem, overrides, controller_cmd, ocpp,
+                                   runner_options): path
                        for path in files}
 
             def kill_workers() -> None:
@@ -194,12 +202,27 @@ def write_junit(outcomes: list[ScenarioOutcome], path: Path, suite_name: str = "
         if o.status in ("failed", "invalid"):
             ET.SubElement(case, "error", message=o.error or o.status).text = o.error
         elif not o.passed:
-            failed = [v for v in o.verdicts if not v["passed"]]
-            message = "; ".join(f"{v['criterion']} (measured {v['measured']:.3f})" for v in failed)
+            message = "; ".join(_failure(v) for v in o.verdicts if not v["passed"])
             ET.SubElement(case, "failure", message=message or o.status).text = message
         ET.SubElement(case, "system-out").text = "\n".join(
             f"{'PASS' if v['passed'] else 'FAIL'} {v['criterion']} measured={v['measured']:.4g}" for v in o.verdicts)
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _failure(verdict: dict[str, Any]) -> str:
+    """A failed verdict in one line: criterion, measured value, when it was violated or why."""
+    why = describe_windows([tuple(w) for w in verdict.get("windows", ())]) or verdict.get("reason", "")
+    return f"{verdict['criterion']} (measured {verdict['measured']:.4g})" + (f": {why}" if why else "")
+
+
+def write_json_summary(outcomes: list[ScenarioOutcome], path: Path, controller: str) -> Path:
+    """The suite for machines: per scenario its status, verdicts (with windows), KPIs and folder."""
+    document = {"controller": controller, "scenarios": len(outcomes), "passed": sum(o.passed for o in outcomes),
+                "results": [{"name": o.name, "file": o.path, "out_dir": o.out_dir, "status": o.status,
+                             "passed": o.passed, "wall_s": round(o.wall_s, 3), "error": o.error,
+                             "verdicts": o.verdicts, "kpis": o.kpis} for o in outcomes]}
+    path.write_text(json.dumps(document, indent=1, default=str))
+    return path
 
 
 def write_summary(outcomes: list[ScenarioOutcome], out_dir: Path, controller: str) -> Path:
@@ -210,7 +233,7 @@ def write_summary(outcomes: list[ScenarioOutcome], out_dir: Path, controller: st
              f"**{passed} of {len(outcomes)} scenarios passed.**", "",
              "| scenario | verdict | failed criteria | wall s | plot |", "|---|---|---|---:|---|"]
     for o in outcomes:
-        failed = "; ".join(f"`{v['criterion']}` ({v['measured']:.3g})" for v in o.verdicts if not v["passed"])
+        failed = "; ".join(f"`{_failure(v)}`" for v in o.verdicts if not v["passed"])
         verdict = "pass" if o.passed else f"**{o.status.upper() if o.status != 'completed' else 'FAIL'}**"
         plot = f"[plot]({Path(o.out_dir).name}/plot.png)" if o.kpis.get("steps") else ""
         lines.append(f"| {o.name} | {verdict} | {failed or (o.error or '')} | {o.wall_s:.1f} | {plot} |")

@@ -95,7 +95,8 @@ def model_rows(model: type[BaseModel]) -> list[tuple[str, str, str, str, str, st
     for name, field in model.model_fields.items():
         text, parts = _type_text(field.annotation)
         parts = _bounds(field.metadata) + parts + _length(field.metadata)
-        rows.append((name, text, unit_of(name), _default_text(field), ", ".join(parts), field.description or ""))
+        meaning = " ".join((field.description or "").split())  # one table row, however the docstring wraps
+        rows.append((name, text, unit_of(name), _default_text(field), ", ".join(parts), meaning))
     return rows
 
 

@@ -396,6 +396,9 @@ class Watchdog(FrozenModel):
 
     heartbeat_timeout_s: Annotated[float, Field(ge=0.1, le=86_400)] = 10.0
     """HIL: how long the controller may stay silent before the safe state."""
+    safe_losses_margin_pct: Annotated[float, Field(ge=0, le=50)] = 6.0
+    """HIL: share of the contract the safe state's EV cap leaves for network losses (transformers,
+    cables); the reference freight site loses up to 193 kW (4.8 %) at its 4000 kW contract."""
 
 
 class ModbusDevice(FrozenModel):

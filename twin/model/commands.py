@@ -31,7 +31,7 @@ class Command:
     target: str  # a device as the site file names it (the battery, a PV array, a connector), or "site"
     quantity: Quantity
     value: float  # in UNIT[quantity]
-    source: str = "controller"  # who sent it: "controller", "modbus 127.0.0.1:5123", "ocpp cp_1", "gui" ...
+    source: str = "controller"  # who sent it: "controller", "modbus client 1", "ocpp cp_1", "gui" ...
     t_s: float | None = None  # simulated time it was issued; None: when the twin takes it
 
     @property

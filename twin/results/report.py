@@ -18,6 +18,7 @@ from twin.results.kpi import KPI_LABELS, format_kpi
 from twin.results.limits import LIMIT_COLUMNS, limits_report_lines
 from twin.results.one_line import draw_one_line
 from twin.results.reader import Results, open_results
+from twin.results.verdicts import describe_windows
 
 
 PLOT_COLUMNS = ("t_s", "grid_p_kw", "contract_limit_kw", "pv_available_kw.", "pv_p_kw.", "bess_p_kw", "bess_soc_pct",
@@ -159,8 +160,14 @@ def write_report(source: Results | str | Path, kpis: dict[str, Any], verdicts: l
             lines.append(f"| {label.strip()} | {text} | {unit} |")
     if verdicts:
         overall = "PASS" if all(v.passed for v in verdicts) else "FAIL"
-        lines += ["", f"## Acceptance criteria: {overall}", "", "| criterion | measured | verdict |", "|---|---:|---|"]
-        lines += [f"| `{v.criterion}` | {v.measured:.3f} | {'pass' if v.passed else '**FAIL**'} |" for v in verdicts]
+        lines += ["", f"## Acceptance criteria: {overall}", "", "| criterion | measured | verdict | when violated |",
+                  "|---|---:|---|---|"]
+        lines += [f"| `{v.criterion}` | {v.measured:.3f} | {'pass' if v.passed else '**FAIL**'} | "
+                  f"{describe_windows(v.windows) or v.reason} |" for v in verdicts]
+    if "writer_conflict" in kinds:
+        details = [d for k, d in zip(kinds, events.column("detail").to_pylist()) if k == "writer_conflict"]
+        lines += ["", "## Warnings", "", f"**More than one client wrote setpoints** ({len(details)} other "
+                  "writer(s)): " + "; ".join(details) + ". Their setpoints may have alternated."]
     lines += ["", *energy_report_lines(kpis)]
     lines += limits_report_lines(results.timeseries(("dt_s", *LIMIT_COLUMNS)), results.resolved["site"]["limits"],
                                  dt.datetime.fromisoformat(meta["start"]))

@@ -93,7 +93,7 @@ class RunResult:
     reason: str | None = None
     comparison: list[Row] | None = None  # beside the published figures, when the scenario asks
     verdicts: list[Verdict] = field(default_factory=list)
-    lateness_ms: dict[str, float] = field(default_factory=dict)  # paced runs: p50/p99/max, overruns
+    lateness_ms: dict[str, float] = field(default_factory=dict)  # paced: p50/p99/max, overruns; lockstep: controller ms
 
     @property
     def passed(self) -> bool:
@@ -146,6 +146,9 @@ class Session:
         self.result: RunResult | None = None
         self.report = True  # plot and report.md at the end
         self._clock: Clock = FastClock()
+        # verdicts that are not criteria on KPIs (the HIL bench: the controller's health), asked for
+        # once the recording is closed
+        self.more_verdicts: Callable[[], list[Verdict]] | None = None
         self.recorder = open_recorder(twin, self.out_dir, controller_label, extra_meta)
 
     @classmethod
@@ -187,22 +190,28 @@ class Session:
         extra: dict[str, Any] = {"reason": ending.reason} if ending.reason else {}
         if lateness:
             extra["lateness"] = lateness
+        pace = getattr(self._clock, "summary", None)  # the lockstep clock: the controller's time per step
+        if pace is not None:
+            extra["lockstep"] = lateness = pace()
         self.recorder.close(ending.status, wall_s=round(self.stats.wall_s, 3), steps=self.stats.steps, **extra)
-        kpis, verdicts = write_outputs(self.out_dir, criteria, ending, report=self.report)
+        kpis, verdicts = write_outputs(self.out_dir, criteria, ending, report=self.report,
+                                       more_verdicts=self.more_verdicts)
         return RunResult(self.out_dir, ending.status, self.stats, kpis, ending.reason, verdicts=verdicts,
                          lateness_ms=lateness)
 
 
-def write_outputs(out_dir: Path, criteria: Sequence[str], ending: Ending,
-                  report: bool = True) -> tuple[dict[str, Any], list[Verdict]]:
+def write_outputs(out_dir: Path, criteria: Sequence[str], ending: Ending, report: bool = True,
+                  more_verdicts: Callable[[], list[Verdict]] | None = None) -> tuple[dict[str, Any], list[Verdict]]:
     """KPIs, verdicts and (with ``report``) plot and report of a closed recording (``satwin finish``
-    uses it on a killed run's folder)."""
+    uses it on a killed run's folder); ``more_verdicts`` adds those that are not criteria on KPIs."""
     results = Results(out_dir)
     results.timeseries(KPI_COLUMNS + PLOT_COLUMNS)  # one pass over the parts serves every reader below
     kpis = write_kpis(results)
-    verdicts = judge(criteria, kpis) if kpis.get("steps") else []
+    verdicts = judge(criteria, kpis, results) if kpis.get("steps") else []
     if ending.status != "completed" and (criteria or ending.status == "failed"):
         verdicts.append(Verdict(f"run completed ({ending})", math.nan, False))  # an unfinished run cannot pass
+    if more_verdicts is not None:
+        verdicts += more_verdicts()
     (Path(out_dir) / "verdicts.json").write_text(json.dumps(verdicts_as_dicts(verdicts), indent=2))
     if kpis.get("steps") and report:
         write_plot(results)

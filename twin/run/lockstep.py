@@ -1,0 +1,106 @@
+"""The lockstep clock: after each step the twin waits for the controller's acknowledgement.
+
+A paced clock (``WallClock``) lets a slow controller or a busy machine fall behind the
+twin, so the verdict depends on the machine. Under lockstep the twin publishes the
+number of the step it has just finished (``site.step`` on the HIL bench) and does not
+start the next one until a client acknowledges that number (``site.step_ack``): the run
+goes as fast as the controller allows, and a deterministic controller sees exactly the
+same measurements at exactly the same simulated times on any machine.
+
+Whoever receives the acknowledgement (the Modbus datastore, in another thread) calls
+``acknowledge``; the waiting run loop is woken through a ``threading.Condition``. A
+controller that does not answer within ``timeout_s`` wall seconds does not hang the run:
+the step is released, ``on_timeout`` is told (the HIL bench records a
+``lockstep_timeout`` event) and the twin carries on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+STOP_POLL_S = 0.2  # how soon a set ``stop`` event ends a wait (Ctrl-C ends it at once)
+
+
+class LockstepClock:
+    """Step ``n`` is released by ``acknowledge(n)`` (or a later number), or after ``timeout_s``.
+
+    ``first_timeout_s`` bounds the wait for step 1, while the controller is still starting
+    (``None``: wait until acknowledged or ``stop``). ``on_timeout(step, waited_s)`` runs in the
+    run loop's thread. ``last_step``: the run's last step, after which nothing waits (what a
+    controller does then can no longer act).
+    """
+
+    speed = float("inf")  # as fast as the controller allows
+
+    def __init__(self, timeout_s: float = 5.0, first_timeout_s: float | None = None,
+                 on_timeout: Callable[[int, float], None] | None = None,
+                 stop: threading.Event | None = None, last_step: int | None = None) -> None:
+        if timeout_s <= 0:
+            raise ValueError("lockstep timeout must be positive")
+        self.timeout_s = timeout_s
+        self.first_timeout_s = first_timeout_s
+        self.on_timeout = on_timeout
+        self.stop = stop
+        self.last_step = last_step
+        self.step = 0  # the last step published (waited for)
+        self.timeouts = 0
+        self.consecutive_timeouts = 0
+        self.wait_s: list[float] = []  # wall time the controller took per step
+        self._acked = 0
+        self._condition = threading.Condition()
+
+    def start(self) -> None:
+        with self._condition:
+            self.step, self._acked = 0, 0
+
+    @property
+    def acked(self) -> int:
+        return self._acked
+
+    def acknowledge(self, step: int) -> None:
+        """A client has finished with ``step`` (thread-safe; called by the datastore)."""
+        with self._condition:
+            if step > self._acked:
+                self._acked = step
+                self._condition.notify_all()
+
+    def wait_until(self, sim_t_s: float) -> float:
+        """Wait for the acknowledgement of the step that has just ended; lateness is always 0."""
+        with self._condition:
+            self.step += 1
+            step = self.step
+            if self.last_step is not None and step >= self.last_step:
+                return 0.0
+            limit_s = self.first_timeout_s if step == 1 else self.timeout_s
+            started = time.perf_counter()
+            while self._acked < step and not self._stopped():
+                left_s = None if limit_s is None else limit_s - (time.perf_counter() - started)
+                if left_s is not None and left_s <= 0:
+                    break
+                self._condition.wait(STOP_POLL_S if left_s is None else min(left_s, STOP_POLL_S))
+            waited_s = time.perf_counter() - started
+            acked = self._acked >= step
+        self.wait_s.append(waited_s)
+        if acked:
+            self.consecutive_timeouts = 0
+        elif not self._stopped():
+            self.timeouts += 1
+            self.consecutive_timeouts += 1
+            if self.on_timeout is not None:
+                self.on_timeout(step, waited_s)
+        return 0.0
+
+    def _stopped(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def summary(self) -> dict[str, float]:
+        """Controller time per step (wall ms, p50/p99/max) and the number of timeouts."""
+        if not self.wait_s:
+            return {"lockstep_timeouts": self.timeouts}
+        wait = np.asarray(self.wait_s[1:] or self.wait_s) * 1e3  # step 1 includes the controller's start-up
+        return {"controller_p50_ms": float(np.percentile(wait, 50)), "controller_p99_ms": float(np.percentile(wait, 99)),
+                "controller_max_ms": float(wait.max()), "lockstep_timeouts": self.timeouts}
