@@ -5,7 +5,8 @@ step has ~5 parts and at 1 h steps dozens. ``np.average`` per quantity spent ~20
 on checks and broadcasting each time, a fifth of a run at 1 min steps. This does the same
 arithmetic in the same order, so the results are bit for bit those of ``np.average(...,
 axis=0, weights=durations_s)`` (``tests/twin/test_averaging.py``): array quantities are summed
-down the column (row after row), scalars as one 1-D sum, as numpy does for each shape.
+down the column (row after row), scalars and one-element arrays as one 1-D sum, as numpy does
+for each shape.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ def time_weighted_means(parts: Sequence[tuple], durations_s: Sequence[float]) ->
     weights = np.asarray(durations_s)
     total_s = weights.sum()
     first = parts[0]
-    arrays = [i for i, value in enumerate(first) if isinstance(value, np.ndarray)]
+    # numpy sums a column of width 1 like a 1-D run (pairwise from 8 values on), so those go with the scalars
+    arrays = [i for i, value in enumerate(first) if isinstance(value, np.ndarray) and value.size != 1]
     stacked = np.array([np.concatenate([part[i] for i in arrays]) for part in parts])
     bounds = np.cumsum([first[i].size for i in arrays])[:-1]
     means = list(first)
@@ -28,5 +30,6 @@ def time_weighted_means(parts: Sequence[tuple], durations_s: Sequence[float]) ->
         means[i] = mean
     for i in range(len(first)):
         if i not in arrays:
-            means[i] = (np.array([part[i] for part in parts]) * weights).sum() / total_s
+            column = np.array([part[i] for part in parts])  # (n,) for floats, (n, 1) for one-element arrays
+            means[i] = (column * weights.reshape((-1,) + (1,) * (column.ndim - 1))).sum(axis=0) / total_s
     return means
