@@ -177,6 +177,9 @@ class Grid:
         if self._net is None:
             self._net, bus_index = build_network(self.site, self.points)
             assert bus_index == self._bus_index  # buses are created in site order, the utility first
+            zeros = np.zeros(len(self.points))
+            self.write_injections(zeros, zeros)
+            pp.runpp(self._net, numba=False)  # its internal case, as a built grid has it (``_DenseNewton``)
         return self._net
 
     # -- topology (faults) ---------------------------------------------------------------
