@@ -64,3 +64,27 @@ def test_exported_json_reloads_in_pandapower_with_the_same_result(tmp_path):
     buses = [int(net.bus.index[net.bus.name == name][0]) for name in grid.bus_names]
     assert np.abs(net.res_bus.vm_pu.to_numpy()[buses] - state.v_pu).max() < 1e-6
     assert len(net.trafo) == len(site.transformers) and len(net.storage) == 1
+
+
+def test_a_grid_from_the_process_cache_solves_like_a_fresh_one_and_builds_its_network_for_a_fault():
+    """The second twin of a site takes its solver from the cache (no pandapower network built),
+    gives the same results bit for bit, and builds the network when a fault changes the topology."""
+    from twin.model import grid as grid_module
+
+    site = load_site(FREIGHT_SITE)
+    points = injection_points(site)
+    rng = np.random.default_rng(3)
+    steps = [(rng.uniform(0, 300, len(points)), rng.uniform(0, 50, len(points))) for _ in range(5)]
+    grid_module._START.clear()
+    fresh = grid_module.Grid(site, points)
+    cached = grid_module.Grid(site, points)
+    assert fresh._net is not None and cached._net is None
+    for p, q in steps:
+        a, b = fresh.solve(p, q), cached.solve(p, q)
+        assert np.array_equal(a.v_pu, b.v_pu) and a.p_import_kw == b.p_import_kw
+    line = site.lines[0].name
+    for grid in (fresh, cached):
+        grid.set_topology(frozenset({line}), islanded=False)
+    assert cached._net is not None
+    a, b = fresh.solve(*steps[0]), cached.solve(*steps[0])
+    assert np.array_equal(a.v_pu, b.v_pu) and np.array_equal(a.line_loading_pct, b.line_loading_pct)

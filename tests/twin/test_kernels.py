@@ -40,6 +40,7 @@ def test_charging_kernels_equal_the_numpy_reference_bit_for_bit(dt_s):
         wanted_fast, wanted_plain = fast.wanted_kw(), plain.wanted_kw()
         assert np.array_equal(wanted_fast, wanted_plain), step
         scale = 0.5 + 0.5 * (step % 3) / 2  # a site cap binding on some steps
+        assert fast.seconds_to_target(wanted_fast * scale) == plain.seconds_to_target(wanted_plain * scale), step
         p_fast = fast.advance(dt_s, wanted_fast * scale)
         p_plain = plain.advance(dt_s, wanted_plain * scale)
         for name in ("p_kw", "soc_pct", "energy_kwh"):

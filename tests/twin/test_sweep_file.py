@@ -134,3 +134,24 @@ def test_the_shipped_sweeps_are_valid():
     done = satwin("validate", *map(str, paths))
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("(sweep of ") == len(paths) >= 3
+
+
+def test_a_run_without_keep_runs_leaves_no_folder_and_has_the_row_of_a_kept_run(tmp_path, monkeypatch):
+    """Without ``--keep-runs`` a sweep's run records into a temporary folder, removed with it;
+    its row (KPIs, verdicts) is that of the same run kept with report, plot and recording."""
+    import tempfile
+
+    from twin.app.sweep.worker import run_point
+
+    sweep = load_sweep(sweep_file(tmp_path, 'seeds = 1\ncriteria = ["p95(peak_15min_demand_kw) <= 100000"]\n'
+                                            '[set]\nstep = "5min"\nduration = "3h"\n'
+                                            'start = 2027-02-13T15:00:00+08:00\n'))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    lean = run_point(expand(sweep)[0])
+    kept = run_point(expand(sweep, run_root=tmp_path / "runs-data")[0])
+    assert list(scratch.iterdir()) == []
+    assert list((tmp_path / "runs-data").rglob("report.md")) and list((tmp_path / "runs-data").rglob("*.parquet"))
+    lean.pop("wall_s"), kept.pop("wall_s")
+    assert lean["status"] == "completed" and lean == kept

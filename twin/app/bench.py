@@ -81,7 +81,8 @@ def report(sides: dict[str, list[dict]], echo) -> dict[str, dict]:
         figures[n] = {
             "day_1s_wall_s": run["wall_s"], "day_1s_realtime_x": run["sim_s"] / run["wall_s"],
             "runpp_ms": run["runpp_ms"], "speedup_vs_runpp": run["runpp_ms"] * 1e3 / per_step[n],
-            "day_1s_timeseries_mb": run["timeseries_mb"], "day_1s_peak_rss_mb": run["peak_rss_mb"],
+            "day_1s_timeseries_mb": run["timeseries_mb"], "day_1s_folder_mb": run.get("folder_mb", float("nan")),
+            "day_1s_peak_rss_mb": run["peak_rss_mb"],
             "setup_s": run["setup_s"], "finish_s": run["finish_s"],
         }
         for key, run in zip(("day_1min_wall_s", "year_1h_wall_s"), sides[n][1:]):
@@ -92,6 +93,7 @@ def report(sides: dict[str, list[dict]], echo) -> dict[str, dict]:
             ("  plain runpp loop, ms a step", "runpp_ms", "{:.2f}"),
             ("  x a plain runpp loop (same process)", "speedup_vs_runpp", "{:.1f}"),
             ("  timeseries MB", "day_1s_timeseries_mb", "{:.1f}"),
+            ("  results folder MB", "day_1s_folder_mb", "{:.1f}"),
             ("  peak RSS MB", "day_1s_peak_rss_mb", "{:.0f}"),
             ("  setup s / finish s", None, None),
             ("wall s, 24 h at 1 min", "day_1min_wall_s", "{:.2f}"),

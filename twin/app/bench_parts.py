@@ -14,6 +14,7 @@ timers themselves (~0.5 µs a timed call, a few a step) stays in the figures.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import resource
 import sys
@@ -21,20 +22,22 @@ import tempfile
 import time
 from pathlib import Path
 
-# part -> (module, attribute path) of the calls timed as that part; "a|b": the first that exists
-# (the run lifecycle moved from session functions into ``Session``: older checkouts have the former)
+# part -> (module, attribute path) of the calls timed as that part; "a|b": the first that exists.
+# Older checkouts have a flat layout (``twin.core`` before ``twin.model.core``) and the run
+# lifecycle as session functions (``finish_run``) before ``Session``.
+CORE, GRID, SENSORS = "twin.model.core|twin.core", "twin.model.grid|twin.grid", "twin.model.sensors|twin.sensors"
+RECORDER, SESSION = "twin.run.recorder|twin.record", "twin.run.session|twin.session"
 TIMED_CALLS = {
     "traffic/SimPy": [("simpy.core", "Environment.run")],
-    "devices, snapshot": [("twin.model.core", "Twin.step")],  # the step besides the parts nested in it
-    "power flow": [("twin.model.grid", "Grid.solve")],
-    "sensors": [("twin.model.sensors", "Sensors.measure")],
-    "controller": [("twin.model.core", "Twin.apply"),
-                   ("twin.model.controllers.peak_shaving", "PeakShavingController.decide")],
-    "recording": [("twin.run.recorder", "Recorder.on_snapshot"), ("twin.run.recorder", "Recorder.on_events"),
-                  ("twin.run.recorder", "Recorder.flush")],
-    "setup": [("twin.model.core", "Twin.__init__")],
-    "finish (KPIs, plot, report)": [("twin.run.session", "Session.finish|finish_run")],
-    "loop, other": [("twin.run.session", "run_loop")],  # the loop's own time: clock, sinks, progress
+    "devices, snapshot": [(CORE, "Twin.step")],  # the step besides the parts nested in it
+    "power flow": [(GRID, "Grid.solve")],
+    "sensors": [(SENSORS, "Sensors.measure")],
+    "controller": [(CORE, "Twin.apply"),
+                   ("twin.model.controllers.peak_shaving|twin.controllers.peak_shaving", "PeakShavingController.decide")],
+    "recording": [(RECORDER, "Recorder.on_snapshot"), (RECORDER, "Recorder.on_events"), (RECORDER, "Recorder.flush")],
+    "setup": [(CORE, "Twin.__init__")],
+    "finish (KPIs, plot, report)": [(SESSION, "Session.finish|finish_run")],
+    "loop, other": [(SESSION, "run_loop")],  # the loop's own time: clock, sinks, progress
 }
 LOOP = "loop, other"
 LOOP_PARTS = ("traffic/SimPy", "devices, snapshot", "power flow", "sensors", "controller", "recording", LOOP)
@@ -84,11 +87,10 @@ class PartTimer:
         return self
 
     @staticmethod
-    def _find(module_name: str, paths: str):
+    def _find(module_names: str, paths: str):
         """(owner, attribute name, the attribute) of the first of ``paths`` that exists, or None."""
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
+        module = import_first(module_names)
+        if module is None:
             return None
         for path in paths.split("|"):
             owner = module
@@ -107,13 +109,37 @@ class PartTimer:
         self._restore.clear()
 
 
+def import_first(module_names: str):
+    """The first of the ``|``-separated modules that this checkout has, or None.
+
+    Only a module inside the ``twin`` package on the path counts: an editable install of
+    another checkout lends its own submodules to any ``twin`` package (``twin.model.core``
+    would come from there into an older checkout's flat ``twin``).
+    """
+    for name in module_names.split("|"):
+        try:
+            spec = importlib.util.find_spec(name)
+        except ImportError:
+            continue
+        if spec is None or (name.startswith("twin.") and not _inside_twin(spec.origin)):
+            continue
+        return importlib.import_module(name)
+    return None
+
+
+def _inside_twin(origin: str | None) -> bool:
+    import twin
+
+    return origin is not None and Path(origin).resolve().is_relative_to(Path(twin.__file__).resolve().parent)
+
+
 def folder_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
 def timed_run(scenario_path: Path, out_dir: Path, duration_s: float | None, step_s: float | None) -> dict:
-    from twin.config.scenario import load_scenario
-    from twin.run.session import run_scenario
+    load_scenario = import_first("twin.config.scenario|twin.scenario").load_scenario
+    run_scenario = import_first(SESSION).run_scenario
 
     scenario = load_scenario(scenario_path).with_options(duration_s=duration_s, step_s=step_s)
     with PartTimer() as timer:
@@ -127,7 +153,7 @@ def timed_run(scenario_path: Path, out_dir: Path, duration_s: float | None, step
     return {"wall_s": wall_s, "loop_s": loop_s, "steps": result.stats.steps, "status": result.status,
             "sim_s": scenario.duration_s, "parts_us": parts_us,
             "setup_s": timer.seconds["setup"], "finish_s": timer.seconds["finish (KPIs, plot, report)"],
-            "timeseries_mb": folder_mb(out_dir / "timeseries"), "backend": meta.get("backend", "?"),
+            "timeseries_mb": folder_mb(out_dir / "timeseries"), "folder_mb": folder_mb(out_dir), "backend": meta.get("backend", "?"),
             "missing": timer.missing}
 
 
@@ -137,9 +163,8 @@ def runpp_loop(scenario_path: Path, n_steps: int = 400) -> dict:
     ``n_steps`` one-minute steps of the twin from 06:00, uncontrolled (a busy, varied stretch)."""
     import numpy as np
 
-    from twin.config.scenario import load_scenario
-    from twin.model.core import Twin
-    from twin.model.grid import Grid
+    load_scenario = import_first("twin.config.scenario|twin.scenario").load_scenario
+    Twin, Grid = import_first(CORE).Twin, import_first(GRID).Grid
 
     scenario = load_scenario(scenario_path).with_options(step_s=60.0)
     twin = Twin(scenario)

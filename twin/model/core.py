@@ -18,6 +18,7 @@ import simpy
 
 from twin.config.faults import Fault, check_fault
 from twin.config.scenario import Scenario
+from twin.model.averaging import time_weighted_means
 from twin.model.commands import (
     Command,
     CommandSpec,
@@ -282,8 +283,7 @@ class Twin:
             durations.append(part_s)
             parts.append(part)
         charger_p, swap_p, pv_p, load_p, load_q, load_shed_kw = (
-            parts[0] if len(parts) == 1 else [np.average([part[i] for part in parts], axis=0, weights=durations)
-                                              for i in range(6)])
+            parts[0] if len(parts) == 1 else time_weighted_means(parts, durations))
         swap_p, load_shed_kw = float(swap_p), float(load_shed_kw)
         battery = self.battery
         bess_live = battery is not None and bool(self.grid.energized[self._bess_point])
@@ -308,16 +308,15 @@ class Twin:
         while env.peek() <= env.now:
             env.step()
 
-    def _part_end_s(self, t1: float, wanted: np.ndarray, swap_wanted: np.ndarray) -> float:
+    def _part_end_s(self, t1: float, wanted: np.ndarray, swap_wanted: np.ndarray, scale: float) -> float:
         """End of the next charging part: the step's end, the next SimPy event, the longest part,
         or the moment the first battery would reach its target at the power it is granted now
-        (before an island's shedding, which only lowers the power: the part is never too long)."""
+        (``scale``: the EV cap's share, before an island's shedding, which only lowers the power:
+        the part is never too long)."""
         now = self.env.now
         # the longest parts end on a fixed grid, so a long step is cut where shorter steps would end
         grid_end_s = (math.floor(now / CHARGING_SUBSTEP_S + 1e-9) + 1) * CHARGING_SUBSTEP_S
         end = min(t1, self.env.peek(), grid_end_s)
-        total = wanted.sum() + swap_wanted.sum()
-        scale = min(1.0, self.ev_cap_kw / total) if total > 0 else 1.0
         end = min(end, now + self.chargers.seconds_to_target(wanted * scale))
         if swap_wanted.size:
             end = min(end, now + self.swap.slots.seconds_to_target(swap_wanted * scale))
@@ -341,12 +340,12 @@ class Twin:
             wanted[~live[self._group_points][self.connector_group]] = 0.0
         swap_live = self.swap is not None and bool(live[self._swap_point])
         swap_wanted = self.swap.wanted_kw() if swap_live else np.zeros(0)
-        start_s = self.env.now
-        end_s = self._part_end_s(t1, wanted, swap_wanted)
-        dt_s = end_s - start_s
-        swap_aux_kw = self.site.swap.aux_kw if swap_live else 0.0
         total_wanted = wanted.sum() + swap_wanted.sum()
         scale = min(1.0, self.ev_cap_kw / total_wanted) if total_wanted > 0 else 1.0
+        start_s = self.env.now
+        end_s = self._part_end_s(t1, wanted, swap_wanted, scale)
+        dt_s = end_s - start_s
+        swap_aux_kw = self.site.swap.aux_kw if swap_live else 0.0
         battery = self.battery
         if self.grid.islanded and battery is not None and bool(live[self._bess_point]):
             p_ch, p_dis = battery.limits_kw(dt_s)

@@ -142,6 +142,11 @@ def _ratings_kva(site: Site) -> dict[str, float]:
     return ratings
 
 
+# the solvers of the last sites built as they are (no fault), by (site, compiled): energized points, _DenseNewton
+START_CACHE_SITES = 16
+_START: dict[tuple[str, bool], tuple[np.ndarray, _DenseNewton]] = {}
+
+
 class Grid:
     """The site network and its power flow; ``solve`` is called once per step."""
 
@@ -149,7 +154,8 @@ class Grid:
         self.site = site
         self.points = points
         self.backend = backend
-        self.net, self._bus_index = build_network(site, points)
+        self._net: pp.pandapowerNet | None = None  # built when first needed (see ``net``)
+        self._bus_index = {name: i for i, name in enumerate([UTILITY_BUS, *(b.name for b in site.buses)])}
         self.bus_names = [b.name for b in site.buses]
         self.line_names = [FEEDER_LINE] + [ln.name for ln in site.lines]
         self.trafo_names = [t.name for t in site.transformers]
@@ -162,6 +168,18 @@ class Grid:
         self.energized = np.ones(len(points), dtype=bool)  # injection points that have a source
         self.all_energized = True
         self._rebuild()
+
+    @property
+    def net(self) -> pp.pandapowerNet:
+        """The pandapower network of the site, built on first use: a run whose topology never
+        changes takes its solver from the process's cache (``_START``) and never needs it."""
+        if self._net is None:
+            self._net, bus_index = build_network(self.site, self.points)
+            assert bus_index == self._bus_index  # buses are created in site order, the utility first
+            zeros = np.zeros(len(self.points))
+            self.write_injections(zeros, zeros)
+            pp.runpp(self._net, numba=False)  # its internal case, as a built grid has it (``_DenseNewton``)
+        return self._net
 
     # -- topology (faults) ---------------------------------------------------------------
     def set_topology(self, out_of_service: frozenset[str], islanded: bool, island_source: bool = True) -> None:
@@ -192,7 +210,18 @@ class Grid:
         return self._has_source  # read every step: cached at each topology change, not asked of pandas
 
     def _rebuild(self) -> None:
-        """Find what is energized and, for the fast path, take pandapower's matrices again."""
+        """Find what is energized and, for the fast path, take pandapower's matrices again.
+
+        The site as built (no fault yet) comes from the cache when this process has built the
+        same site before: a sweep's runs of one site differ in seeds and scenario, not network.
+        """
+        as_built = self.backend == "newton" and self._net is None
+        key = (self.site.model_dump_json(), kernels.COMPILED) if as_built else None
+        if key in _START:
+            energized, newton = _START[key]
+            self._has_source, self.energized, self.all_energized = True, energized.copy(), bool(energized.all())
+            self._newton = newton.fresh_copy(self)
+            return
         zeros = np.zeros(len(self.points))
         self._has_source = bool(self.net.ext_grid.in_service.any())
         if not self.has_source:
@@ -207,6 +236,10 @@ class Grid:
         self.all_energized = bool(self.energized.all())
         if self.backend == "newton":
             self._newton = _DenseNewton(self, compiled=kernels.COMPILED)
+        if key is not None and self.has_source:
+            if len(_START) >= START_CACHE_SITES:
+                del _START[next(iter(_START))]  # the oldest: a sweep over sizes must not keep every one
+            _START[key] = (self.energized.copy(), self._newton.fresh_copy(self))
 
     # -- the pandapower side -----------------------------------------------------------
     def write_injections(self, p_kw: np.ndarray, q_kvar: np.ndarray) -> None:
@@ -324,6 +357,13 @@ class _DenseNewton:
         self._s_bus = np.zeros(n, dtype=complex)  # the compiled path's bus injections, updated in place
         self._last_state: GridState | None = None
         self.grid = grid
+
+    def fresh_copy(self, grid: Grid) -> _DenseNewton:
+        """This solver's matrices, shared (never written), with its own start voltages and no history."""
+        copied = copy.copy(self)
+        copied.grid, copied.v, copied._s_bus = grid, self.v.copy(), np.zeros_like(self._s_bus)
+        copied._last_s = copied._last_state = None
+        return copied
 
     def set_slack_voltage(self, vm_pu: float) -> None:
         self.v[0] = vm_pu * self.v[0] / abs(self.v[0])

@@ -68,6 +68,17 @@ def slots_advance(dt_s, granted_kw, p_kw, ramp_kw_per_s, target_soc_pct, soc_pct
     return n_reached
 
 
+@jit
+def slots_seconds_to_target(granted_kw, occupied, target_soc_pct, soc_pct, capacity_kwh, efficiency):
+    """``ChargingSlots.seconds_to_target_reference`` in one pass (called once per charging part)."""
+    shortest_h = np.inf
+    for i in range(granted_kw.shape[0]):
+        if occupied[i] and granted_kw[i] > 0:
+            room_kwh = (target_soc_pct[i] - soc_pct[i]) / 100.0 * capacity_kwh[i]
+            shortest_h = min(shortest_h, room_kwh / (granted_kw[i] * efficiency[i]))
+    return shortest_h if shortest_h == np.inf else max(0.0, shortest_h) * 3600.0
+
+
 # -- power flow -----------------------------------------------------------------------------
 @jit
 def update_bus_power(incidence, p_kw, q_kvar, s_bus):

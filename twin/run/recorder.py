@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from twin.model.core import Snapshot, Twin
-from twin.model.events import Event
+from twin.model.events import EVENT_COLUMNS, Event
 from twin.model.sensors import MEASURED_FIELDS
 
 ARRAY_FIELDS = {  # snapshot array field -> name list on the twin that labels its columns
@@ -161,7 +161,7 @@ class Recorder:
                                           for i in range(len(self.columns))], names=self.columns)
             self._write(table, "timeseries")
         if self._events:
-            table = pa.Table.from_pylist([e._asdict() for e in self._events])
+            table = pa.table(dict(zip(EVENT_COLUMNS, map(list, zip(*self._events)))))  # by column: no dict a row
             self._write(table, "events")
         self._rows = 0
         self._events = []

@@ -61,7 +61,7 @@ class ChargingSlots:
         self._wanted = np.zeros(n)  # the kernels' output buffers
         self._reached = np.zeros(n, dtype=bool)
         if self.compiled:  # load (or compile) the kernels now, not in the middle of the first step
-            self.wanted_kw()
+            self.seconds_to_target(self.wanted_kw())
             kernels.slots_advance(1.0, np.zeros(n), self.p_kw.copy(), self.ramp_kw_per_s, self.target_soc_pct,
                                   self.soc_pct.copy(), self.capacity_kwh, self.efficiency, self.energy_kwh.copy(),
                                   self.occupied, self._reached.copy())
@@ -111,6 +111,12 @@ class ChargingSlots:
 
     def seconds_to_target(self, granted_kw: np.ndarray) -> float:
         """How long until the first slot reaches its target at ``granted_kw`` (inf if none will)."""
+        if not self.compiled:
+            return self.seconds_to_target_reference(granted_kw)
+        return kernels.slots_seconds_to_target(granted_kw, self.occupied, self.target_soc_pct, self.soc_pct,
+                                               self.capacity_kwh, self.efficiency)
+
+    def seconds_to_target_reference(self, granted_kw: np.ndarray) -> float:
         charging = self.occupied & (granted_kw > 0)
         if not charging.any():
             return np.inf

@@ -43,6 +43,20 @@ def array_ac_kw(array: PvArray, sky: pd.DataFrame, solar: pd.DataFrame, ambient_
     return np.minimum(dc_kw * INVERTER_EFFICIENCY, array.inverter_kw)
 
 
+def available_kw(arrays: tuple[PvArray, ...], weather: SiteWeather, grid_dt_s: float,
+                 clouds: tuple[CloudEvent, ...]) -> np.ndarray:
+    """AC power each array can deliver at each grid time (columns in site order)."""
+    t_s = np.arange(len(weather.sky)) * grid_dt_s
+    sky = weather.sky.mul(cloud_factor(clouds, t_s), axis=0)  # a scenario cloud overrides the climate
+    return np.column_stack([array_ac_kw(a, sky, weather.solar, weather.ambient_c) for a in arrays])
+
+
+# clear-sky availability by (arrays, location, clouds, start, grid): the pvlib part of a twin's
+# start-up (~0.2 s), which a sweep's runs of one site and day would otherwise each repeat
+CLEAR_SKY_CACHE_RUNS = 8
+_CLEAR_SKY_KW: dict[str, np.ndarray] = {}
+
+
 class PvPlant:
     """All PV arrays of the site; the controller curtails each through ``p_limit_pct``."""
 
@@ -52,13 +66,19 @@ class PvPlant:
         self.inverter_kw = np.array([a.inverter_kw for a in arrays])
         self.p_limit_pct = np.full(len(arrays), 100.0)
         self.tripped = np.zeros(len(arrays), dtype=bool)
-        if arrays:
-            weather = weather or clear_sky_weather(location, times)
-            t_s = np.arange(len(times)) * grid_dt_s
-            sky = weather.sky.mul(cloud_factor(clouds, t_s), axis=0)  # a scenario cloud overrides the climate
-            columns = np.column_stack([array_ac_kw(a, sky, weather.solar, weather.ambient_c) for a in arrays])
-        else:
+        if not arrays:
             columns = np.zeros((len(times), 0))
+        elif weather is not None:
+            columns = available_kw(arrays, weather, grid_dt_s, clouds)
+        else:  # a clear sky is the same for every run of this site and day: computed once a process
+            key = repr((arrays, location, clouds, times[0], len(times), grid_dt_s))
+            columns = _CLEAR_SKY_KW.get(key)
+            if columns is None:
+                columns = available_kw(arrays, clear_sky_weather(location, times), grid_dt_s, clouds)
+                columns.flags.writeable = False  # shared by the runs that find it here
+                if len(_CLEAR_SKY_KW) >= CLEAR_SKY_CACHE_RUNS:
+                    del _CLEAR_SKY_KW[next(iter(_CLEAR_SKY_KW))]
+                _CLEAR_SKY_KW[key] = columns
         self._available = IntervalMean(columns, grid_dt_s)
 
     def powers(self, t0_s: float, t1_s: float) -> tuple[np.ndarray, np.ndarray]:
