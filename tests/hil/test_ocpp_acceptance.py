@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 from hil_rig import DATA
 
 from hil.ocpp_acceptance import run_with_csms
