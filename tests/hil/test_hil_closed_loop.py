@@ -75,14 +75,16 @@ def test_external_controller_keeps_import_under_the_contract(tmp_path):
 
 def test_ctrl_c_stops_serving_and_closes_the_results_folder(tmp_path):
     out = tmp_path / "interrupted"
-    # unbuffered: communicate() reads the pipe itself, so lines held in the reader's buffer would be lost
-    server = subprocess.Popen([sys.executable, "-u", "-c", CLI, "serve", str(SCENARIO), "--port", "0", "--speed", "10",
+    server = subprocess.Popen([sys.executable, "-c", CLI, "serve", str(SCENARIO), "--port", "0", "--speed", "10",
                                "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert "tcp://127.0.0.1:" in server.stdout.readline()
         time.sleep(1.0)
         server.send_signal(signal.SIGINT)
-        stdout, stderr = server.communicate(timeout=30)
+        server.wait(timeout=30)
+        # through the same reader as the first line: communicate() would read the pipe beneath it and
+        # lose what readline() had already buffered (the watchdog line comes in the same chunk)
+        stdout, stderr = server.stdout.read(), server.stderr.read()
     finally:
         server.kill()
     assert server.returncode == 130, stderr  # interrupted, as `satwin run` (it used to exit 0)
