@@ -1,35 +1,45 @@
-"""The mean of a step's charging parts, weighted by their durations, in a few numpy calls.
+"""The duration-weighted mean of a step's charging parts, accumulated part by part.
 
-A step is integrated in parts between the events inside it (``Twin.step``); at 1 min steps a
-step has ~5 parts and at 1 h steps dozens. ``np.average`` per quantity spent ~20 numpy calls
-on checks and broadcasting each time, a fifth of a run at 1 min steps. This does the same
-arithmetic in the same order, so the results are bit for bit those of ``np.average(...,
-axis=0, weights=durations_s)`` (``tests/twin/test_averaging.py``): array quantities are summed
-down the column (row after row), scalars and one-element arrays as one 1-D sum, as numpy does
-for each shape.
+A step is integrated in parts between the events inside it (``Twin.step``): one part in
+most 1 s steps, two or three at 1 min, a dozen or more at 1 h. Collecting the parts and
+averaging them at the end (``np.average``, then a stacked version of it) cost a fifth of
+a run at 1 min steps; a running sum costs one multiply-add per quantity and part. A
+quantity that is the same object in every part (the step's PV and load profiles, unless
+an outage or an island changed them inside the step) is passed through as it is, so its
+"mean" is exactly itself. ``tests/twin/test_averaging.py`` compares with ``np.average``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
-import numpy as np
+class PartMeans:
+    """Feed ``add(duration_s, part)`` for each part (a tuple of 1-D arrays and floats), then read ``means()``."""
 
+    def __init__(self) -> None:
+        self._first: tuple | None = None
+        self._sums: list | None = None  # per position: the weighted sum, or None while it is the first's object
+        self._total_s = 0.0
 
-def time_weighted_means(parts: Sequence[tuple], durations_s: Sequence[float]) -> list:
-    """Per position of the parts' tuples (each a 1-D array or a float), the duration-weighted mean."""
-    weights = np.asarray(durations_s)
-    total_s = weights.sum()
-    first = parts[0]
-    # numpy sums a column of width 1 like a 1-D run (pairwise from 8 values on), so those go with the scalars
-    arrays = [i for i, value in enumerate(first) if isinstance(value, np.ndarray) and value.size != 1]
-    stacked = np.array([np.concatenate([part[i] for i in arrays]) for part in parts])
-    bounds = np.cumsum([first[i].size for i in arrays])[:-1]
-    means = list(first)
-    for i, mean in zip(arrays, np.split((stacked * weights[:, None]).sum(axis=0) / total_s, bounds)):
-        means[i] = mean
-    for i in range(len(first)):
-        if i not in arrays:
-            column = np.array([part[i] for part in parts])  # (n,) for floats, (n, 1) for one-element arrays
-            means[i] = (column * weights.reshape((-1,) + (1,) * (column.ndim - 1))).sum(axis=0) / total_s
-    return means
+    def add(self, duration_s: float, part: tuple) -> None:
+        first = self._first
+        if first is None:
+            self._first, self._total_s = part, duration_s
+            return
+        if self._sums is None:
+            self._sums = [None] * len(first)
+        sums = self._sums
+        for i, value in enumerate(part):
+            if sums[i] is None:
+                if value is first[i]:
+                    continue
+                sums[i] = first[i] * self._total_s  # every part so far had the first's value (a new object)
+            sums[i] = sums[i] + value * duration_s
+        self._total_s += duration_s
+
+    def means(self) -> list:
+        first = self._first
+        if first is None:
+            raise ValueError("no part was added")
+        if self._sums is None:
+            return list(first)
+        return [first[i] if total is None else total / self._total_s for i, total in enumerate(self._sums)]

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from itertools import count
 
 import numpy as np
-import simpy
 
 from twin.config.faults import Fault, check_fault
 from twin.config.scenario import Scenario
-from twin.model.averaging import time_weighted_means
+from twin.model.averaging import PartMeans
+from twin.model.clock import SiteEnvironment
 from twin.model.commands import (
     Command,
     CommandSpec,
@@ -117,7 +117,7 @@ class Twin:
     def __init__(self, scenario: Scenario, backend: Backend = "newton") -> None:
         self.scenario = scenario
         site = self.site = scenario.site
-        self.env = env = simpy.Environment()
+        self.env = env = SiteEnvironment()
         self.log = EventLog(env)
         seeds = np.random.SeedSequence(scenario.seed).spawn(len(site.vehicles) + 1)
         grid_s = profile_grid_s(scenario.step_s)
@@ -276,14 +276,11 @@ class Twin:
         # its plug-in to its departure and a full battery frees its connector when it fills, not
         # at the step's end (at 1 min steps that held every connector ~30 s too long; in one long
         # step a vehicle that came and went inside it charged nothing).
-        durations, parts = [], []
+        parts = PartMeans()
         while self.env.now < t1:  # events due at t1 itself belong to the next step, as they always did
             self._process_due_events()
-            part_s, part = self._charge(t1, pv_p, load_p, load_q)
-            durations.append(part_s)
-            parts.append(part)
-        charger_p, swap_p, pv_p, load_p, load_q, load_shed_kw = (
-            parts[0] if len(parts) == 1 else time_weighted_means(parts, durations))
+            parts.add(*self._charge(t1, pv_p, load_p, load_q))
+        charger_p, swap_p, pv_p, load_p, load_q, load_shed_kw = parts.means()
         swap_p, load_shed_kw = float(swap_p), float(load_shed_kw)
         battery = self.battery
         bess_live = battery is not None and bool(self.grid.energized[self._bess_point])
@@ -309,14 +306,14 @@ class Twin:
             env.step()
 
     def _part_end_s(self, t1: float, wanted: np.ndarray, swap_wanted: np.ndarray, scale: float) -> float:
-        """End of the next charging part: the step's end, the next SimPy event, the longest part,
+        """End of the next charging part: the step's end, the next SimPy event someone waits on, the longest part,
         or the moment the first battery would reach its target at the power it is granted now
         (``scale``: the EV cap's share, before an island's shedding, which only lowers the power:
         the part is never too long)."""
         now = self.env.now
         # the longest parts end on a fixed grid, so a long step is cut where shorter steps would end
         grid_end_s = (math.floor(now / CHARGING_SUBSTEP_S + 1e-9) + 1) * CHARGING_SUBSTEP_S
-        end = min(t1, self.env.peek(), grid_end_s)
+        end = min(t1, self.env.next_live_s(), grid_end_s)
         end = min(end, now + self.chargers.seconds_to_target(wanted * scale))
         if swap_wanted.size:
             end = min(end, now + self.swap.slots.seconds_to_target(swap_wanted * scale))
@@ -365,7 +362,7 @@ class Twin:
                 pv_p = pv_p * max(0.0, 1.0 - excess_pv_kw / pv_p.sum())
 
         # the clock first, so that a battery that fills in this part fires its event at the part's end
-        self.env.run(until=end_s)
+        self.env.run_before(end_s)
         # a copy: the slots' own array changes in place when a vehicle leaves in the next part
         charger_p = self.chargers.advance(dt_s, wanted * scale).copy()
         swap_p = float(self.swap.slots.advance(dt_s, swap_wanted * scale).sum()) + swap_aux_kw if swap_live else 0.0

@@ -105,21 +105,29 @@ def hourly_rates_per_s(cls: VehicleClass, multiplier: float) -> np.ndarray:
 
 def arrivals(env: simpy.Environment, cls: VehicleClass, rates_per_s: np.ndarray, start_hour: float,
              rng: np.random.Generator, ids: count, on_arrival) -> simpy.events.ProcessGenerator:
-    """Non-homogeneous Poisson arrivals by thinning (Lewis & Shedler)."""
+    """Non-homogeneous Poisson arrivals by thinning (Lewis & Shedler).
+
+    Candidates are drawn at the peak rate and kept with probability rate/peak; the rejected
+    ones are drawn ahead of time rather than waited for, so that only real arrivals are
+    SimPy events (the random numbers come in the same order either way)."""
     peak = float(rates_per_s.max())
     if peak <= 0:
         return
     while True:
-        yield env.timeout(rng.exponential(1.0 / peak))
-        hour = int((start_hour + env.now / 3600.0) % 24)
-        if rng.random() * peak <= rates_per_s[hour]:
-            vehicle = Vehicle(
-                next(ids), cls,
-                capacity_kwh=float(rng.uniform(*cls.battery_kwh)),
-                arrival_soc_pct=float(rng.uniform(*cls.arrival_soc_pct)),
-                max_accept_kw=float(cls.max_charge_kw * rng.uniform(MIN_ACCEPT_FRACTION, 1.0)),
-            )
-            on_arrival(vehicle)
+        candidate_s = env.now
+        while True:
+            candidate_s += rng.exponential(1.0 / peak)
+            hour = int((start_hour + candidate_s / 3600.0) % 24)
+            if rng.random() * peak <= rates_per_s[hour]:
+                break
+        yield env.timeout(candidate_s - env.now)
+        vehicle = Vehicle(
+            next(ids), cls,
+            capacity_kwh=float(rng.uniform(*cls.battery_kwh)),
+            arrival_soc_pct=float(rng.uniform(*cls.arrival_soc_pct)),
+            max_accept_kw=float(cls.max_charge_kw * rng.uniform(MIN_ACCEPT_FRACTION, 1.0)),
+        )
+        on_arrival(vehicle)
 
 
 def charging_visit(env: simpy.Environment, vehicle: Vehicle, pool: ConnectorPool, totals: ServiceTotals,
