@@ -25,6 +25,8 @@ from hil.maps.site_map import register_map_of
 from hil.serve import ServeOptions, serve
 from twin.config.scenario import load_scenario
 
+SCENARIO_MARGIN = 2.0  # the served scenario's length over the simulated days asked
+
 
 def _rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -49,8 +51,11 @@ def bench_soak(days: float = 7.0, speed: float = 3600.0, step_s: float = 10.0, n
                rate_hz: float = 10.0, echo: Callable[[str], None] = print) -> dict[str, float]:
     duration_s = days * 86400.0
     wall_s = duration_s / speed
+    # The clients' wall time ends the run, caught up or not. The scenario is longer than that: a
+    # twin that finished first (the clients' process starts seconds later) would leave them polling
+    # a closed server, and their last seconds would count as errors.
     scenario = load_scenario(REFERENCE_SCENARIO).with_options(
-        start=dt.datetime.fromisoformat(EVENING_PEAK), duration_s=duration_s, step_s=step_s)
+        start=dt.datetime.fromisoformat(EVENING_PEAK), duration_s=duration_s * SCENARIO_MARGIN, step_s=step_s)
     reg_map = register_map_of(scenario)
     units = [(d.unit_id, sum(p.count for p in reg_map.plain(d.unit_id))) for d in reg_map.devices]
     context = multiprocessing.get_context("spawn")  # the server thread is running: never fork
@@ -95,8 +100,8 @@ def bench_soak(days: float = 7.0, speed: float = 3600.0, step_s: float = 10.0, n
                "rss_slope_mb_per_day": rss_slope, "fds_start": float(fds[0]), "fds_end": float(fds[-1]),
                "fd_slope_per_day": fd_slope, "requests": len(rt), "errors": errors,
                "rt_p99_ms": float(np.percentile(rt, 99)) if len(rt) else float("nan"), **late}
-    echo(f"{result.status}: {result.stats.steps} steps ({result.stats.steps * step_s / 86400:.2f} simulated days) "
-         f"in {result.stats.wall_s:.0f} s wall")
+    echo(f"ended with the clients ({result.status}): {result.stats.steps} steps "
+         f"({result.stats.steps * step_s / 86400:.2f} simulated days) in {result.stats.wall_s:.0f} s wall")
     echo(f"RSS {figures['rss_start_mb']:.0f} -> {figures['rss_end_mb']:.0f} MB, slope over the second half "
          f"{rss_slope:+.2f} MB per simulated day; open descriptors {fds[0]:.0f} -> {fds[-1]:.0f}, "
          f"slope {fd_slope:+.2f} per day")

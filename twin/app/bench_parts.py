@@ -28,7 +28,9 @@ from pathlib import Path
 CORE, GRID, SENSORS = "twin.model.core|twin.core", "twin.model.grid|twin.grid", "twin.model.sensors|twin.sensors"
 RECORDER, SESSION = "twin.run.recorder|twin.record", "twin.run.session|twin.session"
 TIMED_CALLS = {
-    "traffic/SimPy": [("simpy.core", "Environment.run")],
+    # SimPy's events: those inside a charging part, and those due at a part's start
+    "traffic/SimPy": [("twin.model.clock", "SiteEnvironment.run_before"), (CORE, "Twin._process_due_events"),
+                      ("simpy.core", "Environment.run")],
     "devices, snapshot": [(CORE, "Twin.step")],  # the step besides the parts nested in it
     "power flow": [(GRID, "Grid.solve")],
     "sensors": [(SENSORS, "Sensors.measure")],
