@@ -23,6 +23,7 @@ from twin.app.paths import writable_file, writable_folder
 from twin.config.addresses import allowed_addresses
 from twin.config.errors import ScenarioError
 from twin.config.scenario import Scenario
+from twin.run.overrun import OVERRUN_POLICIES
 
 FORMATS = ("json", "csv", "md")
 
@@ -130,8 +131,6 @@ def serve_command(
         _check_host(host)
         if speed <= 0:
             raise ScenarioError(None, "--speed", "must be positive")
-        from twin.run.loop import OVERRUN_POLICIES
-
         if overrun not in OVERRUN_POLICIES:
             raise ScenarioError(None, "--overrun", f"'{overrun}': choose {', '.join(OVERRUN_POLICIES)}")
         if clock not in CLOCKS:

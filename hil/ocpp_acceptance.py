@@ -17,10 +17,10 @@ from pathlib import Path
 
 from hil.acceptance import DEFAULT_CLOCK, DEFAULT_SPEED, HOST, START_TIMEOUT_S, _stop, run_with_external_controller
 from hil.ocpp.stations import OcppOptions
-from hil.serve import ServeOptions, serve
+from hil.serve import DEFAULT_LOCKSTEP_TIMEOUT_S, ServeOptions, serve
 from twin.config.scenario import Scenario
 from twin.results.verdicts import Verdict
-from twin.run.loop import RunStats
+from twin.run.loop import RunStats, Stop
 from twin.run.session import RunResult
 
 LISTEN_WALL_S = START_TIMEOUT_S  # as for a controller: a Python CSMS imports slowly on a busy machine
@@ -48,13 +48,17 @@ def wait_listening(port: int, child: subprocess.Popen, timeout_s: float) -> str 
 
 def run_with_csms(scenario: Scenario, out_dir: Path, csms_cmd: str | None = None, ocpp_url: str | None = None,
                   controller_cmd: str | None = None, version: str = "2.0.1", sample_s: float = 60.0,
-                  speed: float = DEFAULT_SPEED, clock: str = DEFAULT_CLOCK, echo=lambda _text: None) -> RunResult:
+                  speed: float = DEFAULT_SPEED, clock: str = DEFAULT_CLOCK,
+                  lockstep_timeout_s: float = DEFAULT_LOCKSTEP_TIMEOUT_S, watchdog_timeout_s: float | None = None,
+                  echo=lambda _text: None, stop: Stop | None = None) -> RunResult:
     """Serve ``scenario`` with its chargers on OCPP against the CSMS; verdicts include its health.
 
     With a site EMS (``controller_cmd``) the twin runs on ``clock`` — lockstep by default, so the
     Modbus side's verdicts do not depend on the machine's load; OCPP has no lockstep, and the
     stations' messages and the CSMS's profiles take effect at whichever step they reach the twin
     (the OCPP verdicts are judged in simulated time). Without one it is paced at ``speed``.
+    ``lockstep_timeout_s``, ``watchdog_timeout_s`` and ``stop`` are as for
+    ``run_with_external_controller`` (``satwin test`` passes its runner options to both).
     """
     child = None
     problems: list[str] = []
@@ -74,10 +78,12 @@ def run_with_csms(scenario: Scenario, out_dir: Path, csms_cmd: str | None = None
     try:
         if controller_cmd:
             result = run_with_external_controller(scenario, out_dir, controller_cmd, speed=speed, clock=clock,
-                                                  echo=echo, ocpp=ocpp)
+                                                  lockstep_timeout_s=lockstep_timeout_s,
+                                                  watchdog_timeout_s=watchdog_timeout_s, echo=echo, ocpp=ocpp,
+                                                  stop=stop)
         else:
-            result = serve(scenario, out_dir, host=HOST, port=0, options=ServeOptions(speed=speed), echo=echo,
-                           ocpp=ocpp)
+            options = ServeOptions(speed=speed, watchdog_timeout_s=watchdog_timeout_s)
+            result = serve(scenario, out_dir, host=HOST, port=0, options=options, echo=echo, stop=stop, ocpp=ocpp)
         if child is not None and child.poll() is not None:
             tail = (child.stderr.read() or "").strip().splitlines()[-3:] if child.stderr else []
             problems.append(f"CSMS exited with code {child.returncode} before the scenario ended"

@@ -7,7 +7,8 @@ from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
 from hil.ocpp.schedule import ocpp_time
-from hil.ocpp.station import Outgoing, StationModel
+from hil.ocpp.station import Outgoing
+from hil.ocpp.station_side import StationSide
 
 SUBPROTOCOL = "ocpp1.6"
 CONFIG_KEYS = ("HeartbeatInterval", "MeterValueSampleInterval")
@@ -19,13 +20,8 @@ def meter_value(message: Outgoing, context: str) -> list[dict]:
                                for m, v, u in message.sample.measurands()]}]
 
 
-class Station16(ChargePoint):
+class Station16(StationSide, ChargePoint):
     """The station's side of a 1.6 connection; ``tx_ids`` maps our sessions to the CSMS's ids."""
-
-    def __init__(self, model: StationModel, connection, response_timeout: float, tx_ids: dict[int, int],
-                 audit) -> None:
-        super().__init__(model.station_id, connection, response_timeout=response_timeout)
-        self.model, self.tx_ids, self.audit = model, tx_ids, audit
 
     def boot_call(self):
         m = self.model
@@ -67,24 +63,23 @@ class Station16(ChargePoint):
     @on(Action.clear_charging_profile)
     def on_clear_charging_profile(self, id=None, connector_id=None, charging_profile_purpose=None,
                                   stack_level=None, **_):
-        cleared = self.model.clear_profiles(id, connector_id, charging_profile_purpose, stack_level)
-        return call_result.ClearChargingProfile(status="Accepted" if cleared else "Unknown")
+        return call_result.ClearChargingProfile(
+            status=self.clear_status(id, connector_id, charging_profile_purpose, stack_level))
 
     @on(Action.get_composite_schedule)
     def on_get_composite_schedule(self, connector_id: int, duration: int, charging_rate_unit="W", **_):
-        if not 0 <= connector_id <= len(self.model.connectors):
+        schedule = self.composite_schedule(connector_id, duration, charging_rate_unit)
+        if schedule is None:
             return call_result.GetCompositeSchedule(status="Rejected")
-        start, steps = self.model.composite(connector_id, duration, charging_rate_unit)
+        start, periods = schedule
         return call_result.GetCompositeSchedule(
-            status="Accepted", connector_id=connector_id, schedule_start=ocpp_time(start),
-            charging_schedule={"duration": duration, "start_schedule": ocpp_time(start),
-                               "charging_rate_unit": charging_rate_unit,
-                               "charging_schedule_period": [{"start_period": int(s), "limit": v} for s, v in steps]})
+            status="Accepted", connector_id=connector_id, schedule_start=start,
+            charging_schedule={"duration": duration, "start_schedule": start,
+                               "charging_rate_unit": charging_rate_unit, "charging_schedule_period": periods})
 
     @on(Action.trigger_message)
     def on_trigger_message(self, requested_message: str, connector_id=None, **_):
-        return call_result.TriggerMessage(status="Accepted" if self.model.trigger(requested_message, connector_id)
-                                          else "NotImplemented")
+        return call_result.TriggerMessage(status=self.trigger_status(requested_message, connector_id))
 
     @on(Action.change_configuration)
     def on_change_configuration(self, key: str, value: str, **_):
@@ -116,8 +111,7 @@ class Station16(ChargePoint):
     @on(Action.remote_stop_transaction)
     def on_remote_stop_transaction(self, transaction_id: int, **_):
         number = next((n for n, csms_id in self.tx_ids.items() if csms_id == transaction_id), None)
-        stopped = number is not None and self.model.remote_stop(number)
-        return call_result.RemoteStopTransaction(status="Accepted" if stopped else "Rejected")
+        return call_result.RemoteStopTransaction(status=self.remote_stop_status(number))
 
     @on(Action.change_availability)
     def on_change_availability(self, connector_id: int, type: str, **_):

@@ -12,7 +12,8 @@ from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 
 from hil.ocpp.schedule import ocpp_time
-from hil.ocpp.station import Outgoing, StationModel
+from hil.ocpp.station import Outgoing
+from hil.ocpp.station_side import StationSide
 
 SUBPROTOCOL = "ocpp2.0.1"
 CONNECTOR_STATUS = {"Available": "Available", "Preparing": "Occupied", "Charging": "Occupied",
@@ -36,13 +37,11 @@ def id_token(token: str) -> dict:
     return {"id_token": token, "type": "Local"}
 
 
-class Station201(ChargePoint):
+class Station201(StationSide, ChargePoint):
     """The station's side of a 2.0.1 connection."""
 
-    def __init__(self, model: StationModel, connection, response_timeout: float, tx_ids: dict[int, int],
-                 audit) -> None:
-        super().__init__(model.station_id, connection, response_timeout=response_timeout)
-        self.model, self.audit = model, audit
+    def __init__(self, *args, **kwargs) -> None:  # StationSide's arguments
+        super().__init__(*args, **kwargs)
         self.sent_status: dict[int, str] = {}  # per EVSE, since this connection opened
 
     def boot_call(self):
@@ -77,9 +76,6 @@ class Station201(ChargePoint):
             offline=message.offline or None, evse={"id": message.connector, "connector_id": 1},
             id_token=id_token(message.id_token) if kind == "tx_start" else None)]
 
-    def took(self, message: Outgoing, response) -> None:
-        pass
-
     # -- calls from the CSMS -----------------------------------------------------------------
     @on(Action.set_charging_profile)
     def on_set_charging_profile(self, evse_id: int, charging_profile: dict, **_):
@@ -88,24 +84,23 @@ class Station201(ChargePoint):
     @on(Action.clear_charging_profile)
     def on_clear_charging_profile(self, charging_profile_id=None, charging_profile_criteria=None, **_):
         criteria = charging_profile_criteria or {}
-        cleared = self.model.clear_profiles(charging_profile_id, criteria.get("evse_id"),
-                                            criteria.get("charging_profile_purpose"), criteria.get("stack_level"))
-        return call_result.ClearChargingProfile(status="Accepted" if cleared else "Unknown")
+        return call_result.ClearChargingProfile(status=self.clear_status(
+            charging_profile_id, criteria.get("evse_id"), criteria.get("charging_profile_purpose"),
+            criteria.get("stack_level")))
 
     @on(Action.get_composite_schedule)
     def on_get_composite_schedule(self, duration: int, evse_id: int, charging_rate_unit="W", **_):
-        if not 0 <= evse_id <= len(self.model.connectors):
+        schedule = self.composite_schedule(evse_id, duration, charging_rate_unit)
+        if schedule is None:
             return call_result.GetCompositeSchedule(status="Rejected")
-        start, steps = self.model.composite(evse_id, duration, charging_rate_unit)
+        start, periods = schedule
         return call_result.GetCompositeSchedule(status="Accepted", schedule={
-            "evse_id": evse_id, "duration": duration, "schedule_start": ocpp_time(start),
-            "charging_rate_unit": charging_rate_unit,
-            "charging_schedule_period": [{"start_period": int(s), "limit": v} for s, v in steps]})
+            "evse_id": evse_id, "duration": duration, "schedule_start": start,
+            "charging_rate_unit": charging_rate_unit, "charging_schedule_period": periods})
 
     @on(Action.trigger_message)
     def on_trigger_message(self, requested_message: str, evse=None, **_):
-        accepted = self.model.trigger(requested_message, (evse or {}).get("id"))
-        return call_result.TriggerMessage(status="Accepted" if accepted else "NotImplemented")
+        return call_result.TriggerMessage(status=self.trigger_status(requested_message, (evse or {}).get("id")))
 
     # the twin's vehicles come and go with its traffic: a remote start, a reset or an availability
     # change cannot be made to happen and is answered honestly rather than faked
@@ -116,8 +111,7 @@ class Station201(ChargePoint):
     @on(Action.request_stop_transaction)
     def on_request_stop_transaction(self, transaction_id: str, **_):
         number = self.model.session_number(transaction_id)
-        stopped = number is not None and self.model.remote_stop(number)
-        return call_result.RequestStopTransaction(status="Accepted" if stopped else "Rejected")
+        return call_result.RequestStopTransaction(status=self.remote_stop_status(number))
 
     @on(Action.change_availability)
     def on_change_availability(self, operational_status: str, evse=None, **_):

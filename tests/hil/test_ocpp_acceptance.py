@@ -11,6 +11,7 @@ import time
 from hil_rig import DATA
 
 from hil.ocpp_acceptance import run_with_csms
+from twin.app.suite import run_one
 from twin.config.scenario import load_scenario
 from twin.run.session import run_scenario
 
@@ -65,6 +66,20 @@ def test_a_csms_that_exits_fails_clearly(tmp_path):
                            speed=360)
     assert not result.passed and "CSMS exited with code 4" in result.error
     assert any("CSMS healthy" in v.criterion and not v.passed for v in result.verdicts)
+
+
+def test_satwin_test_passes_its_runner_options_to_the_csms_runner(tmp_path):
+    """``satwin test --csms-cmd … --controller-cmd … --lockstep-timeout … --watchdog-timeout …``: the
+    options reach the run (they were dropped, and the run had the defaults: 5 s and the site's)."""
+    ocpp = {"csms_cmd": CSMS, "ocpp_url": None, "version": "2.0.1"}
+    options = {"clock": "lockstep", "speed": None, "lockstep_timeout_s": 2.5, "watchdog_timeout_s": 45.0}
+    outcome = run_one(DATA / "evening-peak.toml", tmp_path / "run", {"duration_s": 60.0}, EMS, ocpp, options)
+    assert outcome.status == "completed" and outcome.error is None, (outcome.error, outcome.verdicts)
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert (run["clock"], run["heartbeat_timeout_s"]) == ("lockstep", 45.0)
+    assert any(v["criterion"] == "controller_kept_up: every lockstep step acknowledged within 2.5 s"
+               for v in outcome.verdicts), [v["criterion"] for v in outcome.verdicts]
+    assert any(v["criterion"].startswith("ocpp station") for v in outcome.verdicts)
 
 
 def satwin(*args: str) -> subprocess.CompletedProcess:

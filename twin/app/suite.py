@@ -108,16 +108,18 @@ def run_one(path: Path, out_dir: Path, overrides: dict[str, Any], controller_cmd
             ocpp: dict[str, Any] | None = None, runner_options: dict[str, Any] | None = None) -> ScenarioOutcome:
     """One scenario, in a worker process; every failure becomes a failed outcome, not an exception.
     ``ocpp`` (``csms_cmd`` or ``ocpp_url``, ``version``): the chargers on OCPP against that CSMS.
-    ``runner_options`` go to the external runner (``speed``, ``clock``, ``lockstep_timeout_s``,
-    ``watchdog_timeout_s``)."""
+    ``runner_options`` go to the external runner, the CSMS one too (``speed``, ``clock``,
+    ``lockstep_timeout_s``, ``watchdog_timeout_s``)."""
     started = time.perf_counter()
     try:
         scenario = load_scenario(path).with_options(**overrides)
         stop = _SuiteStop(_SUITE_STOPPED)
+        # the options given; the runner's defaults stand for the rest
+        options = {key: value for key, value in (runner_options or {}).items() if value is not None}
         if ocpp:
-            result = external_runner("csms")(scenario, out_dir, controller_cmd=controller_cmd, **ocpp)
+            result = external_runner("csms")(scenario, out_dir, controller_cmd=controller_cmd, stop=stop, **ocpp,
+                                             **options)
         elif controller_cmd:
-            options = {key: value for key, value in (runner_options or {}).items() if value is not None}
             result = external_runner()(scenario, out_dir, controller_cmd, stop=stop, **options)
         else:
             from twin.run.session import run_scenario

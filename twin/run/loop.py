@@ -19,6 +19,7 @@ from twin.model.controllers.base import Controller
 from twin.model.core import Snapshot, Twin
 from twin.model.events import Event
 from twin.run.lateness import LatenessHistogram
+from twin.run.overrun import OVERRUN_POLICIES
 
 
 class Sink(Protocol):
@@ -48,7 +49,6 @@ class FastClock:
         return 0.0
 
 
-OVERRUN_POLICIES = ("warn", "slow", "stop")
 OVERRUN_REPORT_S = 60.0  # while a run stays behind, a reminder at most this often
 
 
