@@ -28,7 +28,7 @@ from simpy.events import Timeout
 
 class SiteEnvironment(simpy.Environment):
     def next_live_s(self) -> float:
-        """Time of the next event that has a callback (``inf`` when none is scheduled)."""
+        """Time of the next scheduled event that is not a dead timeout (``inf`` when there is none)."""
         queue = self._queue
         while queue:
             event = queue[0][3]

@@ -109,7 +109,8 @@ class LockstepClock:
             return {"lockstep_timeouts": self.timeouts}
         wait = self.wait
         if not wait.count:  # a one-step run: its only step is all there is
-            wait = LatenessHistogram()
-            wait.add(self._first_wait_s)
+            only_ms = self._first_wait_s * 1e3
+            return {"controller_p50_ms": only_ms, "controller_p99_ms": only_ms, "controller_max_ms": only_ms,
+                    "lockstep_timeouts": self.timeouts}
         return {"controller_p50_ms": wait.percentile_s(50) * 1e3, "controller_p99_ms": wait.percentile_s(99) * 1e3,
                 "controller_max_ms": wait.max_s * 1e3, "lockstep_timeouts": self.timeouts}
