@@ -90,6 +90,8 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     if stations is not None and stations_ready is not None:
         stations_ready(stations)
     server = ModbusServer(bridge, host, port, allow, limits=limits, tls=tls)
+    if isinstance(clock, WallClock):
+        clock.yield_to = server.yield_to  # behind the wall clock, the server's answers come first
     port = server.start()  # before the results folder exists: a busy port leaves nothing behind
     try:
         extra = _extra_servers(bridge, host, allow, rtu, rtu_over_tcp_port, bus_timing)

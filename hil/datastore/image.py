@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from hil.maps.electrical import IDLE_W, AcReadings, EnergyCounters, ac_reader, operating_state, point_reader
 from hil.maps.profiles import ProductDevice, resolve_products
-from hil.maps.registers import SUNSPEC_BASE, Device, Point, RegisterMap, encode
+from hil.maps.registers import SUNSPEC_BASE, Device, PlainEncoder, Point, RegisterMap, encode
 from hil.maps.sunspec import SunSpecDevice
 from hil.maps.sunspec_live import LIVE
 from twin.model.commands import Command
@@ -43,12 +43,12 @@ class SunSpecFeed:
         self.ac: AcReadings | None = None  # this step's, set by ``image``
         self.state = "standby"
 
-    def image(self, m: Measurements, s: Snapshot) -> list[int]:
-        """The whole block at SUNSPEC_BASE for this step."""
+    def live(self, m: Measurements, s: Snapshot) -> dict[tuple[int, str], float]:
+        """This step's values of the block's live points (read from the step alone: no lock needed)."""
         self.ac = self.read_ac(m, s)
         if self.device.kind != "meter":
             self.state = operating_state(self.twin, self.device, self.ac, s)
-        return self.block.image({key: value(self, m, s) for key, value in LIVE[self.device.kind].items()})
+        return {key: value(self, m, s) for key, value in LIVE[self.device.kind].items()}
 
 
 @dataclass
@@ -61,8 +61,10 @@ class UnitImage:
     plain: list[int] = field(default_factory=list)
     sunspec_words: list[int] = field(default_factory=list)
     by_address: dict[int, Point] = field(default_factory=dict)
+    encoder: PlainEncoder = field(init=False)  # the plain words of a step in one call
 
     def __post_init__(self) -> None:
+        self.encoder = PlainEncoder([p.type for p in self.points])
         self.plain = [0] * self.size
         self.sunspec_words = [0] * (self.sunspec.size if self.sunspec else 0)
         self.by_address = {p.address: p for p in self.points}
@@ -100,22 +102,23 @@ class RegisterImage:
         measured = snap.measured
         plain_words, own_at = {}, {}
         for unit_id, unit in self.units.items():  # the plain words depend on the step alone: built unlocked
-            words: list[int] = []
+            values = []
             for point, read in zip(unit.points, unit.readers):
                 if read is None:
                     own_at.setdefault(unit_id, []).append(point)
-                    words += [0] * point.count  # filled under the lock: a heartbeat written meanwhile is not lost
+                    values.append(0.0)  # filled under the lock: a heartbeat written meanwhile is not lost
                 else:
-                    words += encode(point, read(measured, snap))
-            plain_words[unit_id] = words
-        with self.lock:
+                    values.append(read(measured, snap))
+            plain_words[unit_id] = unit.encoder.words(values)
+        live = {unit_id: unit.feed.live(measured, snap) for unit_id, unit in self.units.items() if unit.feed}
+        with self.lock:  # what a write can change too: the own points, the SunSpec models
             self.own.update(own, ready=1, step=self.own["step"] + 1)
             for unit_id, unit in self.units.items():
                 unit.plain = plain_words[unit_id]
                 for point in own_at.get(unit_id, ()):
                     self.set_own(unit, point, self.own[point.point])
                 if unit.feed:
-                    unit.sunspec_words = unit.feed.image(measured, snap)
+                    unit.sunspec_words = unit.sunspec.image(live[unit_id])
                     timed += [Command(*due, "sunspec timer", snap.t_s) for due in unit.sunspec.due(snap.t_s)]
         for product in self.products:
             product.image(snap)

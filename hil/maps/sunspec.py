@@ -11,6 +11,7 @@ from the ``Site``; the datastore feeds it each step's live values (``hil.maps.su
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import sunspec2.device as ssdev
 
@@ -89,6 +90,7 @@ class SunSpecDevice:
         self._sf_cache: dict[tuple[int, str], int] | None = None  # filled once the SF points are set
         self._changed: set[int] = set()  # models set since their words were last encoded
         self._model_words: dict[int, list[int]] = {}
+        self._live_points: dict[tuple[int, str], tuple[Any, float, int, int]] = {}  # by ``image``
         self._set(static_values(device, site, self.v_ph_nominal))
         self._set(CONTROL_DEFAULTS[device.kind])
         self.timers = SetpointTimers(100.0 if device.kind == "pv" else 0.0)
@@ -120,24 +122,56 @@ class SunSpecDevice:
         return exponent
 
     def _set(self, values: dict[tuple[int, str], float | str]) -> None:
-        """Set points from engineering values; numbers saturate, so an odd step never breaks the image."""
+        """Set points from engineering values; their models are encoded anew at the next ``image``."""
         for (model_id, name), value in values.items():
             self._changed.add(model_id)
-            point = self.point(model_id, name)
-            if isinstance(value, str):
-                point.value = value
-                continue
-            sf = self.scale_exponent(model_id, name)
-            low, high = RAW_RANGE[TYPES[point.pdef["type"]]]
-            point.value = min(max(int(round(value / 10.0 ** sf)), low), high)
+            self._set_point(model_id, name, value)
+
+    def _set_point(self, model_id: int, name: str, value: float | str):
+        """One point from its engineering value; numbers saturate, so an odd step never breaks the image."""
+        point = self.point(model_id, name)
+        if isinstance(value, str):
+            point.value = value
+            return point
+        sf = self.scale_exponent(model_id, name)
+        low, high = RAW_RANGE[TYPES[point.pdef["type"]]]
+        point.value = min(max(int(round(value / 10.0 ** sf)), low), high)
+        return point
 
     def image(self, live: dict[tuple[int, str], float]) -> list[int]:
-        """The whole block at SUNSPEC_BASE for a step whose ``LIVE`` points have these values."""
-        self._set(live)
-        for model in self.models:  # pysunspec2's encoding is the costly part: only models that changed
+        """The whole block at SUNSPEC_BASE for a step whose ``LIVE`` points have these values.
+
+        pysunspec2's encoding is the costly part: a model that nothing but live points changed
+        keeps its words and has just those points encoded into them (pysunspec2 encodes each
+        point, so the words are the ones ``model.get_mb()`` gives); a model set otherwise (a
+        control write, the first image) is encoded whole (``image_reference`` encodes all).
+        """
+        for key, value in live.items():
+            point, scale, low, high = self._live_points.get(key) or self._live_point(key)
+            point.value = min(max(int(round(value / scale)), low), high)  # as ``_set_point`` sets a number
+            if key[0] not in self._changed:
+                self._model_words[key[0]][point.offset:point.offset + point.len] = _words(point.get_mb())
+        for model in self.models:
             if model.model_id in self._changed:
                 self._model_words[model.model_id] = _words(model.get_mb())
         self._changed.clear()
+        return self._block_words()
+
+    def _live_point(self, key: tuple[int, str]) -> tuple[Any, float, int, int]:
+        """A live point, its scale (the scale factors are fixed once built) and raw range, kept."""
+        point = self.point(*key)
+        self._live_points[key] = point, 10.0 ** self.scale_exponent(*key), *RAW_RANGE[TYPES[point.pdef["type"]]]
+        return self._live_points[key]
+
+    def image_reference(self, live: dict[tuple[int, str], float]) -> list[int]:
+        """``image`` with every model encoded whole by pysunspec2, as the tests compare it."""
+        self._set(live)
+        for model in self.models:
+            self._model_words[model.model_id] = _words(model.get_mb())
+        self._changed.clear()
+        return self._block_words()
+
+    def _block_words(self) -> list[int]:
         words = list(SUNS_MARKER)
         for model in self.models:
             words += self._model_words[model.model_id]

@@ -25,6 +25,7 @@ import errno
 import logging
 import resource
 import struct
+import threading
 
 from pymodbus.constants import ExcCodes
 from pymodbus.pdu import ExceptionResponse
@@ -38,11 +39,47 @@ MAX_LENGTH = 254  # unit id + the longest PDU (253 bytes), Modbus/TCP specificat
 MAX_PENDING = 64  # requests of one connection waiting for their answer
 
 
+class Backlog:
+    """Requests taken from the sockets and not yet answered, across connections; the run loop
+    waits on it while it is behind the wall clock (``WallClock(yield_to=...)``).
+
+    Why: the twin's step and the server share one interpreter. A twin that cannot keep its speed
+    runs steps back to back and holds the GIL nearly all the time, and each answer needs the GIL
+    several times (read, decode, datastore, send): a round trip then waited ~5 ms per handover
+    (p99 20-30 ms). Between steps, waiting here hands the GIL to the server until it has
+    answered what it took, so the server comes first and the twin runs slower instead.
+    """
+
+    def __init__(self) -> None:
+        self._unanswered = 0
+        self._changed = threading.Condition(threading.Lock())
+
+    def add(self, n: int = 1) -> None:
+        with self._changed:
+            self._unanswered += n
+
+    def done(self, n: int = 1) -> None:
+        with self._changed:
+            self._unanswered -= n
+            if self._unanswered <= 0:
+                self._changed.notify_all()
+
+    @property
+    def unanswered(self) -> int:
+        return self._unanswered
+
+    def wait_answered(self, timeout_s: float) -> bool:
+        """Until every request taken is answered, at most ``timeout_s``; True if none is left."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._unanswered <= 0, timeout_s)
+
+
 class MbapFraming:
     """Mixin before ``ServerRequestHandler``: framing, in-order answers, limits (see the module doc).
 
     The server it belongs to provides ``functions`` (the function codes served), ``limits``
-    (``ConnectionLimits``), ``open_connections`` (a set) and ``refusals`` (``RateLimitedLog``);
+    (``ConnectionLimits``), ``open_connections`` (a set), ``refusals`` (``RateLimitedLog``) and
+    ``backlog`` (``Backlog``: told of every request queued and answered);
     the handler it is mixed into provides ``refused(request, function_code, unit_id, code)``,
     told of each function code outside ``functions`` (``request``: the decoded PDU, or None).
     """
@@ -59,6 +96,7 @@ class MbapFraming:
             self.transport.close()
             return
         self._closing = False
+        self._queued = 0  # requests of this connection in the server's backlog
         server.open_connections.add(self)
         self._worker = self.loop.create_task(self._answer_in_order())
         self._idle = self.loop.call_later(server.limits.idle_timeout_s, self._check_idle)
@@ -68,6 +106,8 @@ class MbapFraming:
         if getattr(self, "_worker", None) is not None:
             self._worker.cancel()
             self._idle.cancel()
+            self.server.backlog.done(self._queued)  # never answered now: the run loop must not wait for them
+            self._queued = 0
         super().callback_disconnected(exc)
 
     def datagram_received(self, data: bytes, addr: tuple | None) -> None:
@@ -101,14 +141,19 @@ class MbapFraming:
         if function_code not in self.server.functions:
             self.refused(request, function_code, unit_id, int(ExcCodes.ILLEGAL_FUNCTION))
             refusal = ExceptionResponse(function_code, ExcCodes.ILLEGAL_FUNCTION, device_id=unit_id, transaction=tid)
-            self._requests.put_nowait((None, refusal, addr))
+            self._queue(None, refusal, addr)
             return
         if request is None:
             refusal = ExceptionResponse(function_code, ExcCodes.ILLEGAL_VALUE, device_id=unit_id, transaction=tid)
-            self._requests.put_nowait((None, refusal, addr))
+            self._queue(None, refusal, addr)
             return
         request.dev_id, request.transaction_id = unit_id, tid
-        self._requests.put_nowait((request, None, addr))
+        self._queue(request, None, addr)
+
+    def _queue(self, request, refusal, addr: tuple | None) -> None:
+        self._queued += 1
+        self.server.backlog.add()
+        self._requests.put_nowait((request, refusal, addr))
 
     async def _answer_in_order(self) -> None:
         while True:
@@ -116,17 +161,25 @@ class MbapFraming:
             # pipelining client (a write flood) would otherwise be answered in full before anyone else
             await asyncio.sleep(0)
             item, refusal, addr = await self._requests.get()
-            if item is None:
-                self.server_send(refusal, addr)
-                continue
-            self.last_pdu, self.last_addr = item, addr
             try:
-                await self.handle_request()
-            except Exception:  # noqa: BLE001 - one bad request must not end the connection's answers
-                LOG.exception("request from %s failed", getattr(self, "client", "?"))
-                failure = ExceptionResponse(item.function_code, ExcCodes.DEVICE_FAILURE,
-                                            device_id=item.dev_id, transaction=item.transaction_id)
-                self.server_send(failure, addr)
+                await self._answer(item, refusal, addr)
+            finally:
+                if self._queued > 0:  # else a disconnect already gave back this connection's requests
+                    self._queued -= 1
+                    self.server.backlog.done()
+
+    async def _answer(self, item, refusal, addr: tuple | None) -> None:
+        if item is None:
+            self.server_send(refusal, addr)
+            return
+        self.last_pdu, self.last_addr = item, addr
+        try:
+            await self.handle_request()
+        except Exception:  # noqa: BLE001 - one bad request must not end the connection's answers
+            LOG.exception("request from %s failed", getattr(self, "client", "?"))
+            failure = ExceptionResponse(item.function_code, ExcCodes.DEVICE_FAILURE,
+                                        device_id=item.dev_id, transaction=item.transaction_id)
+            self.server_send(failure, addr)
 
     def _check_idle(self) -> None:
         idle_s = self.loop.time() - self._last_request_s

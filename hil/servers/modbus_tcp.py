@@ -27,7 +27,7 @@ from pymodbus.server.requesthandler import ServerRequestHandler
 
 from hil.datastore.bridge import Bridge
 from hil.logs import RateLimitedLog
-from hil.servers.framing import LOG, MbapFraming, ensure_descriptors, quiet_descriptor_exhaustion
+from hil.servers.framing import LOG, Backlog, MbapFraming, ensure_descriptors, quiet_descriptor_exhaustion
 from hil.servers.limits import ConnectionLimits
 from hil.servers.tls import TlsOptions
 from hil.servers.units import REGISTER_FUNCTIONS, REQUEST, WRITE_FUNCTIONS, BusTiming, Request, bus_units_of
@@ -137,7 +137,7 @@ class _TcpServer(ModbusTcpServer):
     tls: TlsOptions | None = None
 
     def __init__(self, bridge: Bridge, allow: set[str] | None, timing: BusTiming | None = None,
-                 limits: ConnectionLimits = ConnectionLimits(), **kwargs) -> None:
+                 limits: ConnectionLimits = ConnectionLimits(), backlog: Backlog | None = None, **kwargs) -> None:
         self.units = bus_units_of(bridge, "tcp" if timing is None else "rtu")
         super().__init__(self.units.devices, **kwargs)
         self.bridge, self.timing = bridge, timing
@@ -147,6 +147,7 @@ class _TcpServer(ModbusTcpServer):
         self.limits = limits
         self.open_connections: set[RequestHandler] = set()
         self.refusals = RateLimitedLog(LOG)
+        self.backlog = backlog if backlog is not None else Backlog()
 
     def callback_new_connection(self) -> RequestHandler:
         handler = RequestHandler if self.timing is not None else MbapRequestHandler
@@ -180,6 +181,12 @@ class ModbusServer:
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
         self._error: BaseException | None = None
+        self.backlog = Backlog()  # requests taken and not yet answered (``yield_to``)
+
+    def yield_to(self, timeout_s: float) -> None:
+        """Let the server answer what it has taken, at most ``timeout_s`` (``WallClock``'s
+        ``yield_to``: called between steps while the twin is behind)."""
+        self.backlog.wait_answered(timeout_s)
 
     def start(self) -> int:
         pymodbus_apply_logging_config(logging.CRITICAL)  # malformed frames are the client's problem, not log spam
@@ -207,10 +214,11 @@ class ModbusServer:
     async def _serve(self) -> None:
         address = (self.host, self.port)
         if self.tls is not None:
-            self._server = _TlsServer(self.bridge, self.allow, self.tls, self.limits, address=address)
+            self._server = _TlsServer(self.bridge, self.allow, self.tls, self.limits, address=address,
+                                      backlog=self.backlog)
         else:
             framer = FramerType.SOCKET if self.rtu_timing is None else FramerType.RTU
-            self._server = _TcpServer(self.bridge, self.allow, self.rtu_timing, self.limits,
+            self._server = _TcpServer(self.bridge, self.allow, self.rtu_timing, self.limits, self.backlog,
                                       address=address, framer=framer)
         try:
             await self._server.serve_forever(background=True)

@@ -50,6 +50,9 @@ class FastClock:
 
 
 OVERRUN_REPORT_S = 60.0  # while a run stays behind, a reminder at most this often
+# the longest a step behind the wall clock waits for a server to answer what it has taken: far
+# above an answer's ~0.1 ms, so it only bounds a server that never gets done (a flood)
+BEHIND_YIELD_S = 0.05
 
 
 class WallClock:
@@ -64,17 +67,21 @@ class WallClock:
       instead of catching up in a burst (a controller sees steady steps, never a flood);
     * ``stop``: ``on_overrun`` hears of it and the caller ends the run (``serve`` fails it).
 
-    Every step's lateness is recorded either way. While behind, each step yields the GIL
-    (``sleep(0)``), so the Modbus thread keeps answering during a catch-up.
+    Every step's lateness is recorded either way. While behind, each step
+    yields the GIL (``sleep(0)``), then calls ``yield_to(BEHIND_YIELD_S)``: a server in this
+    process (``satwin serve``'s Modbus server) answers what it has been asked before the twin
+    goes on, so it is served first and the twin, not the server, runs slower.
     """
 
     def __init__(self, speed: float = 1.0, overrun: str = "warn",
-                 on_overrun: Callable[[str], None] | None = None) -> None:
+                 on_overrun: Callable[[str], None] | None = None,
+                 yield_to: Callable[[float], object] | None = None) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         if overrun not in OVERRUN_POLICIES:
             raise ValueError(f"overrun must be one of {', '.join(OVERRUN_POLICIES)}")
         self.speed, self.overrun, self.on_overrun = speed, overrun, on_overrun
+        self.yield_to = yield_to
         self._t0 = 0.0
         self._last_sim_t_s = 0.0
         self._last_report = -float("inf")
@@ -92,7 +99,9 @@ class WallClock:
         late_s = now - due
         if late_s > step_wall_s:
             self._overran(late_s, sim_t_s)
-        time.sleep(0)
+        time.sleep(0)  # the GIL to a thread waiting for it (a server that has just been asked)
+        if self.yield_to is not None:
+            self.yield_to(BEHIND_YIELD_S)  # and then until it has answered
         return late_s
 
     def _overran(self, late_s: float, sim_t_s: float) -> None:
