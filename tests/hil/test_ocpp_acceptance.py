@@ -115,3 +115,12 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_satwin_test_against_a_csms_alone_takes_speed_and_refuses_lockstep_options(tmp_path):
+    scenario = str(DATA / "evening-peak.toml")
+    refused = satwin("test", scenario, "--csms-cmd", "true", "--clock", "lockstep", "--out", str(tmp_path / "a"))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.startswith("error: ") and "--clock: applies only with --controller-cmd" in refused.stderr
+    alone = satwin("test", scenario, "--speed", "600", "--out", str(tmp_path / "b"))
+    assert alone.returncode == 2 and "--csms-cmd/--ocpp-csms" in alone.stderr, alone.stderr

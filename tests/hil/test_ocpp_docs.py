@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import inspect
 import re
 from pathlib import Path
 
 from hil.ocpp import v16, v201
+from hil.ocpp_acceptance import run_with_csms
 from hil.ocpp.stations import OcppOptions
 from hil.ocpp.station import Outgoing, Sample, StationModel
 
@@ -65,3 +67,8 @@ def test_bench_setup_is_the_codes():
     stations = sum(-(-g.count // (g.station_connectors or g.count)) for g in site.chargers if g.protocol != "modbus")
     connectors = sum(g.count for g in site.chargers if g.protocol != "modbus")
     assert f"every station of the freight site ({stations} stations, {connectors} connectors)" in text
+
+
+def test_the_paced_speed_of_a_suite_against_a_csms_alone_is_the_codes():
+    speed = inspect.signature(run_with_csms).parameters["speed"].default
+    assert f"`--speed` (simulated seconds per wall second,\ndefault {speed:g})" in GUIDE

@@ -168,11 +168,13 @@ def test_suite(
     clock: Annotated[Optional[str], typer.Option(
         help="with --controller-cmd: lockstep (default: the twin waits for site.step_ack each step) or paced")] = None,
     speed: Annotated[Optional[float], typer.Option(
-        help="with --controller-cmd and --clock paced: simulated seconds per wall second (default 360)")] = None,
+        help="with --controller-cmd and --clock paced, or with --csms-cmd/--ocpp-csms alone: simulated seconds "
+             "per wall second (default 360)")] = None,
     lockstep_timeout: Annotated[Optional[float], typer.Option(
         help="with --clock lockstep: wall seconds to wait for an acknowledgement (default 5)")] = None,
     watchdog_timeout: Annotated[Optional[float], typer.Option(
-        help="with --controller-cmd: heartbeat timeout, simulated s (default: the site's)")] = None,
+        help="with --controller-cmd or --csms-cmd/--ocpp-csms: heartbeat timeout, simulated s (default: the "
+             "site's)")] = None,
     csms_cmd: Annotated[Optional[str], typer.Option(
         help="chargers on OCPP against this CSMS command, started per scenario, e.g. 'my_csms --port {port}'")] = None,
     ocpp_csms: Annotated[Optional[str], typer.Option(help="chargers on OCPP against this running CSMS (ws://…)")] = None,
@@ -202,7 +204,7 @@ def test_suite(
     overrides = {"controller": controller, "step_s": span_option(step, "--step")}
     runner_options = {"clock": clock, "speed": speed, "lockstep_timeout_s": lockstep_timeout,
                       "watchdog_timeout_s": watchdog_timeout}
-    _check_runner_options(controller_cmd, runner_options)
+    _check_runner_options(controller_cmd, bool(csms_cmd or ocpp_csms), runner_options)
     label = f"external: {controller_cmd}" if controller_cmd else (controller or "each scenario's own")
 
     def done(outcome) -> None:
@@ -242,16 +244,29 @@ def test_suite(
         raise typer.Exit(1)
 
 
-def _check_runner_options(controller_cmd: Optional[str], options: dict) -> None:
+def _flag(option: str) -> str:
+    return "--" + option.removesuffix("_s").replace("_", "-")
+
+
+# what a suite against a CSMS alone takes: its twin is paced (no site EMS acknowledges steps)
+CSMS_ONLY_OPTIONS = ("speed", "watchdog_timeout_s")
+
+
+def _check_runner_options(controller_cmd: Optional[str], ocpp: bool, options: dict) -> None:
     given = [name for name, value in options.items() if value is not None]
-    if given and not controller_cmd:
-        flag = "--" + given[0].removesuffix("_s").replace("_", "-")
-        raise ScenarioError(None, flag, "applies only with --controller-cmd (built-in controllers run as fast as possible)")
+    if not controller_cmd:
+        wrong = [name for name in given if not ocpp or name not in CSMS_ONLY_OPTIONS]
+        if wrong and ocpp:
+            raise ScenarioError(None, _flag(wrong[0]), "applies only with --controller-cmd (against a CSMS alone "
+                                "the twin is paced at --speed)")
+        if wrong:
+            raise ScenarioError(None, _flag(wrong[0]), "applies only with --controller-cmd or --csms-cmd/--ocpp-csms "
+                                "(built-in controllers run as fast as possible)")
     if options["clock"] is not None and options["clock"] not in ("lockstep", "paced"):
         raise ScenarioError(None, "--clock", f"choose lockstep or paced, not '{options['clock']}'")
     for name in ("speed", "lockstep_timeout_s", "watchdog_timeout_s"):
         if options[name] is not None and options[name] <= 0:
-            raise ScenarioError(None, "--" + name.removesuffix("_s").replace("_", "-"), "must be positive")
+            raise ScenarioError(None, _flag(name), "must be positive")
 
 
 @app.command()
