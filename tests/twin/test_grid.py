@@ -66,11 +66,14 @@ def test_exported_json_reloads_in_pandapower_with_the_same_result(tmp_path):
     assert len(net.trafo) == len(site.transformers) and len(net.storage) == 1
 
 
-def test_a_grid_from_the_process_cache_solves_like_a_fresh_one_and_builds_its_network_for_a_fault():
+def test_a_grid_from_the_process_cache_solves_like_a_fresh_one_and_builds_its_network_for_a_fault(
+        tmp_path, monkeypatch):
     """The second twin of a site takes its solver from the cache (no pandapower network built),
     gives the same results bit for bit, and builds the network when a fault changes the topology."""
     from twin.model import grid as grid_module
+    from twin.model import grid_cache
 
+    monkeypatch.setattr(grid_cache, "CACHE_DIR", tmp_path)  # empty: the first grid is built
     site = load_site(FREIGHT_SITE)
     points = injection_points(site)
     rng = np.random.default_rng(3)
@@ -88,3 +91,48 @@ def test_a_grid_from_the_process_cache_solves_like_a_fresh_one_and_builds_its_ne
     assert cached._net is not None
     a, b = fresh.solve(*steps[0]), cached.solve(*steps[0])
     assert np.array_equal(a.v_pu, b.v_pu) and np.array_equal(a.line_loading_pct, b.line_loading_pct)
+
+
+def test_a_solver_kept_on_disk_solves_like_a_fresh_one_and_a_later_process_needs_no_pandapower(
+        tmp_path, monkeypatch):
+    """The solver of a site as built is kept on disk (``grid_cache``): a later process of the same
+    site loads it, gives the same results bit for bit and never imports pandapower; an unreadable
+    entry is built again."""
+    import subprocess
+    import sys
+
+    from twin.model import grid as grid_module
+    from twin.model import grid_cache
+
+    monkeypatch.setattr(grid_cache, "CACHE_DIR", tmp_path)
+    site = load_site(PASSENGER_SITE)
+    points = injection_points(site)
+    grid_module._START.clear()
+    fresh = grid_module.Grid(site, points)
+    [entry] = tmp_path.glob("*.pickle")
+    grid_module._START.clear()  # as a new process: only the disk has it
+    loaded = grid_module.Grid(site, points)
+    assert fresh._net is not None and loaded._net is None
+    rng = np.random.default_rng(11)
+    for _ in range(5):
+        p, q = _random_injections(points, rng)
+        a, b = fresh.solve(p, q), loaded.solve(p, q)
+        assert np.array_equal(a.v_pu, b.v_pu) and np.array_equal(a.trafo_loading_pct, b.trafo_loading_pct)
+        assert a.p_import_kw == b.p_import_kw and a.losses_kw == b.losses_kw
+
+    script = (f"import sys; from pathlib import Path; from twin.model import grid_cache; "
+              f"grid_cache.CACHE_DIR = Path({str(tmp_path)!r}); "
+              f"from twin.config.site import load_site; from twin.model.grid import Grid, injection_points; "
+              f"site = load_site(Path({str(PASSENGER_SITE)!r})); grid = Grid(site, injection_points(site)); "
+              f"state = grid.solve(*[[100.0] * len(grid.points)] * 2); "
+              f"print('pandapower' in sys.modules, grid._net is None, round(state.p_import_kw, 6))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    expected = round(fresh.solve(*[np.full(len(points), 100.0)] * 2).p_import_kw, 6)
+    assert done.stdout.split() == ["False", "True", str(expected)]
+
+    entry.write_bytes(b"torn")  # a half-written or foreign entry: built again, never a failure
+    grid_module._START.clear()
+    rebuilt = grid_module.Grid(site, points)
+    assert rebuilt._net is not None
+    assert np.abs(rebuilt.solve(p, q).v_pu - fresh.solve(p, q).v_pu).max() < 1e-9  # other warm starts

@@ -21,17 +21,25 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from twin.config.errors import SimulationError
 from twin.config.site import FEEDER_LINE, UTILITY_BUS, Site
-from twin.model import kernels
+from twin.model import grid_cache, kernels
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
+if TYPE_CHECKING:
     import pandapower as pp
+
+
+def _pandapower():
+    """pandapower, imported when first needed: a run whose solver comes from ``grid_cache``
+    and whose topology never changes does not import it (~35 MB, ~1 s a process)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pandapower
+    return pandapower
 
 Backend = Literal["newton", "pandapower"]
 SQRT3 = math.sqrt(3.0)
@@ -77,7 +85,7 @@ _EMPTY_NETWORK: list[pp.pandapowerNet] = []  # pandapower takes ~0.3 s to lay ou
 
 def _empty_network(name: str) -> pp.pandapowerNet:
     if not _EMPTY_NETWORK:
-        _EMPTY_NETWORK.append(pp.create_empty_network(sn_mva=1.0))
+        _EMPTY_NETWORK.append(_pandapower().create_empty_network(sn_mva=1.0))
     net = copy.deepcopy(_EMPTY_NETWORK[0])
     net.name = name
     return net
@@ -89,6 +97,7 @@ def build_network(site: Site, points: list[InjectionPoint]) -> tuple[pp.pandapow
     Elements are created table by table (``create_buses`` ...): one by one, pandapower's
     bookkeeping took most of a twin's start-up.
     """
+    pp = _pandapower()
     net = _empty_network(site.name)
     u = site.utility
     names = [UTILITY_BUS, *(b.name for b in site.buses)]
@@ -147,6 +156,12 @@ START_CACHE_SITES = 16
 _START: dict[tuple[str, bool], tuple[np.ndarray, _DenseNewton]] = {}
 
 
+def _remember_start(key: tuple[str, bool], energized: np.ndarray, newton: _DenseNewton) -> None:
+    if len(_START) >= START_CACHE_SITES:
+        del _START[next(iter(_START))]  # the oldest: a sweep over sizes must not keep every one
+    _START[key] = (energized, newton)
+
+
 class Grid:
     """The site network and its power flow; ``solve`` is called once per step."""
 
@@ -178,7 +193,7 @@ class Grid:
             assert bus_index == self._bus_index  # buses are created in site order, the utility first
             zeros = np.zeros(len(self.points))
             self.write_injections(zeros, zeros)
-            pp.runpp(self._net, numba=False)  # its internal case, as a built grid has it (``_DenseNewton``)
+            _pandapower().runpp(self._net, numba=False)  # its internal case, as a built grid has it (``_DenseNewton``)
         return self._net
 
     # -- topology (faults) ---------------------------------------------------------------
@@ -217,6 +232,11 @@ class Grid:
         """
         as_built = self.backend == "newton" and self._net is None
         key = (self.site.model_dump_json(), kernels.COMPILED) if as_built else None
+        if key is not None and key not in _START:  # built by an earlier process?
+            kept = grid_cache.load(*key)
+            if isinstance(kept, tuple) and len(kept) == 2 and isinstance(kept[1], _DenseNewton):
+                kept[1].load_kernels()
+                _remember_start(key, *kept)
         if key in _START:
             energized, newton = _START[key]
             self._has_source, self.energized, self.all_energized = True, energized.copy(), bool(energized.all())
@@ -230,16 +250,15 @@ class Grid:
             self._newton = None
             return
         self.write_injections(zeros, zeros)
-        pp.runpp(self.net, numba=False)  # builds the internal case the fast path takes its matrices from
+        _pandapower().runpp(self.net, numba=False)  # builds the internal case the fast path takes its matrices from
         live = self.net.res_bus.vm_pu.notna().to_numpy()
         self.energized = np.array([live[self._bus_index[p.bus]] for p in self.points], dtype=bool)
         self.all_energized = bool(self.energized.all())
         if self.backend == "newton":
             self._newton = _DenseNewton(self, compiled=kernels.COMPILED)
         if key is not None and self.has_source:
-            if len(_START) >= START_CACHE_SITES:
-                del _START[next(iter(_START))]  # the oldest: a sweep over sizes must not keep every one
-            _START[key] = (self.energized.copy(), self._newton.fresh_copy(self))
+            _remember_start(key, self.energized.copy(), self._newton.fresh_copy(None))
+            grid_cache.store(*key, _START[key])
 
     # -- the pandapower side -----------------------------------------------------------
     def write_injections(self, p_kw: np.ndarray, q_kvar: np.ndarray) -> None:
@@ -255,6 +274,7 @@ class Grid:
     def run_pandapower(self, p_kw: np.ndarray, q_kvar: np.ndarray, init: str = "auto") -> GridState:
         """Full ``pandapower.runpp`` and its results, the reference the fast path is checked against."""
         self.write_injections(p_kw, q_kvar)
+        pp = _pandapower()
         try:
             pp.runpp(self.net, init=init, numba=False, tolerance_mva=1e-9)
         except pp.LoadflowNotConverged:
@@ -278,7 +298,7 @@ class Grid:
         """Write the network in pandapower's own JSON format (open it with ``pandapower.from_json``)."""
         if p_kw is not None and q_kvar is not None:
             self.write_injections(p_kw, q_kvar)
-        pp.to_json(self.net, str(path))
+        _pandapower().to_json(self.net, str(path))
 
     # -- the step ----------------------------------------------------------------------
     def solve(self, p_kw: np.ndarray, q_kvar: np.ndarray) -> GridState:
@@ -349,17 +369,22 @@ class _DenseNewton:
         self.y_slack_row = np.ascontiguousarray(self.y_bus[0])
         self.v = internal["V"][order].copy()
         self._diag = np.diag_indices(n)  # the Jacobian's diagonal, indexed every iteration
-        if compiled:  # load (or compile) the kernels now, not in the middle of the first step
-            kernels.update_bus_power(self.incidence, np.zeros(len(grid.points)), np.zeros(len(grid.points)),
-                                     np.zeros(n, dtype=complex))
-            self._results_compiled(kernels.newton_pq(self.y_bus, self.v, np.zeros(n, dtype=complex), 1e-10, 1)[0])
+        self.load_kernels()
         self._last_s: np.ndarray | None = None
         self._s_bus = np.zeros(n, dtype=complex)  # the compiled path's bus injections, updated in place
         self._last_state: GridState | None = None
         self.grid = grid
 
-    def fresh_copy(self, grid: Grid) -> _DenseNewton:
-        """This solver's matrices, shared (never written), with its own start voltages and no history."""
+    def load_kernels(self) -> None:
+        """Load (or compile) the kernels now, not in the middle of the first step (compiled only)."""
+        if self.compiled:
+            n, points = len(self.v), self.incidence.shape[1]
+            kernels.update_bus_power(self.incidence, np.zeros(points), np.zeros(points), np.zeros(n, dtype=complex))
+            self._results_compiled(kernels.newton_pq(self.y_bus, self.v, np.zeros(n, dtype=complex), 1e-10, 1)[0])
+
+    def fresh_copy(self, grid: Grid | None) -> _DenseNewton:
+        """This solver's matrices, shared (never written), with its own start voltages and no history
+        (``grid`` None: for the caches, which hold no grid)."""
         copied = copy.copy(self)
         copied.grid, copied.v, copied._s_bus = grid, self.v.copy(), np.zeros_like(self._s_bus)
         copied._last_s = copied._last_state = None
