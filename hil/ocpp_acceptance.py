@@ -56,7 +56,8 @@ def run_with_csms(scenario: Scenario, out_dir: Path, csms_cmd: str | None = None
     With a site EMS (``controller_cmd``) the twin runs on ``clock`` — lockstep by default, so the
     Modbus side's verdicts do not depend on the machine's load; OCPP has no lockstep, and the
     stations' messages and the CSMS's profiles take effect at whichever step they reach the twin
-    (the OCPP verdicts are judged in simulated time). Without one it is paced at ``speed``.
+    (the OCPP verdicts are judged in simulated time). Without one it is paced at ``speed`` and
+    the scenario's own controller runs the site (battery, site EV cap), as a site EMS would.
     ``lockstep_timeout_s``, ``watchdog_timeout_s`` and ``stop`` are as for
     ``run_with_external_controller`` (``satwin test`` passes its runner options to both).
     """
@@ -83,7 +84,8 @@ def run_with_csms(scenario: Scenario, out_dir: Path, csms_cmd: str | None = None
                                                   stop=stop)
         else:
             options = ServeOptions(speed=speed, watchdog_timeout_s=watchdog_timeout_s)
-            result = serve(scenario, out_dir, host=HOST, port=0, options=options, echo=echo, stop=stop, ocpp=ocpp)
+            result = serve(scenario, out_dir, host=HOST, port=0, options=options, echo=echo, stop=stop, ocpp=ocpp,
+                           site_controller=scenario.controller)
         if child is not None and child.poll() is not None:
             tail = (child.stderr.read() or "").strip().splitlines()[-3:] if child.stderr else []
             problems.append(f"CSMS exited with code {child.returncode} before the scenario ended"

@@ -14,7 +14,7 @@ import functools
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hil.datastore.bridge import Bridge
@@ -26,9 +26,10 @@ from hil.servers.rtu import RtuLine, RtuServer, line_baud
 from hil.servers.tls import TlsOptions
 from hil.servers.units import BusTiming
 from twin.config.scenario import Scenario
+from twin.model.controllers import make_controller
 from twin.model.core import Twin
 from twin.run.lockstep import LockstepClock
-from twin.run.loop import Stop, WallClock
+from twin.run.loop import Stop, WallClock, builtin_control
 from twin.run.session import RunResult, Session
 
 AUDIT_FILE = "modbus_audit.jsonl"
@@ -62,7 +63,8 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
           problems: list[str] | None = None, rtu: RtuLine | None = None, rtu_over_tcp_port: int | None = None,
           bus_timing: bool = True, ocpp: OcppOptions | None = None,
           stations_ready: Callable[[OcppStations], None] | None = None,
-          limits: ConnectionLimits = ConnectionLimits(), tls: TlsOptions | None = None) -> RunResult:
+          limits: ConnectionLimits = ConnectionLimits(), tls: TlsOptions | None = None,
+          site_controller: str | None = None) -> RunResult:
     """Serve ``scenario`` until its end, ``stop`` or Ctrl-C; the results folder is always finished.
 
     ``start_gate`` (paced clock): the clock starts when it is set (the controller under test
@@ -75,7 +77,13 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
     stations (``hil.ocpp``); their health joins the verdicts. ``limits``: the connection cap and
     idle timeout of the Modbus TCP server (``hil.servers.limits``). ``tls``: Modbus/TCP Security
     (client certificates, a role each; ``hil.servers.tls``) instead of plain Modbus TCP.
+    ``site_controller``: the site's setpoints come from this built-in controller, not from Modbus
+    writes (a CSMS under test alone: a reference EMS runs the battery and the site's EV cap, as
+    on a real site); the Modbus server then serves read-only and no Modbus controller's health
+    is judged.
     """
+    if site_controller is not None:
+        options = replace(options, read_only=True)  # nobody may fight the site's controller
     twin = Twin(scenario)
     out_dir = Path(out_dir)
     bridge = Bridge(twin, build_register_map(twin.site), out_dir / AUDIT_FILE, read_only=options.read_only,
@@ -109,10 +117,12 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
 
     try:
         meta = {"speed": options.speed, "clock": options.clock, "read_only": options.read_only,
+                "site_controller": site_controller or "modbus",
                 "modbus": f"{host}:{port}", "modbus_tls": tls is not None,
                 "heartbeat_timeout_s": bridge.heartbeat_timeout_s}
         with Session(twin, out_dir, "modbus", meta, stop=stop) as session:
-            session.more_verdicts = lambda: bridge.health.verdicts(twin.env.now, problems)
+            if site_controller is None:  # else no Modbus controller is under test
+                session.more_verdicts = lambda: bridge.health.verdicts(twin.env.now, problems)
             if isinstance(clock, WallClock):
                 clock.on_overrun = functools.partial(_overran, session.stop, options.overrun == "stop")
             try:
@@ -126,8 +136,9 @@ def serve(scenario: Scenario, out_dir: Path, host: str = "127.0.0.1", port: int 
                     stations.start()  # waits for their boots, bounded by ocpp.boot_wait_s
                 if start_gate is not None and options.clock == "paced":
                     start_gate.wait(start_gate_timeout_s)
-                control, sinks = (bridge, [bridge]) if stations is None else (chain(bridge, stations),
-                                                                               [bridge, stations])
+                site = bridge if site_controller is None else \
+                    builtin_control(make_controller(site_controller, twin.site_info))
+                control, sinks = (site, [bridge]) if stations is None else (chain(site, stations), [bridge, stations])
                 session.run(control, sinks, clock=clock, record_lateness=options.clock == "paced")
             finally:
                 stop_serving()  # before the folder is finished: no write lands after the last step

@@ -13,6 +13,7 @@ from hil_rig import DATA
 from hil.ocpp_acceptance import run_with_csms
 from twin.app.suite import run_one
 from twin.config.scenario import load_scenario
+from twin.results.reader import read_events
 from twin.run.session import run_scenario
 
 EMS = f"{sys.executable} -m twin controller --host {{host}} --port {{port}}"
@@ -124,3 +125,19 @@ def test_satwin_test_against_a_csms_alone_takes_speed_and_refuses_lockstep_optio
     assert refused.stderr.startswith("error: ") and "--clock: applies only with --controller-cmd" in refused.stderr
     alone = satwin("test", scenario, "--speed", "600", "--out", str(tmp_path / "b"))
     assert alone.returncode == 2 and "--csms-cmd/--ocpp-csms" in alone.stderr, alone.stderr
+
+
+def test_against_a_csms_alone_the_scenarios_controller_runs_the_site_and_no_modbus_controller_is_judged(tmp_path):
+    """No site EMS under test: the scenario's own controller runs the battery and the site's EV
+    cap (before, nobody did: the watchdog tripped the site into its safe state and the suite
+    failed every CSMS on "controller healthy"); Modbus serves read-only."""
+    result = run_with_csms(holiday_peak(), tmp_path / "run", CSMS)  # paced at the default speed
+    assert result.status == "completed" and result.error is None, (result.error, failed(result))
+    assert not any(v.criterion.startswith("controller healthy") for v in result.verdicts)
+    assert result.passed, failed(result)
+    assert contract(result).passed  # the reference EMS shaved the peak the uncontrolled site overruns
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert (run["site_controller"], run["read_only"]) == ("peak-shaving", True)
+    details = read_events(tmp_path / "run").column("detail").to_pylist()
+    assert "p_set_kw [kW] by controller" in details  # the battery's setpoints, from the built-in controller
+    assert any("ChargingStationMaxProfile" in line for line in (tmp_path / "run" / "ocpp_audit.jsonl").open())
