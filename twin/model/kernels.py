@@ -79,6 +79,18 @@ def slots_seconds_to_target(granted_kw, occupied, target_soc_pct, soc_pct, capac
     return shortest_h if shortest_h == np.inf else max(0.0, shortest_h) * 3600.0
 
 
+# -- injections -----------------------------------------------------------------------------
+@jit
+def group_sums(group, p_kw, q_per_p, p_out, q_out):
+    """``core.group_sums_reference`` (a charger group's P and Q from its connectors') in one pass:
+    each group summed in index order from 0.0, as ``np.bincount`` does."""
+    p_out[:] = 0.0
+    q_out[:] = 0.0
+    for i in range(group.shape[0]):
+        p_out[group[i]] += p_kw[i]
+        q_out[group[i]] += p_kw[i] * q_per_p[i]
+
+
 # -- power flow -----------------------------------------------------------------------------
 @jit
 def update_bus_power(incidence, p_kw, q_kvar, s_bus):
