@@ -34,7 +34,8 @@ else:
 @jit
 def slots_wanted_kw(soc_pct, max_accept_kw, knee_pct, efficiency, p_max_kw, p_limit_kw, occupied, faulted,
                     target_soc_pct, min_taper_fraction, out):
-    """``ChargingSlots.wanted_kw_reference`` in one pass; writes ``out`` and returns it."""
+    """``ChargingSlots.wanted_kw_reference`` in one pass, into ``out`` (returning it would cost a
+    microsecond more a call: numba boxes a returned array through a pickled constant)."""
     for i in range(soc_pct.shape[0]):
         if not occupied[i] or faulted[i] or soc_pct[i] >= target_soc_pct[i]:
             out[i] = 0.0
@@ -46,7 +47,6 @@ def slots_wanted_kw(soc_pct, max_accept_kw, knee_pct, efficiency, p_max_kw, p_li
             taper = min(max(taper, min_taper_fraction), 1.0)
         accept = max_accept_kw[i] * taper / efficiency[i]
         out[i] = min(min(p_max_kw[i], p_limit_kw[i]), accept)
-    return out
 
 
 @jit
