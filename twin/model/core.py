@@ -265,13 +265,11 @@ class Twin:
         if previous is None or abs(value - previous) >= spec.log_step or (value == 0.0) != (previous == 0.0):
             self.log("setpoint", spec.target, -1, value, f"{spec.quantity} [{spec.unit}] by {source}")
         if spec.latency_s > 0:
-            self.env.process(self._after(spec, value))
+            # the value lands when the latency's timeout fires: one event a command, where a process
+            # waiting on the timeout took four (its start, the timeout, its resumption, its end)
+            self.env.timeout(spec.latency_s).callbacks.append(lambda _timeout: self._set(spec, value))
         else:
             self._set(spec, value)
-
-    def _after(self, spec: CommandSpec, value: float):
-        yield self.env.timeout(spec.latency_s)
-        self._set(spec, value)
 
     def _set(self, spec: CommandSpec, value: float) -> None:
         if spec.kind == "bess":
