@@ -3,7 +3,7 @@
 No I/O, no wall clock, no logging in here: the runner decides pacing and where
 snapshots and events go. A step advances SimPy to the step's end (arrivals, plug-ins,
 departures and commands happen at their exact times), then integrates the devices over
-the step, solves the power flow and returns an immutable ``Snapshot`` of the step.
+the step, solves the power flow and returns a ``Snapshot`` of the step (read-only by contract).
 """
 
 from __future__ import annotations
@@ -67,9 +67,14 @@ MIN_PART_S = 1e-3  # shorter parts are merged into the next: a battery that fill
 ISLAND_LOSS_FRACTION = 0.04  # losses assumed when shedding for an island, before the power flow says
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Snapshot:
-    """The site over one step ending at ``t_s``. Arrays follow the twin's name lists."""
+    """The site over one step ending at ``t_s``. Arrays follow the twin's name lists.
+
+    Read-only by contract: every sink of a step gets the same object, and none writes to it.
+    Not ``frozen``: a frozen dataclass sets each of its 41 fields through ``object.__setattr__``,
+    which took ~6 µs of every step to build it (~3 % of a 1 s step); a plain one stores them directly.
+    """
 
     t_s: float
     dt_s: float
