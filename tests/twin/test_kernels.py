@@ -10,6 +10,7 @@ import simpy
 from tests.conftest import FREIGHT_SITE, PASSENGER_SITE, run_twin
 from twin.config.site import load_site
 from twin.model import kernels
+from twin.model.core import group_sums_reference
 from twin.model.devices.charger import ChargingSlots, Occupant
 from twin.model.grid import Grid, _DenseNewton, injection_points
 from twin.model.profiles import IntervalMean
@@ -108,3 +109,19 @@ def test_a_run_with_kernels_equals_the_plain_model(holiday, monkeypatch):
         assert a.bess_soc_pct == pytest.approx(b.bess_soc_pct, abs=1e-9)
         np.testing.assert_allclose(a.charger_p_kw, b.charger_p_kw, atol=1e-6)
         np.testing.assert_allclose(a.v_pu, b.v_pu, atol=1e-9)
+
+
+@pytest.mark.parametrize("n_groups, n", [(1, 1), (3, 28), (6, 40), (4, 3)])
+def test_group_sums_kernel_equals_bincount_bit_for_bit(n_groups, n):
+    rng = np.random.default_rng(n)
+    for trial in range(20):
+        group = rng.integers(0, n_groups, n)
+        if trial % 2:
+            group.sort()  # as the twin lays its connectors out, group by group
+        p_kw = rng.uniform(0.0, 1200.0, n) * (rng.random(n) < 0.7)
+        q_per_p = rng.uniform(0.0, 0.5, n)
+        fast = np.full(n_groups, np.nan), np.full(n_groups, np.nan)
+        plain = np.full(n_groups, np.nan), np.full(n_groups, np.nan)
+        kernels.group_sums(group, p_kw, q_per_p, *fast)
+        group_sums_reference(group, p_kw, q_per_p, *plain)
+        assert np.array_equal(fast[0], plain[0]) and np.array_equal(fast[1], plain[1]), trial

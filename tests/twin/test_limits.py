@@ -6,8 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import simpy
 
 from twin.config.scenario import load_scenario
+from twin.config.site import Limits
+from twin.model.events import EventLog
+from twin.model.limits import LimitMonitor
 from twin.results.reader import read_events, read_timeseries
 from twin.run.session import run_scenario
 
@@ -55,3 +59,23 @@ def test_the_limits_of_the_site_file_are_the_ones_applied(tmp_path):
     events = read_events(out).to_pandas()
     assert not ((events.kind == "limit_violation") & (events.device == "T1")).any()
     assert "| T1 | loading |" not in (out / "report.md").read_text()
+
+
+def test_the_quick_in_band_check_logs_what_the_element_masks_log():
+    """``LimitMonitor.check`` skips its masks when plain min/max say every element is inside; a monitor
+    that always runs them (the reference) logs the same events, on values at the limits, NaN and 0 included."""
+    limits = Limits(v_min_pu=0.95, v_max_pu=1.05, max_loading_pct=100.0)
+    env = simpy.Environment()
+    quick, masks = EventLog(env), EventLog(env)
+    names = ["b1", "b2", "b3"], ["l1", "l2"], ["t1"]
+    fast, plain = LimitMonitor(limits, *names, quick), LimitMonitor(limits, *names, masks)
+    rng = np.random.default_rng(16)
+    for step in range(3000):
+        v_pu = rng.choice([0.0, 0.9499999, 0.95, 1.0, 1.05, 1.0500001, np.nan], 3, p=[.05, .05, .1, .6, .1, .05, .05])
+        loading = rng.choice([0.0, 50.0, 100.0, 100.0001, np.nan], 3, p=[.1, .6, .1, .1, .1])
+        plain._any_out = True  # the reference runs the masks every step
+        for monitor in (fast, plain):
+            monitor.check(float(step), v_pu, loading[:2], loading[2:])
+    logged = masks.drain()
+    assert [e.kind for e in logged].count("limit_violation") > 100  # both paths were taken, often
+    assert quick.drain() == logged

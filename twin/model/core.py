@@ -3,7 +3,7 @@
 No I/O, no wall clock, no logging in here: the runner decides pacing and where
 snapshots and events go. A step advances SimPy to the step's end (arrivals, plug-ins,
 departures and commands happen at their exact times), then integrates the devices over
-the step, solves the power flow and returns an immutable ``Snapshot`` of the step.
+the step, solves the power flow and returns a ``Snapshot`` of the step (read-only by contract).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 
 from twin.config.faults import Fault, check_fault
 from twin.config.scenario import Scenario
+from twin.model import kernels
 from twin.model.averaging import PartMeans
 from twin.model.clock import SiteEnvironment
 from twin.model.commands import (
@@ -66,9 +67,14 @@ MIN_PART_S = 1e-3  # shorter parts are merged into the next: a battery that fill
 ISLAND_LOSS_FRACTION = 0.04  # losses assumed when shedding for an island, before the power flow says
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Snapshot:
-    """The site over one step ending at ``t_s``. Arrays follow the twin's name lists."""
+    """The site over one step ending at ``t_s``. Arrays follow the twin's name lists.
+
+    Read-only by contract: every sink of a step gets the same object, and none writes to it.
+    Not ``frozen``: a frozen dataclass sets each of its 41 fields through ``object.__setattr__``,
+    which took ~6 µs of every step to build it (~3 % of a 1 s step); a plain one stores them directly.
+    """
 
     t_s: float
     dt_s: float
@@ -113,6 +119,14 @@ class Snapshot:
     measured: Measurements  # what a controller sees of this step: the truth through the sensor models
 
 
+def group_sums_reference(group: np.ndarray, p_kw: np.ndarray, q_per_p: np.ndarray, p_out: np.ndarray,
+                         q_out: np.ndarray) -> None:
+    """Per group (``group[i]`` is member ``i``'s): the sum of the members' ``p_kw`` into ``p_out``
+    and of their ``p_kw * q_per_p`` into ``q_out`` (``kernels.group_sums`` is the compiled one)."""
+    p_out[:] = np.bincount(group, weights=p_kw, minlength=len(p_out))
+    q_out[:] = np.bincount(group, weights=p_kw * q_per_p, minlength=len(q_out))
+
+
 class Twin:
     def __init__(self, scenario: Scenario, backend: Backend = "newton") -> None:
         self.scenario = scenario
@@ -145,6 +159,8 @@ class Twin:
         self.swap = SwapStationModel(env, site.swap, self.totals, self.log) if site.swap else None
 
         self.pools = self._connector_pools()
+        # where each vehicle class queues, in site order: the swap station or its connector pool
+        self._queues = [self.swap if c.name == "swap_truck" else self.pools[c.name] for c in site.vehicles]
         ids = count(1)
         for cls, seed in zip(site.vehicles, seeds):
             rates = hourly_rates_per_s(cls, scenario.traffic.multiplier.get(cls.name, 1.0))
@@ -170,6 +186,12 @@ class Twin:
             self.schedule_fault(fault, "scenario")
         self._p_kw = np.zeros(len(self.points))
         self._q_kvar = np.zeros(len(self.points))
+        # the charger groups' part of them, written in place each step
+        self._group_p_kw, self._group_q_kvar = self._p_kw[self._group_points], self._q_kvar[self._group_points]
+        self._group_sums = kernels.group_sums if kernels.COMPILED else group_sums_reference
+        # load (or compile) the kernel now, not in the middle of the first step
+        self._group_sums(self.connector_group, np.zeros(len(self.connector_group)), self._charger_q_per_p,
+                         self._group_p_kw, self._group_q_kvar)
         self._poc_index = self.grid.bus_names.index(site.utility.connection_bus)
 
     # -- construction helpers ------------------------------------------------------------
@@ -248,13 +270,11 @@ class Twin:
         if previous is None or abs(value - previous) >= spec.log_step or (value == 0.0) != (previous == 0.0):
             self.log("setpoint", spec.target, -1, value, f"{spec.quantity} [{spec.unit}] by {source}")
         if spec.latency_s > 0:
-            self.env.process(self._after(spec, value))
+            # the value lands when the latency's timeout fires: one event a command, where a process
+            # waiting on the timeout took four (its start, the timeout, its resumption, its end)
+            self.env.timeout(spec.latency_s).callbacks.append(lambda _timeout: self._set(spec, value))
         else:
             self._set(spec, value)
-
-    def _after(self, spec: CommandSpec, value: float):
-        yield self.env.timeout(spec.latency_s)
-        self._set(spec, value)
 
     def _set(self, spec: CommandSpec, value: float) -> None:
         if spec.kind == "bess":
@@ -305,18 +325,18 @@ class Twin:
         while env.peek() <= env.now:
             env.step()
 
-    def _part_end_s(self, t1: float, wanted: np.ndarray, swap_wanted: np.ndarray, scale: float) -> float:
+    def _part_end_s(self, t1: float, granted_kw: np.ndarray, swap_granted_kw: np.ndarray | None) -> float:
         """End of the next charging part: the step's end, the next SimPy event someone waits on, the longest part,
         or the moment the first battery would reach its target at the power it is granted now
-        (``scale``: the EV cap's share, before an island's shedding, which only lowers the power:
-        the part is never too long)."""
+        (within the EV cap, before an island's shedding, which only lowers the power: the part
+        is never too long). ``swap_granted_kw`` is None when the swap station draws nothing."""
         now = self.env.now
         # the longest parts end on a fixed grid, so a long step is cut where shorter steps would end
         grid_end_s = (math.floor(now / CHARGING_SUBSTEP_S + 1e-9) + 1) * CHARGING_SUBSTEP_S
         end = min(t1, self.env.next_live_s(), grid_end_s)
-        end = min(end, now + self.chargers.seconds_to_target(wanted * scale))
-        if swap_wanted.size:
-            end = min(end, now + self.swap.slots.seconds_to_target(swap_wanted * scale))
+        end = min(end, now + self.chargers.seconds_to_target(granted_kw))
+        if swap_granted_kw is not None and swap_granted_kw.size:
+            end = min(end, now + self.swap.slots.seconds_to_target(swap_granted_kw))
         return min(t1, max(end, now + MIN_PART_S))
 
     def _charge(self, t1: float, pv_p: np.ndarray, load_p: np.ndarray, load_q: np.ndarray) -> tuple[float, tuple]:
@@ -336,11 +356,14 @@ class Twin:
             load_p, load_q = np.where(load_live, load_p, 0.0), np.where(load_live, load_q, 0.0)
             wanted[~live[self._group_points][self.connector_group]] = 0.0
         swap_live = self.swap is not None and bool(live[self._swap_point])
-        swap_wanted = self.swap.wanted_kw() if swap_live else np.zeros(0)
-        total_wanted = wanted.sum() + swap_wanted.sum()
+        swap_wanted = self.swap.wanted_kw() if swap_live else None
+        # without a live swap station, 0.0: what the sum of its empty array of wanted powers was
+        total_wanted = wanted.sum() + (swap_wanted.sum() if swap_live else 0.0)
         scale = min(1.0, self.ev_cap_kw / total_wanted) if total_wanted > 0 else 1.0
+        granted = wanted * scale
+        swap_granted = swap_wanted * scale if swap_live else None
         start_s = self.env.now
-        end_s = self._part_end_s(t1, wanted, swap_wanted, scale)
+        end_s = self._part_end_s(t1, granted, swap_granted)
         dt_s = end_s - start_s
         swap_aux_kw = self.site.swap.aux_kw if swap_live else 0.0
         battery = self.battery
@@ -353,6 +376,8 @@ class Twin:
             if surplus_kw > 0 and ev_kw > 0:
                 scale *= max(0.0, ev_kw - surplus_kw) / ev_kw
                 surplus_kw -= min(ev_kw, surplus_kw)
+                granted = wanted * scale
+                swap_granted = swap_wanted * scale if swap_live else None
             if surplus_kw > 0 and load_p.sum() > 0:
                 kept = max(0.0, 1.0 - surplus_kw / load_p.sum())
                 load_shed_kw += float(load_p.sum() * (1.0 - kept))
@@ -364,8 +389,8 @@ class Twin:
         # the clock first, so that a battery that fills in this part fires its event at the part's end
         self.env.run_before(end_s)
         # a copy: the slots' own array changes in place when a vehicle leaves in the next part
-        charger_p = self.chargers.advance(dt_s, wanted * scale).copy()
-        swap_p = float(self.swap.slots.advance(dt_s, swap_wanted * scale).sum()) + swap_aux_kw if swap_live else 0.0
+        charger_p = self.chargers.advance(dt_s, granted).copy()
+        swap_p = float(self.swap.slots.advance(dt_s, swap_granted).sum()) + swap_aux_kw if swap_live else 0.0
         return dt_s, (charger_p, swap_p, pv_p, load_p, load_q, load_shed_kw)
 
     def _injections(self, pv_p, bess_p, charger_p, swap_p, load_p, load_q) -> tuple[np.ndarray, np.ndarray]:
@@ -374,10 +399,7 @@ class Twin:
         p[self._pv_points] = -pv_p
         if self._bess_point is not None:
             p[self._bess_point] = -bess_p
-        n_groups = len(self.site.chargers)
-        p[self._group_points] = np.bincount(self.connector_group, weights=charger_p, minlength=n_groups)
-        q[self._group_points] = np.bincount(self.connector_group, weights=charger_p * self._charger_q_per_p,
-                                            minlength=n_groups)
+        self._group_sums(self.connector_group, charger_p, self._charger_q_per_p, self._group_p_kw, self._group_q_kvar)
         if self._swap_point is not None:
             p[self._swap_point] = swap_p
             q[self._swap_point] = swap_p * self._swap_q_per_p
@@ -401,8 +423,7 @@ class Twin:
             self.faults.comms_lost, {"pv_p_kw": pv_p, "pv_available_kw": pv_available, "charger_p_kw": charger_p,
                                      "charger_ev_soc_pct": self.chargers.soc_pct, "swap_p_kw": swap_p})
         totals = self.totals
-        queues = np.array([self.swap.queue_len if c.name == "swap_truck" else self.pools[c.name].queue_len
-                           for c in self.site.vehicles])
+        queues = np.array([queue.queue_len for queue in self._queues])
         return Snapshot(
             t_s=t0 + dt_s, dt_s=dt_s, hour_local=hour,
             grid_p_kw=grid.p_import_kw, grid_q_kvar=grid.q_import_kvar,

@@ -34,6 +34,7 @@ class FaultEffects:
     def __init__(self, twin: Twin) -> None:
         self.twin = twin
         self.active: Counter[str] = Counter()
+        self.count = 0  # faults active now: counted at each switch, read by every step's snapshot
         self.comms_lost: frozenset[str] = frozenset()
         self._derate_pct: dict[str, float] = {}  # active bess_derate faults -> derate
 
@@ -49,6 +50,7 @@ class FaultEffects:
     def switch(self, fault: Fault, on: bool) -> None:
         """Switch a fault's effect on or off now (its process calls this; so does a rebuilt step)."""
         self.active[fault.label] += 1 if on else -1
+        self.count = sum(1 for value in self.active.values() if value > 0)
         active = self.active[fault.label] > 0
         twin, kind, device = self.twin, fault.kind, fault.device
         if kind == "bess_derate":
@@ -88,7 +90,3 @@ class FaultEffects:
             return
         derate_pct = max(self._derate_pct.values(), default=0.0)
         battery.p_derate_kw = battery.spec.p_max_kw * (1.0 - derate_pct / 100.0)
-
-    @property
-    def count(self) -> int:
-        return sum(1 for value in self.active.values() if value > 0)

@@ -34,7 +34,8 @@ else:
 @jit
 def slots_wanted_kw(soc_pct, max_accept_kw, knee_pct, efficiency, p_max_kw, p_limit_kw, occupied, faulted,
                     target_soc_pct, min_taper_fraction, out):
-    """``ChargingSlots.wanted_kw_reference`` in one pass; writes ``out`` and returns it."""
+    """``ChargingSlots.wanted_kw_reference`` in one pass, into ``out`` (returning it would cost a
+    microsecond more a call: numba boxes a returned array through a pickled constant)."""
     for i in range(soc_pct.shape[0]):
         if not occupied[i] or faulted[i] or soc_pct[i] >= target_soc_pct[i]:
             out[i] = 0.0
@@ -46,7 +47,6 @@ def slots_wanted_kw(soc_pct, max_accept_kw, knee_pct, efficiency, p_max_kw, p_li
             taper = min(max(taper, min_taper_fraction), 1.0)
         accept = max_accept_kw[i] * taper / efficiency[i]
         out[i] = min(min(p_max_kw[i], p_limit_kw[i]), accept)
-    return out
 
 
 @jit
@@ -77,6 +77,18 @@ def slots_seconds_to_target(granted_kw, occupied, target_soc_pct, soc_pct, capac
             room_kwh = (target_soc_pct[i] - soc_pct[i]) / 100.0 * capacity_kwh[i]
             shortest_h = min(shortest_h, room_kwh / (granted_kw[i] * efficiency[i]))
     return shortest_h if shortest_h == np.inf else max(0.0, shortest_h) * 3600.0
+
+
+# -- injections -----------------------------------------------------------------------------
+@jit
+def group_sums(group, p_kw, q_per_p, p_out, q_out):
+    """``core.group_sums_reference`` (a charger group's P and Q from its connectors') in one pass:
+    each group summed in index order from 0.0, as ``np.bincount`` does."""
+    p_out[:] = 0.0
+    q_out[:] = 0.0
+    for i in range(group.shape[0]):
+        p_out[group[i]] += p_kw[i]
+        q_out[group[i]] += p_kw[i] * q_per_p[i]
 
 
 # -- power flow -----------------------------------------------------------------------------

@@ -99,9 +99,10 @@ class ChargingSlots:
         """Grid-side power each slot would draw now, before any site-wide cap or ramp (a new array)."""
         if not self.compiled:
             return self.wanted_kw_reference()
-        return kernels.slots_wanted_kw(self.soc_pct, self.max_accept_kw, self.knee_pct, self.efficiency,
-                                       self.p_max_kw, self.p_limit_kw, self.occupied, self.faulted,
-                                       self.target_soc_pct, MIN_TAPER_FRACTION, self._wanted).copy()
+        kernels.slots_wanted_kw(self.soc_pct, self.max_accept_kw, self.knee_pct, self.efficiency, self.p_max_kw,
+                                self.p_limit_kw, self.occupied, self.faulted, self.target_soc_pct, MIN_TAPER_FRACTION,
+                                self._wanted)
+        return self._wanted.copy()
 
     def wanted_kw_reference(self) -> np.ndarray:
         accept = taper_kw(self.soc_pct, self.max_accept_kw, self.knee_pct) / self.efficiency
