@@ -58,7 +58,7 @@ def run_with_csms(scenario: Scenario, out_dir: Path, csms_cmd: str | None = None
     stations' messages and the CSMS's profiles take effect at whichever step they reach the twin
     (the OCPP verdicts are judged in simulated time). Without one it is paced at ``speed`` and
     the scenario's own controller runs the site (battery, site EV cap), as a site EMS would.
-    ``lockstep_timeout_s``, ``watchdog_timeout_s`` and ``stop`` are as for
+    ``stop``, and with a site EMS ``lockstep_timeout_s`` and ``watchdog_timeout_s``, are as for
     ``run_with_external_controller`` (``satwin test`` passes its runner options to both).
     """
     child = None
@@ -83,7 +83,7 @@ def run_with_csms(scenario: Scenario, out_dir: Path, csms_cmd: str | None = None
                                                   watchdog_timeout_s=watchdog_timeout_s, echo=echo, ocpp=ocpp,
                                                   stop=stop)
         else:
-            options = ServeOptions(speed=speed, watchdog_timeout_s=watchdog_timeout_s)
+            options = ServeOptions(speed=speed)  # the site's controller is built in: no Modbus watchdog runs
             result = serve(scenario, out_dir, host=HOST, port=0, options=options, echo=echo, stop=stop, ocpp=ocpp,
                            site_controller=scenario.controller)
         if child is not None and child.poll() is not None:

@@ -123,6 +123,8 @@ def test_satwin_test_against_a_csms_alone_takes_speed_and_refuses_lockstep_optio
     refused = satwin("test", scenario, "--csms-cmd", "true", "--clock", "lockstep", "--out", str(tmp_path / "a"))
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert refused.stderr.startswith("error: ") and "--clock: applies only with --controller-cmd" in refused.stderr
+    no_watchdog = satwin("test", scenario, "--csms-cmd", "true", "--watchdog-timeout", "30", "--out", str(tmp_path / "c"))
+    assert no_watchdog.returncode == 2 and "--watchdog-timeout: applies only with --controller-cmd" in no_watchdog.stderr
     alone = satwin("test", scenario, "--speed", "600", "--out", str(tmp_path / "b"))
     assert alone.returncode == 2 and "--csms-cmd/--ocpp-csms" in alone.stderr, alone.stderr
 

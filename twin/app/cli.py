@@ -173,8 +173,7 @@ def test_suite(
     lockstep_timeout: Annotated[Optional[float], typer.Option(
         help="with --clock lockstep: wall seconds to wait for an acknowledgement (default 5)")] = None,
     watchdog_timeout: Annotated[Optional[float], typer.Option(
-        help="with --controller-cmd or --csms-cmd/--ocpp-csms: heartbeat timeout, simulated s (default: the "
-             "site's)")] = None,
+        help="with --controller-cmd: heartbeat timeout, simulated s (default: the site's)")] = None,
     csms_cmd: Annotated[Optional[str], typer.Option(
         help="chargers on OCPP against this CSMS command, started per scenario, e.g. 'my_csms --port {port}'")] = None,
     ocpp_csms: Annotated[Optional[str], typer.Option(help="chargers on OCPP against this running CSMS (ws://…)")] = None,
@@ -248,8 +247,9 @@ def _flag(option: str) -> str:
     return "--" + option.removesuffix("_s").replace("_", "-")
 
 
-# what a suite against a CSMS alone takes: its twin is paced (no site EMS acknowledges steps)
-CSMS_ONLY_OPTIONS = ("speed", "watchdog_timeout_s")
+# what a suite against a CSMS alone takes: its twin is paced (no site EMS acknowledges steps), and
+# the scenario's own controller runs the site, so no Modbus watchdog runs either
+CSMS_ONLY_OPTIONS = ("speed",)
 
 
 def _check_runner_options(controller_cmd: Optional[str], ocpp: bool, options: dict) -> None:
