@@ -127,16 +127,15 @@ class SunSpecDevice:
             self._changed.add(model_id)
             self._set_point(model_id, name, value)
 
-    def _set_point(self, model_id: int, name: str, value: float | str):
+    def _set_point(self, model_id: int, name: str, value: float | str) -> None:
         """One point from its engineering value; numbers saturate, so an odd step never breaks the image."""
         point = self.point(model_id, name)
         if isinstance(value, str):
             point.value = value
-            return point
+            return
         sf = self.scale_exponent(model_id, name)
         low, high = RAW_RANGE[TYPES[point.pdef["type"]]]
         point.value = min(max(int(round(value / 10.0 ** sf)), low), high)
-        return point
 
     def image(self, live: dict[tuple[int, str], float]) -> list[int]:
         """The whole block at SUNSPEC_BASE for a step whose ``LIVE`` points have these values.
