@@ -18,7 +18,7 @@ class ScenarioError(ValueError):
         self.file = str(file) if file is not None else None
         self.field = field
         self.message = message
-        where = self.file or "<input>"
+        where = self.file or "command line"  # every error without a file is about an option
         if field:
             where = f"{where}: {field}"
         super().__init__(f"{where}: {message}")
