@@ -41,6 +41,9 @@ TIMED_CALLS = {
     "finish (KPIs, plot, report)": [(SESSION, "Session.finish|finish_run")],
     "loop, other": [(SESSION, "run_loop")],  # the loop's own time: clock, sinks, progress
 }
+# calls counted (not timed) inside the run loop: why a long step costs what it does. A step
+# charges in parts from event to event (``Twin._charge``), and each SimPy event is a ``step``.
+COUNTED_CALLS = {"charging parts": (CORE, "Twin._charge"), "SimPy events": ("simpy.core", "Environment.step")}
 LOOP = "loop, other"
 LOOP_PARTS = ("traffic/SimPy", "devices, snapshot", "power flow", "sensors", "controller", "recording", LOOP)
 
@@ -52,6 +55,7 @@ class PartTimer:
         self.seconds = dict.fromkeys(TIMED_CALLS, 0.0)  # outside the run loop
         self.in_loop = dict.fromkeys(TIMED_CALLS, 0.0)  # inside it: what a step costs
         self.missing: list[str] = []
+        self.counts = dict.fromkeys(COUNTED_CALLS, 0)  # calls inside the run loop
         self._stack: list[float] = []  # time spent in nested timed calls, per open call
         self._parts: list[str] = []  # the parts of the open calls
         self._restore: list[tuple[object, str, object]] = []
@@ -76,16 +80,32 @@ class PartTimer:
 
         return timed
 
+    def _count(self, name: str, function):
+        counts, parts = self.counts, self._parts
+
+        def counted(*args, **kwargs):
+            if LOOP in parts:
+                counts[name] += 1
+            return function(*args, **kwargs)
+
+        return counted
+
+    def _patch(self, module_name: str, path: str, wrap) -> None:
+        found = self._find(module_name, path)
+        if found is None:
+            self.missing.append(f"{module_name}.{path}")
+            return
+        owner, name, original = found
+        self._restore.append((owner, name, original))
+        setattr(owner, name, wrap(original))
+
     def __enter__(self) -> PartTimer:
+        # counted first, so that the timer wraps the counter: the count's cost is timed as its part
+        for name, (module_name, path) in COUNTED_CALLS.items():
+            self._patch(module_name, path, lambda original, name=name: self._count(name, original))
         for part, calls in TIMED_CALLS.items():
             for module_name, path in calls:
-                found = self._find(module_name, path)
-                if found is None:
-                    self.missing.append(f"{module_name}.{path}")
-                    continue
-                owner, name, original = found
-                self._restore.append((owner, name, original))
-                setattr(owner, name, self._wrap(part, original))
+                self._patch(module_name, path, lambda original, part=part: self._wrap(part, original))
         return self
 
     @staticmethod
@@ -151,9 +171,11 @@ def timed_run(scenario_path: Path, out_dir: Path, duration_s: float | None, step
     steps = max(result.stats.steps, 1)
     loop_s = result.stats.wall_s
     parts_us = {part: timer.in_loop[part] / steps * 1e6 for part in LOOP_PARTS}
+    per_step = {name: count / steps for name, count in timer.counts.items()}
     meta = json.loads((out_dir / "run.json").read_text())
     return {"wall_s": wall_s, "loop_s": loop_s, "steps": result.stats.steps, "status": result.status,
             "sim_s": scenario.duration_s, "parts_us": parts_us,
+            "per_step": per_step,
             "setup_s": timer.seconds["setup"], "finish_s": timer.seconds["finish (KPIs, plot, report)"],
             "timeseries_mb": folder_mb(out_dir / "timeseries"), "folder_mb": folder_mb(out_dir), "backend": meta.get("backend", "?"),
             "missing": timer.missing}
