@@ -65,6 +65,10 @@ def _row(label: str, values: list[str]) -> str:
     return f"  {label:<34}" + "".join(f"{v:>16}" for v in values)
 
 
+def _us_a_step(run: dict) -> float:
+    return run["loop_s"] / max(run["steps"], 1) * 1e6
+
+
 def report(sides: dict[str, list[dict]], echo) -> dict[str, dict]:
     """Print the figures side by side; returns them per side."""
     names = list(sides)
@@ -74,7 +78,7 @@ def report(sides: dict[str, list[dict]], echo) -> dict[str, dict]:
     day = {name: runs[0] for name, runs in sides.items()}
     for part in day[names[0]]["parts_us"]:
         echo(_row(f"µs a step: {part}", [f"{day[n]['parts_us'].get(part, float('nan')):.1f}" for n in names]))
-    per_step = {n: day[n]["loop_s"] / day[n]["steps"] * 1e6 for n in names}
+    per_step = {n: _us_a_step(day[n]) for n in names}
     echo(_row("µs a step: whole loop", [f"{per_step[n]:.1f}" for n in names]))
     for n in names:
         run = day[n]
@@ -85,14 +89,13 @@ def report(sides: dict[str, list[dict]], echo) -> dict[str, dict]:
             "day_1s_peak_rss_mb": run["peak_rss_mb"],
             "setup_s": run["setup_s"], "finish_s": run["finish_s"],
         }
+        for key, run in zip(("day_1min", "year_1h"), sides[n][1:]):
+            figures[n][f"{key}_wall_s"] = run["wall_s"]
+            figures[n][f"{key}_finish_s"] = run["finish_s"]
         for key, run in zip(("day_1s", "day_1min", "year_1h"), sides[n]):
-            if key != "day_1s":
-                figures[n][f"{key}_wall_s"] = run["wall_s"]
-                figures[n][f"{key}_finish_s"] = run["finish_s"]
-            # older benches counted nothing: nan
-            for name, count in run.get("per_step", {}).items():
+            figures[n][f"{key}_us_a_step"] = _us_a_step(run)
+            for name, count in run["per_step"].items():  # this checkout's bench_parts counts on both sides
                 figures[n][f"{key}_{name}"] = count
-            figures[n][f"{key}_us_a_step"] = run["loop_s"] / max(run["steps"], 1) * 1e6
     sim_h = day[names[0]]["sim_s"] / 3600.0
     rows = [("wall s, {h:.3g} h at 1 s (recording)", "day_1s_wall_s", "{:.1f}"),
             ("  x real time", "day_1s_realtime_x", "{:,.0f}"),

@@ -100,7 +100,7 @@ class PartTimer:
         setattr(owner, name, wrap(original))
 
     def __enter__(self) -> PartTimer:
-        # counted first, so that the timer wraps the counter: the count's cost is timed as its part
+        # no call is both counted and timed: a count's cost falls in the part whose call is open
         for name, (module_name, path) in COUNTED_CALLS.items():
             self._patch(module_name, path, lambda original, name=name: self._count(name, original))
         for part, calls in TIMED_CALLS.items():
