@@ -79,3 +79,52 @@ def test_the_quick_in_band_check_logs_what_the_element_masks_log():
     logged = masks.drain()
     assert [e.kind for e in logged].count("limit_violation") > 100  # both paths were taken, often
     assert quick.drain() == logged
+
+
+def _matrix_limit_figures(v: np.ndarray, loading: np.ndarray, minutes: np.ndarray, limits: dict) -> dict:
+    """The figures as a matrix of every element computes them (what ``limit_kpis`` computed before
+    it went element by element): the reference the column-by-column code must equal exactly."""
+    live = v > 0
+    outside = (live & ((v < limits["v_min_pu"]) | (v > limits["v_max_pu"]))).any(axis=1)
+    over = (loading > limits["max_loading_pct"]).any(axis=1)
+    k, j = np.unravel_index(np.argmin(np.where(live, v, np.inf)), v.shape)
+    deviation = np.where(live, np.maximum(limits["v_min_pu"] - v, v - limits["v_max_pu"]), -np.inf)
+    per_bus = [(float(minutes[deviation[:, i] > 0].sum()),
+                float(v[np.argmax(np.abs(np.where(live[:, i], v[:, i] - 1.0, 0.0))), i]))
+               for i in range(v.shape[1]) if live[:, i].any()]
+    return {"outside": float(minutes[outside].sum()), "over": float(minutes[over].sum()), "min_at": (int(k), int(j)),
+            "per_bus": per_bus}
+
+
+def test_limit_figures_element_by_element_equal_the_matrix_of_all_elements():
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from twin.results.limits import element_limits, limit_kpis
+
+    rng = np.random.default_rng(7)
+    rows = 500
+    v = (1.0 + rng.normal(0, 0.04, (rows, 5))).astype(np.float32)
+    v[:, 2] = 0.0  # a bus de-energized all run: never low voltage, not listed
+    v[100:200, 3] = 0.0  # one de-energized for a while
+    v[50, 1] = v[50, 4] = v[v > 0].min() - np.float32(0.01)  # a tie for the lowest: the first bus of the first row wins
+    loading = rng.uniform(20, 110, (rows, 3)).astype(np.float32)
+    dt_s = np.full(rows, 60.0)
+    table = pa.table({"t_s": np.cumsum(dt_s), "dt_s": dt_s,
+                      **{f"v_pu.B{i}": v[:, i] for i in range(5)},
+                      **{f"line_loading_pct.L{i}": loading[:, i] for i in range(2)},
+                      "trafo_loading_pct.T1": loading[:, 2]})
+    limits = {"v_min_pu": 0.95, "v_max_pu": 1.05, "max_loading_pct": 100.0}
+    start = dt.datetime(2026, 10, 1)
+    kpis = limit_kpis(table, limits, start)
+    reference = _matrix_limit_figures(v, loading, dt_s / 60.0, limits)
+    assert reference["outside"] > 0 and reference["over"] > 0  # the case has excursions of both kinds
+    assert kpis["minutes_outside_voltage_band"] == reference["outside"]
+    assert kpis["minutes_over_loading_limit"] == reference["over"]
+    k, j = reference["min_at"]
+    assert (k, j) == (50, 1)
+    assert kpis["bus_v_pu_min_bus"] == "B1"
+    assert kpis["bus_v_pu_min_at"] == (start + dt.timedelta(seconds=float(table.column("t_s")[k].as_py()))).isoformat()
+    buses = [(e.minutes_outside, e.worst) for e in element_limits(table, limits) if e.kind == "voltage"]
+    assert buses == reference["per_bus"] and len(buses) == 4

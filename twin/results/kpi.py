@@ -27,10 +27,30 @@ KPI_COLUMNS = ("t_s", "dt_s", "grid_p_kw", "bess_p_kw", "bess_soc_pct", "ev_p_kw
 
 
 def _columns_with_prefix(table, prefix: str) -> np.ndarray:
-    names = [n for n in table.column_names if n.startswith(prefix)]
-    if not names:
-        return np.zeros((table.num_rows, 0))
-    return np.column_stack([table.column(n).to_numpy() for n in names])
+    columns = _prefixed(table, prefix)
+    return np.column_stack(columns) if columns else np.zeros((table.num_rows, 0))
+
+
+def _prefixed(table, prefix: str) -> list[np.ndarray]:
+    return [table.column(n).to_numpy() for n in table.column_names if n.startswith(prefix)]
+
+
+def _max_of_columns(table, prefix: str) -> float:
+    """Column by column: no matrix of a day's rows (``Results`` columns are views)."""
+    return max((float(values.max(initial=0.0)) for values in _prefixed(table, prefix)), default=0.0)
+
+
+def _live_voltage_range(table) -> tuple[float, float]:
+    """Lowest voltage of an energized bus (de-energized buses are not low voltage) and highest
+    of any bus; (0, 1) without buses or with none energized."""
+    lows, highs = [], []
+    for v in _prefixed(table, "v_pu."):
+        live = v[v > 0]
+        if live.size:
+            lows.append(float(live.min()))
+        if v.size:
+            highs.append(float(v.max()))
+    return (min(lows) if lows else 0.0), (max(highs) if highs else 1.0)
 
 
 def compute_kpis(source: Results | str | Path) -> dict[str, Any]:
@@ -57,7 +77,7 @@ def compute_kpis(source: Results | str | Path) -> dict[str, Any]:
     start = dt.datetime.fromisoformat(meta["start"])
     waits = _waits_min(results)
     ef = meta["grid_kg_co2_per_kwh"]
-    v = _columns_with_prefix(ts, "v_pu.")
+    v_min, v_max = _live_voltage_range(ts)
     delivered = float(col["delivered_kwh"][-1])
     unserved = float(col["unserved_kwh"][-1])
     kpis = {
@@ -83,10 +103,10 @@ def compute_kpis(source: Results | str | Path) -> dict[str, Any]:
         "vehicles_reneged": int(col["reneged"][-1]),
         "queue_wait_min_mean": float(np.mean(waits)) if len(waits) else 0.0,
         "queue_wait_min_p95": float(np.percentile(waits, 95)) if len(waits) else 0.0,
-        "bus_v_pu_min": float(v[v > 0].min()) if (v > 0).any() else 0.0,  # de-energized buses are not low voltage
-        "bus_v_pu_max": float(v.max()) if v.size else 1.0,
-        "max_trafo_loading_pct": float(_columns_with_prefix(ts, "trafo_loading_pct.").max(initial=0.0)),
-        "max_line_loading_pct": float(_columns_with_prefix(ts, "line_loading_pct.").max(initial=0.0)),
+        "bus_v_pu_min": v_min,
+        "bus_v_pu_max": v_max,
+        "max_trafo_loading_pct": _max_of_columns(ts, "trafo_loading_pct."),
+        "max_line_loading_pct": _max_of_columns(ts, "line_loading_pct."),
         "losses_kwh": float((col["losses_kw"] * hours).sum()),
         "load_shed_kwh": float((col["load_shed_kw"] * hours).sum()),
         "minutes_islanded": float(col["dt_s"][col["islanded"] > 0].sum() / 60.0),

@@ -8,6 +8,7 @@ replayed or killed run's folder gives the same figures.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,31 +29,30 @@ class ElementLimit:
     worst_t_s: float
 
 
-def _matrix(ts: pa.Table, prefix: str) -> tuple[list[str], np.ndarray]:
-    names = [n for n in ts.column_names if n.startswith(prefix)]
-    values = np.column_stack([ts.column(n).to_numpy() for n in names]) if names else np.zeros((ts.num_rows, 0))
-    return [n.removeprefix(prefix) for n in names], values
+def _columns(ts: pa.Table, prefix: str) -> Iterator[tuple[str, np.ndarray]]:
+    """Each element's column in turn (name without the prefix, values): one element at a time,
+    not a matrix of them all (a day at 1 s is 86,400 rows an element; ``Results`` columns are views)."""
+    for name in ts.column_names:
+        if name.startswith(prefix):
+            yield name.removeprefix(prefix), ts.column(name).to_numpy()
 
 
 def element_limits(ts: pa.Table, limits: dict[str, float]) -> list[ElementLimit]:
     """Every bus and branch, with its minutes outside the limits and its worst value."""
     t_s, minutes = ts.column("t_s").to_numpy(), ts.column("dt_s").to_numpy() / 60.0
     found = []
-    names, v = _matrix(ts, "v_pu.")
-    live = v > 0  # de-energized buses are not low voltage
-    deviation = np.where(live, np.maximum(limits["v_min_pu"] - v, v - limits["v_max_pu"]), -np.inf)
-    for i, name in enumerate(names):
-        if not live[:, i].any():
+    for name, v in _columns(ts, "v_pu."):
+        live = v > 0  # de-energized buses are not low voltage
+        if not live.any():
             continue
-        k = int(np.argmax(np.abs(np.where(live[:, i], v[:, i] - 1.0, 0.0))))
-        found.append(ElementLimit(name, "voltage", float(minutes[deviation[:, i] > 0].sum()), float(v[k, i]),
-                                  float(t_s[k])))
+        outside = live & (np.maximum(limits["v_min_pu"] - v, v - limits["v_max_pu"]) > 0)
+        k = int(np.argmax(np.abs(np.where(live, v - 1.0, 0.0))))
+        found.append(ElementLimit(name, "voltage", float(minutes[outside].sum()), float(v[k]), float(t_s[k])))
     for prefix in ("line_loading_pct.", "trafo_loading_pct."):
-        names, loading = _matrix(ts, prefix)
-        for i, name in enumerate(names):
-            k = int(np.argmax(loading[:, i]))
-            found.append(ElementLimit(name, "loading", float(minutes[loading[:, i] > limits["max_loading_pct"]].sum()),
-                                      float(loading[k, i]), float(t_s[k])))
+        for name, loading in _columns(ts, prefix):
+            k = int(np.argmax(loading))
+            found.append(ElementLimit(name, "loading", float(minutes[loading > limits["max_loading_pct"]].sum()),
+                                      float(loading[k]), float(t_s[k])))
     return found
 
 
@@ -63,11 +63,18 @@ def limit_kpis(ts: pa.Table, limits: dict[str, float], start: dt.datetime) -> di
     def at(t_s: float) -> str:
         return (start + dt.timedelta(seconds=t_s)).isoformat(timespec="seconds")
 
-    _, v = _matrix(ts, "v_pu.")
-    live = v > 0
-    outside = (live & ((v < limits["v_min_pu"]) | (v > limits["v_max_pu"]))).any(axis=1)
-    loading = np.hstack([_matrix(ts, p)[1] for p in ("line_loading_pct.", "trafo_loading_pct.")])
-    over = (loading > limits["max_loading_pct"]).any(axis=1) if loading.size else np.zeros(ts.num_rows, bool)
+    outside = np.zeros(ts.num_rows, bool)
+    lowest: tuple[float, int, int, str] | None = None  # (v_pu, row, bus index, bus): the first lowest, row by row
+    for j, (name, v) in enumerate(_columns(ts, "v_pu.")):
+        live = v > 0
+        outside |= live & ((v < limits["v_min_pu"]) | (v > limits["v_max_pu"]))
+        if live.any():
+            k = int(np.argmin(np.where(live, v, np.inf)))
+            lowest = min(lowest or (np.inf, 0, 0, name), (float(v[k]), k, j, name))
+    over = np.zeros(ts.num_rows, bool)
+    for prefix in ("line_loading_pct.", "trafo_loading_pct."):
+        for _, loading in _columns(ts, prefix):
+            over |= loading > limits["max_loading_pct"]
     kpis: dict[str, Any] = {"minutes_outside_voltage_band": float(minutes[outside].sum()),
                             "minutes_over_loading_limit": float(minutes[over].sum())}
     branches = [e for e in element_limits(ts, limits) if e.kind == "loading"]
@@ -75,9 +82,9 @@ def limit_kpis(ts: pa.Table, limits: dict[str, float], start: dt.datetime) -> di
         worst = max(branches, key=lambda e: e.worst)
         kpis.update(worst_loading_pct=worst.worst, worst_loading_element=worst.element,
                     worst_loading_at=at(worst.worst_t_s))
-    if live.any():
-        k, j = np.unravel_index(np.argmin(np.where(live, v, np.inf)), v.shape)
-        kpis.update(bus_v_pu_min_bus=_matrix(ts, "v_pu.")[0][j], bus_v_pu_min_at=at(float(ts.column("t_s")[k].as_py())))
+    if lowest is not None:
+        _, k, _, bus = lowest
+        kpis.update(bus_v_pu_min_bus=bus, bus_v_pu_min_at=at(float(ts.column("t_s")[k].as_py())))
     return kpis
 
 

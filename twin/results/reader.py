@@ -16,6 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -61,7 +62,7 @@ class Results:
 
     def _add_columns(self, names: list[str]) -> None:
         read = sorted({TIME, *names}, key=self.column_names.index)
-        table = self._concat(self.parts, read)
+        table = self._end_to_end(read)
         if not _in_time_order(table):  # parts are written in time order: a copy of the table is rarely needed
             table = table.sort_by(TIME)
         if self._timeseries is None:
@@ -98,6 +99,36 @@ class Results:
         """One timeseries part, only ``columns`` (replay pulls a part per redraw tick)."""
         return self._read(self.parts[index], columns)
 
+    def _end_to_end(self, columns: list[str]) -> pa.Table:
+        """The timeseries parts' ``columns`` end to end, each column one contiguous array.
+
+        Each part is read and copied into a buffer sized from the footers, then dropped: a day
+        at 1 s peaks ~40 MB lower than concatenating the parts (a chunk per part, held while
+        Arrow's pool keeps what decoding took), and a reader's ``to_numpy()`` is then a view,
+        not a copy. A column that is not plain numbers in every part (nulls, a type changing
+        between parts: not what ``Recorder`` writes) is kept as chunks, as Arrow promotes them.
+        """
+        rows = self.part_rows()
+        filled: dict[str, np.ndarray] = {}
+        chunked: dict[str, list[pa.ChunkedArray]] = {}
+        start = 0
+        for part, n in zip(self.parts, rows):
+            table = self._read(part, columns)
+            for name in columns:
+                column = table.column(name)
+                buffer = filled.get(name)
+                if buffer is None and name not in chunked and _plain_numbers(column):
+                    buffer = filled[name] = np.empty(sum(rows), dtype=column.type.to_pandas_dtype())
+                if buffer is not None and _plain_numbers(column) and column.type.to_pandas_dtype() == buffer.dtype:
+                    buffer[start:start + n] = column.to_numpy()
+                    continue
+                if buffer is not None:  # irregular from this part on: what was copied becomes the first chunk
+                    chunked[name] = [pa.chunked_array([pa.array(filled.pop(name)[:start])])]
+                chunked.setdefault(name, []).append(column)
+            start += n
+        arrays = {name: filled[name] if name in filled else _promoted(name, chunked[name]) for name in columns}
+        return pa.table({name: pa.array(a) if isinstance(a, np.ndarray) else a for name, a in arrays.items()})
+
     def _concat(self, parts: list[Path], columns: list[str] | None) -> pa.Table:
         return pa.concat_tables([self._read(part, columns) for part in parts], promote_options="default")
 
@@ -105,6 +136,15 @@ class Results:
         self.part_reads[part] += 1
         # pre_buffer (coalesced reads for object stores) held ~20 MB more a day at 1 s, no faster here
         return pq.read_table(part, columns=columns, pre_buffer=False)
+
+
+def _plain_numbers(column: pa.ChunkedArray) -> bool:
+    return (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)) and column.null_count == 0
+
+
+def _promoted(name: str, chunks: list[pa.ChunkedArray]) -> pa.ChunkedArray:
+    """``chunks`` as one column, types promoted as concatenating the parts' tables would."""
+    return pa.concat_tables([pa.table({name: c}) for c in chunks], promote_options="default").column(name)
 
 
 def _in_time_order(table: pa.Table) -> bool:
