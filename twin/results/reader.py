@@ -109,6 +109,7 @@ class Results:
         between parts: not what ``Recorder`` writes) is kept as chunks, as Arrow promotes them.
         """
         rows = self.part_rows()
+        total = sum(rows)
         filled: dict[str, np.ndarray] = {}
         chunked: dict[str, list[pa.ChunkedArray]] = {}
         start = 0
@@ -116,10 +117,11 @@ class Results:
             table = self._read(part, columns)
             for name in columns:
                 column = table.column(name)
+                plain = _plain_numbers(column)
                 buffer = filled.get(name)
-                if buffer is None and name not in chunked and _plain_numbers(column):
-                    buffer = filled[name] = np.empty(sum(rows), dtype=column.type.to_pandas_dtype())
-                if buffer is not None and _plain_numbers(column) and column.type.to_pandas_dtype() == buffer.dtype:
+                if buffer is None and name not in chunked and plain:
+                    buffer = filled[name] = np.empty(total, dtype=column.type.to_pandas_dtype())
+                if buffer is not None and plain and column.type.to_pandas_dtype() == buffer.dtype:
                     buffer[start:start + n] = column.to_numpy()
                     continue
                 if buffer is not None:  # irregular from this part on: what was copied becomes the first chunk
