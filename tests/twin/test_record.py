@@ -38,15 +38,22 @@ def test_results_folder_is_complete_and_kpis_match_the_recording(holiday, tmp_pa
 
 def test_a_killed_run_leaves_readable_parquet(tmp_path):
     out = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, "-m", "twin", "run", str(HOLIDAY), "--step", "1s", "--duration", "24h",
-                                "--out", str(out), "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len(list((out / "timeseries").glob("part-*.parquet"))) < 2:
-            time.sleep(0.2)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+    stderr_path = tmp_path / "stderr.txt"  # a file, not a pipe: nobody reads it while the run goes
+    with stderr_path.open("w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "twin", "run", str(HOLIDAY), "--step", "1s", "--duration",
+                                    "24h", "--out", str(out), "--quiet"], stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            deadline = time.monotonic() + 120
+            while (time.monotonic() < deadline and process.poll() is None
+                   and len(list((out / "timeseries").glob("part-*.parquet"))) < 2):
+                time.sleep(0.2)
+        finally:
+            ended_early = process.poll()
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+    said = stderr_path.read_text()[-2000:]
+    assert ended_early is None, f"the run ended by itself ({ended_early}) before it was killed: {said}"
+    assert (out / "run.json").exists(), f"no run.json within 120 s; the run said: {said}"
     assert read_meta(out)["status"] == "running"  # it never got to say otherwise
     ts = read_timeseries(out)
     assert ts.num_rows >= 7200 and ts.num_rows % 3600 == 0
