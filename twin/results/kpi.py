@@ -16,7 +16,7 @@ import numpy as np
 from twin.config.metrics import KPI_LABELS
 from twin.results.energy import ENERGY_COLUMNS, energy_kpis
 from twin.results.limits import limit_kpis
-from twin.results.reader import Results, open_results
+from twin.results.reader import Results, open_results, prefixed_columns
 
 DEMAND_WINDOW_S = 15 * 60  # utility demand is billed on 15-minute averages
 KPI_COLUMNS = ("t_s", "dt_s", "grid_p_kw", "bess_p_kw", "bess_soc_pct", "ev_p_kw", "load_p_kw", "losses_kw",
@@ -27,24 +27,20 @@ KPI_COLUMNS = ("t_s", "dt_s", "grid_p_kw", "bess_p_kw", "bess_soc_pct", "ev_p_kw
 
 
 def _columns_with_prefix(table, prefix: str) -> np.ndarray:
-    columns = _prefixed(table, prefix)
+    columns = [values for _, values in prefixed_columns(table, prefix)]
     return np.column_stack(columns) if columns else np.zeros((table.num_rows, 0))
-
-
-def _prefixed(table, prefix: str) -> list[np.ndarray]:
-    return [table.column(n).to_numpy() for n in table.column_names if n.startswith(prefix)]
 
 
 def _max_of_columns(table, prefix: str) -> float:
     """Column by column: no matrix of a day's rows (``Results`` columns are views)."""
-    return max((float(values.max(initial=0.0)) for values in _prefixed(table, prefix)), default=0.0)
+    return max((float(values.max(initial=0.0)) for _, values in prefixed_columns(table, prefix)), default=0.0)
 
 
 def _live_voltage_range(table) -> tuple[float, float]:
     """Lowest voltage of an energized bus (de-energized buses are not low voltage) and highest
     of any bus; (0, 1) without buses or with none energized."""
     lows, highs = [], []
-    for v in _prefixed(table, "v_pu."):
+    for _, v in prefixed_columns(table, "v_pu."):
         live = v[v > 0]
         if live.size:
             lows.append(float(live.min()))

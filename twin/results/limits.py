@@ -8,12 +8,13 @@ replayed or killed run's folder gives the same figures.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+
+from twin.results.reader import prefixed_columns
 
 LIMIT_COLUMNS = ("v_pu.", "line_loading_pct.", "trafo_loading_pct.")
 
@@ -29,19 +30,11 @@ class ElementLimit:
     worst_t_s: float
 
 
-def _columns(ts: pa.Table, prefix: str) -> Iterator[tuple[str, np.ndarray]]:
-    """Each element's column in turn (name without the prefix, values): one element at a time,
-    not a matrix of them all (a day at 1 s is 86,400 rows an element; ``Results`` columns are views)."""
-    for name in ts.column_names:
-        if name.startswith(prefix):
-            yield name.removeprefix(prefix), ts.column(name).to_numpy()
-
-
 def element_limits(ts: pa.Table, limits: dict[str, float]) -> list[ElementLimit]:
     """Every bus and branch, with its minutes outside the limits and its worst value."""
     t_s, minutes = ts.column("t_s").to_numpy(), ts.column("dt_s").to_numpy() / 60.0
     found = []
-    for name, v in _columns(ts, "v_pu."):
+    for name, v in prefixed_columns(ts, "v_pu."):
         live = v > 0  # de-energized buses are not low voltage
         if not live.any():
             continue
@@ -49,7 +42,7 @@ def element_limits(ts: pa.Table, limits: dict[str, float]) -> list[ElementLimit]
         k = int(np.argmax(np.abs(np.where(live, v - 1.0, 0.0))))
         found.append(ElementLimit(name, "voltage", float(minutes[outside].sum()), float(v[k]), float(t_s[k])))
     for prefix in ("line_loading_pct.", "trafo_loading_pct."):
-        for name, loading in _columns(ts, prefix):
+        for name, loading in prefixed_columns(ts, prefix):
             k = int(np.argmax(loading))
             found.append(ElementLimit(name, "loading", float(minutes[loading > limits["max_loading_pct"]].sum()),
                                       float(loading[k]), float(t_s[k])))
@@ -65,7 +58,7 @@ def limit_kpis(ts: pa.Table, limits: dict[str, float], start: dt.datetime) -> di
 
     outside = np.zeros(ts.num_rows, bool)
     lowest: tuple[float, int, int, str] | None = None  # (v_pu, row, bus index, bus): the first lowest, row by row
-    for j, (name, v) in enumerate(_columns(ts, "v_pu.")):
+    for j, (name, v) in enumerate(prefixed_columns(ts, "v_pu.")):
         live = v > 0
         outside |= live & ((v < limits["v_min_pu"]) | (v > limits["v_max_pu"]))
         if live.any():
@@ -73,7 +66,7 @@ def limit_kpis(ts: pa.Table, limits: dict[str, float], start: dt.datetime) -> di
             lowest = min(lowest or (np.inf, 0, 0, name), (float(v[k]), k, j, name))
     over = np.zeros(ts.num_rows, bool)
     for prefix in ("line_loading_pct.", "trafo_loading_pct."):
-        for _, loading in _columns(ts, prefix):
+        for _, loading in prefixed_columns(ts, prefix):
             over |= loading > limits["max_loading_pct"]
     kpis: dict[str, Any] = {"minutes_outside_voltage_band": float(minutes[outside].sum()),
                             "minutes_over_loading_limit": float(minutes[over].sum())}

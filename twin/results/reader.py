@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -128,8 +129,8 @@ class Results:
                     chunked[name] = [pa.chunked_array([pa.array(filled.pop(name)[:start])])]
                 chunked.setdefault(name, []).append(column)
             start += n
-        arrays = {name: filled[name] if name in filled else _promoted(name, chunked[name]) for name in columns}
-        return pa.table({name: pa.array(a) if isinstance(a, np.ndarray) else a for name, a in arrays.items()})
+        return pa.table({name: pa.array(filled[name]) if name in filled else _promoted(name, chunked[name])
+                         for name in columns})
 
     def _concat(self, parts: list[Path], columns: list[str] | None) -> pa.Table:
         return pa.concat_tables([self._read(part, columns) for part in parts], promote_options="default")
@@ -138,6 +139,15 @@ class Results:
         self.part_reads[part] += 1
         # pre_buffer (coalesced reads for object stores) held ~20 MB more a day at 1 s, no faster here
         return pq.read_table(part, columns=columns, pre_buffer=False)
+
+
+def prefixed_columns(table: pa.Table, prefix: str) -> Iterator[tuple[str, np.ndarray]]:
+    """Each column whose name starts with ``prefix``, in turn: (the name without the prefix, its
+    values). One element at a time, not a matrix of them all: a day at 1 s is 86,400 rows an
+    element, and a ``Results`` column's values are a view, not a copy."""
+    for name in table.column_names:
+        if name.startswith(prefix):
+            yield name.removeprefix(prefix), table.column(name).to_numpy()
 
 
 def _plain_numbers(column: pa.ChunkedArray) -> bool:

@@ -17,7 +17,7 @@ from twin.results.energy import energy_report_lines
 from twin.results.kpi import KPI_LABELS, format_kpi
 from twin.results.limits import LIMIT_COLUMNS, limits_report_lines
 from twin.results.one_line import draw_one_line
-from twin.results.reader import Results, open_results
+from twin.results.reader import Results, open_results, prefixed_columns
 from twin.results.verdicts import describe_windows
 
 
@@ -26,8 +26,8 @@ PLOT_COLUMNS = ("t_s", "grid_p_kw", "contract_limit_kw", "pv_available_kw.", "pv
 
 
 def _sum_prefix(ts, prefix: str) -> np.ndarray:
-    names = [n for n in ts.column_names if n.startswith(prefix)]
-    return np.sum([ts.column(n).to_numpy() for n in names], axis=0) if names else np.zeros(ts.num_rows)
+    columns = [values for _, values in prefixed_columns(ts, prefix)]
+    return np.sum(columns, axis=0) if columns else np.zeros(ts.num_rows)
 
 
 PLOT_POINTS = 2000  # a curve longer than this is drawn as its min/max envelope over this many bins

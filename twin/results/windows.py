@@ -18,16 +18,14 @@ import numpy as np
 
 from twin.config.criteria import OPERATORS, Criterion
 from twin.results.kpi import DEMAND_WINDOW_S
-from twin.results.reader import Results, open_results
+from twin.results.reader import Results, open_results, prefixed_columns
 
 Series = Callable[[dict[str, np.ndarray]], np.ndarray]  # a per-step quantity from the recorded columns
 
 
 def _prefix(table, prefix: str, reduce) -> np.ndarray:
-    names = [n for n in table.column_names if n.startswith(prefix)]
-    if not names:
-        return np.zeros(table.num_rows)
-    return reduce(np.column_stack([table.column(n).to_numpy() for n in names]), axis=1)
+    columns = [values for _, values in prefixed_columns(table, prefix)]
+    return reduce(np.column_stack(columns), axis=1) if columns else np.zeros(table.num_rows)
 
 
 def _demand_15min(col: dict[str, np.ndarray]) -> np.ndarray:
