@@ -17,7 +17,8 @@ from tests.conftest import SCENARIOS
 from twin.config.scenario import load_scenario
 from twin.model.core import profile_grid_s
 from twin.model.devices.pv import PvPlant
-from twin.model.profiles import local_times
+from twin.model.site_time import local_times
+from twin.model.solar import available_kw
 from twin.model.weather import climate_weather
 from twin.results.published import published_figures, with_lifetime_figures
 
@@ -32,7 +33,7 @@ def annual_pv_mwh(name: str) -> tuple[float, float]:
     times = local_times(scenario.start, site.location.timezone, scenario.duration_s, grid_s)
     seed = np.random.SeedSequence(scenario.seed).spawn(len(site.vehicles) + 1)[-1]  # as the twin draws it
     weather = climate_weather(site.climate, site.location, times, np.random.default_rng(seed))
-    pv = PvPlant(site.pv, site.location, times, grid_s, scenario.weather.clouds, weather)
+    pv = PvPlant(site.pv, available_kw(site.pv, site.location, times, grid_s, scenario.weather.clouds, weather), grid_s)
     first_year = pv.powers(0.0, scenario.duration_s)[0].sum() * scenario.duration_s / 3600 / 1000
     simulated = with_lifetime_figures({"pv_yield_mwh": first_year}, published_figures(scenario), site.pv_degradation)
     published = published_figures(scenario)

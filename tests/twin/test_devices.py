@@ -17,7 +17,9 @@ from twin.model.core import Twin
 from twin.model.devices.bess import Battery, BessState
 from twin.model.devices.charger import ChargingSlots, Occupant, taper_kw
 from twin.model.devices.pv import PvPlant
-from twin.model.profiles import IntervalMean, local_times
+from twin.model.profiles import IntervalMean
+from twin.model.site_time import local_times
+from twin.model.solar import available_kw
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +74,9 @@ def test_charging_slot_fills_to_target_and_fires_its_event():
 def test_pv_follows_the_sun_and_clouds(site):
     start = dt.datetime(2026, 6, 21, tzinfo=dt.timezone(dt.timedelta(hours=8)))
     times = local_times(start, site.location.timezone, 86400, 60.0)
-    clear = PvPlant(site.pv, site.location, times, 60.0, ())
-    cloudy = PvPlant(site.pv, site.location, times, 60.0, (CloudEvent(start_s=8 * 3600, duration_s=3600,
-                                                                       attenuation_pct=80),))
+    clear = PvPlant(site.pv, available_kw(site.pv, site.location, times, 60.0, ()), 60.0)
+    cloud = CloudEvent(start_s=8 * 3600, duration_s=3600, attenuation_pct=80)
+    cloudy = PvPlant(site.pv, available_kw(site.pv, site.location, times, 60.0, (cloud,)), 60.0)
     night, _ = clear.powers(0, 3600)
     noon, _ = clear.powers(12 * 3600, 13 * 3600)
     morning, _ = clear.powers(8 * 3600, 9 * 3600)  # below the inverter limit, so no clipping

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import PASSENGER_SITE
 from twin.config.site import load_site
-from twin.model.profiles import local_times
+from twin.model.site_time import local_times
 from twin.model.weather import (
     climate_weather,
     daily_clear_sky_index,
@@ -75,11 +75,12 @@ def test_a_year_mixes_clear_partly_cloudy_and_overcast_days(site):
 def test_cloud_event_still_attenuates_the_climate(site):
     from twin.config.scenario import CloudEvent
     from twin.model.devices.pv import PvPlant
+    from twin.model.solar import available_kw
 
     times = local_times(dt.datetime(2025, 6, 1, tzinfo=START.tzinfo), site.location.timezone, 86400, 60.0)
     weather = climate_weather(site.climate, site.location, times, np.random.default_rng(1))
-    plain = PvPlant(site.pv, site.location, times, 60.0, (), weather)
-    shaded = PvPlant(site.pv, site.location, times, 60.0, (CloudEvent(start_s=0, duration_s=86400,
-                                                                       attenuation_pct=50),), weather)
+    plain = PvPlant(site.pv, available_kw(site.pv, site.location, times, 60.0, (), weather), 60.0)
+    cloud = CloudEvent(start_s=0, duration_s=86400, attenuation_pct=50)
+    shaded = PvPlant(site.pv, available_kw(site.pv, site.location, times, 60.0, (cloud,), weather), 60.0)
     noon = (12 * 3600, 13 * 3600)
     assert shaded.powers(*noon)[0].sum() < 0.6 * plain.powers(*noon)[0].sum()

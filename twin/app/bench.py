@@ -32,10 +32,12 @@ def measure_checkout(checkout: Path, runs: list[Run], label: str, echo) -> list[
     echo(f"({label}) {checkout}")
     argv = [str(part if part is not None else "-") for run in runs for part in run]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(checkout), os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, bench_parts.__file__, *argv], cwd=checkout, env=env,
-                          stdout=subprocess.PIPE, stderr=None, text=True)
-    if done.returncode != 0:
-        raise SimulationError(f"the bench run of {label} failed (exit {done.returncode}); its output is above")
+    echo("  building its twins first, so that the runs find what twins keep between processes ...")
+    for mode in (["--warm"], []):
+        done = subprocess.run([sys.executable, bench_parts.__file__, *mode, *argv], cwd=checkout, env=env,
+                              stdout=subprocess.PIPE, stderr=None, text=True)
+        if done.returncode != 0:
+            raise SimulationError(f"the bench run of {label} failed (exit {done.returncode}); its output is above")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -206,6 +206,27 @@ def runpp_loop(scenario_path: Path, n_steps: int = 400) -> dict:
     return {"runpp_ms": ms, "max_dv_pu": worst_dv}
 
 
+def _runs(argv: list[str]):
+    """(scenario, duration_s, step_s) of each ``SCENARIO DURATION_S STEP_S`` triple (``-``: the scenario's own)."""
+    for i in range(0, len(argv), 3):
+        path, duration, step = argv[i:i + 3]
+        yield Path(path), None if duration == "-" else float(duration), None if step == "-" else float(step)
+
+
+def warm(argv: list[str]) -> None:
+    """Build the twin of each run, and of a year's baseline, so that the measured runs find what
+    twins keep between processes (the grid solver, the site profiles, compiled kernels) as
+    every run after a scenario's first does."""
+    load_scenario = import_first("twin.config.scenario|twin.scenario").load_scenario
+    Twin = import_first(CORE).Twin
+    baseline = import_first("twin.run.baseline")
+    for path, duration_s, step_s in _runs(argv):
+        scenario = load_scenario(path).with_options(duration_s=duration_s, step_s=step_s)
+        Twin(scenario)
+        if getattr(scenario, "compare", None) is not None and hasattr(baseline, "baseline_scenario"):
+            Twin(baseline.baseline_scenario(scenario))
+
+
 def main(argv: list[str]) -> None:
     """``bench_parts.py SCENARIO DURATION_S STEP_S [SCENARIO DURATION_S STEP_S ...]``: one JSON line.
 
@@ -215,11 +236,9 @@ def main(argv: list[str]) -> None:
     """
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(0, len(argv), 3):
-            path, duration, step = argv[i:i + 3]
-            print(f"  {Path(path).name}: {duration} s at {step} s steps ...", file=sys.stderr, flush=True)
-            run = timed_run(Path(path), Path(tmp) / f"run{i}", None if duration == "-" else float(duration),
-                            None if step == "-" else float(step))
+        for i, (path, duration_s, step_s) in enumerate(_runs(argv)):
+            print(f"  {path.name}: {duration_s or 'its'} s at {step_s or 'its'} s steps ...", file=sys.stderr, flush=True)
+            run = timed_run(path, Path(tmp) / f"run{i}", duration_s, step_s)
             run["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
             runs.append(run)
     print(f"  plain pandapower runpp loop on the network of {Path(argv[0]).name} ...", file=sys.stderr, flush=True)
@@ -228,4 +247,7 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:2] == ["--warm"]:
+        warm(sys.argv[2:])
+    else:
+        main(sys.argv[1:])

@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import count
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -38,8 +39,8 @@ from twin.model.faults import FaultEffects
 from twin.model.grid import Backend, Grid, injection_points
 from twin.model.limits import LimitMonitor
 from twin.model.thermal import ThermalProtection
-from twin.model.profiles import local_times
 from twin.model.sensors import Sensors
+from twin.model.site_profiles import site_profiles
 from twin.model.traffic import (
     ConnectorPool,
     ServiceTotals,
@@ -47,7 +48,6 @@ from twin.model.traffic import (
     charging_visit,
     hourly_rates_per_s,
 )
-from twin.model.weather import climate_weather
 
 PROFILE_GRID_S = 60.0  # PV and load profiles are sampled each minute and read as interval means
 LONG_STEP_S = 900.0  # from this step on, a 5-minute profile grid keeps a year's precompute to seconds
@@ -135,15 +135,13 @@ class Twin:
         self.log = EventLog(env)
         seeds = np.random.SeedSequence(scenario.seed).spawn(len(site.vehicles) + 1)
         grid_s = profile_grid_s(scenario.step_s)
-        times = local_times(scenario.start, site.location.timezone, scenario.duration_s, grid_s)
-        self._start_hour = times[0].hour + times[0].minute / 60.0 + times[0].second / 3600.0
+        start = scenario.start.astimezone(ZoneInfo(site.location.timezone))
+        self._start_hour = start.hour + start.minute / 60.0 + start.second / 3600.0
         self._tariff = np.asarray(site.tariff.hourly_cny_per_kwh)
 
-        weather = None
-        if scenario.weather.model == "climate" and site.pv:  # the spare seed (last) is the weather's
-            weather = climate_weather(site.climate, site.location, times, np.random.default_rng(seeds[-1]))
-        self.pv = PvPlant(site.pv, site.location, times, grid_s, scenario.weather.clouds, weather)
-        self.loads = BuildingLoads(site.loads, times, grid_s)
+        profiles = site_profiles(scenario, grid_s, seeds[-1])  # the spare seed (last) is the weather's
+        self.pv = PvPlant(site.pv, profiles.pv_available_kw, grid_s)
+        self.loads = BuildingLoads(site.loads, profiles.load_p_kw, grid_s)
         self.battery = Battery(site.bess) if site.bess else None
         self.totals = ServiceTotals()
 
