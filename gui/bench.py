@@ -93,6 +93,7 @@ def feed_main(results_dir: str, speed: float, out_queue) -> None:
             sender.add(t_s[k], lambda row, k=k: row.__setitem__(slice(None), block[:, k]))
             if k % PACE_ROWS == PACE_ROWS - 1:
                 clock.wait_until(t_s[k])
+    clock.end()
     sender.flush()
     out_queue.put(("finished", "completed", None))
 

@@ -66,3 +66,4 @@ def test_the_clock_yields_to_the_server_only_while_behind():
     time.sleep(0.05)
     assert clock.wait_until(0.03) > 0  # behind
     assert waits == [BEHIND_YIELD_S]
+    clock.end()  # as the run loop does: this thread's priority back (the overrun lowered it)

@@ -71,6 +71,9 @@ class LockstepClock:
                 self._acked = step
                 self._condition.notify_all()
 
+    def end(self) -> None:
+        pass
+
     def wait_until(self, sim_t_s: float) -> float:
         """Wait for the acknowledgement of the step that has just ended; lateness is always 0."""
         with self._condition:
