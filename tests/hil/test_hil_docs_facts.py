@@ -152,7 +152,7 @@ def test_the_defaults_the_guide_quotes_are_the_codes():
     from hil.acceptance import DEFAULT_SPEED, START_TIMEOUT_S
     from hil.serve import DEFAULT_LOCKSTEP_TIMEOUT_S
     from hil.servers.limits import ConnectionLimits
-    from twin.run.loop import BEHIND_YIELD_S
+    from twin.run.loop import BEHIND_NICE, BEHIND_YIELD_S
 
     text = _guide()
     limits = ConnectionLimits()
@@ -162,6 +162,7 @@ def test_the_defaults_the_guide_quotes_are_the_codes():
     assert f"`--clock paced` with `--speed` (default {DEFAULT_SPEED:g})" in text
     assert f"must write something within {START_TIMEOUT_S:g} wall seconds of being started" in text
     assert f"has taken (at most {BEHIND_YIELD_S * 1e3:g} ms a step)" in " ".join(text.split())
+    assert f"the twin's thread runs {BEHIND_NICE} nice levels lower" in " ".join(text.split())
 
 
 def test_the_audit_summary_kinds_are_the_audits():
