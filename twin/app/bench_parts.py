@@ -237,7 +237,9 @@ def main(argv: list[str]) -> None:
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, (path, duration_s, step_s) in enumerate(_runs(argv)):
-            print(f"  {path.name}: {duration_s or 'its'} s at {step_s or 'its'} s steps ...", file=sys.stderr, flush=True)
+            length = "its own length" if duration_s is None else f"{duration_s:g} s"
+            step = "its own step" if step_s is None else f"{step_s:g} s steps"
+            print(f"  {path.name}: {length} at {step} ...", file=sys.stderr, flush=True)
             run = timed_run(path, Path(tmp) / f"run{i}", duration_s, step_s)
             run["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
             runs.append(run)

@@ -26,7 +26,7 @@ from twin.config.scenario import Scenario
 from twin.model import disk_cache
 
 CACHE_DIR = disk_cache.ROOT / "profiles"
-SOURCES = ("site_profiles.py", "solar.py", "weather.py", "site_time.py", "profiles.py")
+SOURCES = ("site_profiles.py", "solar.py", "weather.py", "site_time.py", "devices/pv.py")  # pv: INVERTER_EFFICIENCY
 PACKAGES = ("pvlib", "pandas", "scipy", "numpy")
 
 

@@ -61,8 +61,8 @@ OVERRUN_REPORT_S = 60.0  # while a run stays behind, a reminder at most this oft
 # above an answer's ~0.1 ms, so it only bounds a server that never gets done (a flood)
 BEHIND_YIELD_S = 0.05
 # nice levels the twin's thread gives way by once it overruns (Linux; ``twin.run.priority``):
-# the overloaded bench of 10 Modbus clients answered with a p99 1.5-1.6x its idle one at 10,
-# 2.1-2.2x without, for 1-3 % fewer steps
+# under ``satwin bench soak --days 1`` 10 Modbus clients' p99 was 1.5-1.9x the keeping-up one
+# with it, 1.6-2.2x without, and the twin ran as many steps (docs/controller-guide.md)
 BEHIND_NICE = 10
 
 
