@@ -1,8 +1,8 @@
 """Values a run computes from its inputs, kept on disk between processes.
 
 The numba kernels are kept next to their module; the solver of a site as built
-(``grid_cache``) and a run's PV and load profiles (``site_profiles``) are kept here, in
-``__pycache__``, so that a later process (another ``satwin run``, a suite's or a sweep's
+(``grid_cache``), a run's PV and load profiles (``site_profiles``) and the site's one-line
+diagram (``twin.results.report``) are kept here, in ``__pycache__``, so that a later process (another ``satwin run``, a suite's or a sweep's
 worker) of the same inputs loads them instead of importing the libraries that computed
 them. An entry is named by what it was computed from: the caller's key, the source of
 the modules that compute it and the versions of the libraries they use; anything stale is
@@ -25,8 +25,8 @@ ROOT = HERE / "__pycache__"
 MAX_ENTRIES = 64  # a sweep over sizes builds a site per point: keep the newest, drop the rest
 
 
-def code_version(sources: tuple[str, ...], packages: tuple[str, ...]) -> str:
-    """A digest of the modules (paths under ``twin/model``) and library versions a value depends on."""
+def code_version(sources: tuple[str | Path, ...], packages: tuple[str, ...]) -> str:
+    """A digest of the modules (paths under ``twin/model``, or absolute) and library versions a value depends on."""
     code = b"".join((HERE / name).read_bytes() for name in sources)
     versions = ",".join(importlib.metadata.version(name) for name in packages)
     return hashlib.sha256(code + versions.encode()).hexdigest()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from twin.config.site import Site
+from twin.model import disk_cache
+from twin.results import one_line, one_line_layout
 from twin.results.energy import energy_report_lines
 from twin.results.kpi import KPI_LABELS, format_kpi
 from twin.results.limits import LIMIT_COLUMNS, limits_report_lines
@@ -23,6 +26,27 @@ from twin.results.verdicts import describe_windows
 
 PLOT_COLUMNS = ("t_s", "grid_p_kw", "contract_limit_kw", "pv_available_kw.", "pv_p_kw.", "bess_p_kw", "bess_soc_pct",
                 "ev_p_kw", "ev_cap_kw", "load_p_kw", "queue_len.", "dt_s", *LIMIT_COLUMNS)
+
+
+ONE_LINE_CACHE_DIR = disk_cache.ROOT / "one-line"
+
+
+@cache
+def _one_line_version() -> str:
+    return disk_cache.code_version((Path(one_line.__file__), Path(one_line_layout.__file__)), ("matplotlib",))
+
+
+def write_one_line(site: Site, path: Path, cache_dir: Path | None = None) -> Path:
+    """The site's one-line diagram (no power-flow state), drawn once a site (~0.3-0.5 s of
+    matplotlib) and kept between processes: every run of a site writes the same picture."""
+    entry = disk_cache.entry_path(cache_dir or ONE_LINE_CACHE_DIR, _one_line_version(), site.model_dump_json())
+    png = disk_cache.load(entry)
+    if isinstance(png, bytes):
+        path.write_bytes(png)
+        return path
+    draw_one_line(site, path)
+    disk_cache.store(entry, path.read_bytes())
+    return path
 
 
 def _sum_prefix(ts, prefix: str) -> np.ndarray:
@@ -179,7 +203,7 @@ def write_report(source: Results | str | Path, kpis: dict[str, Any], verdicts: l
         lines += ["", "## Pacing", "",
                   f"Step lateness against the wall clock: p50 {late['p50_ms']:.2f} ms, p99 {late['p99_ms']:.2f} ms, "
                   f"max {late['max_ms']:.1f} ms, {late['overruns']} overruns (steps later than one wall-clock step)."]
-    draw_one_line(Site.model_validate(results.resolved["site"]), results.folder / "one-line.png")
+    write_one_line(Site.model_validate(results.resolved["site"]), results.folder / "one-line.png")
     lines += ["", "## Plot", "", "![plot](plot.png)", "", "## One-line diagram", "", "![one-line](one-line.png)", ""]
     path = results.folder / "report.md"
     path.write_text("\n".join(lines))
