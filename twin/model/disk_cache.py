@@ -18,7 +18,10 @@ import importlib.metadata
 import os
 import pickle
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE / "__pycache__"
@@ -42,6 +45,16 @@ def load(path: Path) -> Any | None:
         return pickle.loads(path.read_bytes())
     except Exception:  # noqa: BLE001 - missing, torn or from another Python: compute it again
         return None
+
+
+def kept(path: Path, kind: type[T], compute: Callable[[], T]) -> T:
+    """The ``kind`` kept at ``path`` by an earlier process, or ``compute()``, kept there for the next."""
+    value = load(path)
+    if isinstance(value, kind):
+        return value
+    value = compute()
+    store(path, value)
+    return value
 
 
 def store(path: Path, value: Any) -> None:

@@ -84,9 +84,4 @@ def site_profiles(scenario: Scenario, grid_s: float, weather_seed: np.random.See
                   cache_dir: Path | None = None) -> SiteProfiles:
     """The profiles of this run: kept from an earlier process, or computed (and kept)."""
     path = disk_cache.entry_path(cache_dir or CACHE_DIR, _code_version(), profile_key(scenario, grid_s, weather_seed))
-    kept = disk_cache.load(path)
-    if isinstance(kept, SiteProfiles):
-        return kept
-    profiles = compute(scenario, grid_s, weather_seed)
-    disk_cache.store(path, profiles)
-    return profiles
+    return disk_cache.kept(path, SiteProfiles, lambda: compute(scenario, grid_s, weather_seed))

@@ -40,12 +40,12 @@ def write_one_line(site: Site, path: Path, cache_dir: Path | None = None) -> Pat
     """The site's one-line diagram (no power-flow state), drawn once a site (~0.3-0.5 s of
     matplotlib) and kept between processes: every run of a site writes the same picture."""
     entry = disk_cache.entry_path(cache_dir or ONE_LINE_CACHE_DIR, _one_line_version(), site.model_dump_json())
-    png = disk_cache.load(entry)
-    if isinstance(png, bytes):
-        path.write_bytes(png)
-        return path
-    draw_one_line(site, path)
-    disk_cache.store(entry, path.read_bytes())
+
+    def draw() -> bytes:
+        draw_one_line(site, path)
+        return path.read_bytes()
+
+    path.write_bytes(disk_cache.kept(entry, bytes, draw))
     return path
 
 
