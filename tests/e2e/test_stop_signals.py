@@ -196,7 +196,7 @@ def test_acceptance_stopped_by_sigterm_finishes_its_folder_and_stops_the_control
     wait_for(lambda: not any(alive(pid) for pid in controllers), "the controller to exit", timeout_s=EXIT_S)
 
 
-# 24 runs of a day each: tens of seconds of work on one worker, many times the 5 s after which
+# 24 runs of a week each: about a minute of work on one worker, many times the 5 s after which
 # the first batch of rows is written, so the signal lands with most rows still to run
 SWEEP = """name = "stopped"
 scenarios = ["{scenario}"]
@@ -204,7 +204,7 @@ seeds = 12
 seed = 7
 [set]
 step = "1min"
-duration = "24h"
+duration = "7d"
 [parameters]
 bess.e_kwh = [1000, 2150]
 """

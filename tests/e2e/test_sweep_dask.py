@@ -93,7 +93,9 @@ def satwin_sweep(*args: str, **kwargs) -> subprocess.Popen:
 
 
 def test_resume_after_killing_the_sweep_midway(tmp_path):
-    path = write_sweep(tmp_path, 'seeds = 15\n[set]\nstep = "1min"\nduration = "1h"\n[parameters]\nbess.e_kwh = [1000, 2000]\n')
+    # 30 runs of a week each: far more work than the 5 s after which the first batch of rows is
+    # written, so the kill lands with rows still to run (with runs of 1 h, all 30 were done first)
+    path = write_sweep(tmp_path, 'seeds = 15\n[set]\nstep = "1min"\nduration = "7d"\n[parameters]\nbess.e_kwh = [1000, 2000]\n')
     out = tmp_path / "out"
     first = satwin_sweep(str(path), "--out", str(out), "--workers", "2", "-q")
     try:
