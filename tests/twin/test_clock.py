@@ -45,3 +45,31 @@ def test_run_before_processes_what_run_until_does_and_stands_the_clock_at_the_en
             log.append(("end", end_s))
         logs.append(log)
     assert logs[0] == logs[1]
+
+
+def test_take_now_and_put_now_do_what_a_get_and_a_put_would_without_their_events():
+    from twin.model.clock import put_now, take_now
+
+    for make in (simpy.Store, simpy.PriorityStore):
+        env = SiteEnvironment()
+        store = make(env)
+        assert take_now(store) is None  # empty: a get would wait
+        for item in (3, 1, 2):
+            put_now(store, item)
+        assert not env._queue  # filed, no event scheduled
+        expected = [1, 2, 3] if make is simpy.PriorityStore else [3, 1, 2]
+        assert [take_now(store) for _ in range(3)] == expected and take_now(store) is None
+
+        # someone waits for an item: put_now goes through SimPy's put, and the waiter gets it
+        got = []
+
+        def waiter(env=env, store=store, got=got):
+            got.append((yield store.get()))
+
+        env.process(waiter())
+        env.run_before(1.0)
+        assert len(store.get_queue) == 1
+        assert take_now(store) is None  # a queued get comes first, even once an item is there
+        put_now(store, 7)
+        env.run_before(2.0)
+        assert got == [7] and not store.items and not store.get_queue

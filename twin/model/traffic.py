@@ -17,6 +17,7 @@ import numpy as np
 import simpy
 
 from twin.config.site import VehicleClass
+from twin.model.clock import put_now, take_now
 from twin.model.devices.charger import ChargingSlots, Occupant
 from twin.model.events import EventLog
 
@@ -67,7 +68,7 @@ class ConnectorPool:
         self.free = simpy.PriorityStore(env)
         self.held: set[int] = set()
         for slot in members:
-            self.free.put(self._item(slot))
+            put_now(self.free, self._item(slot))
 
     def _item(self, slot: int) -> simpy.PriorityItem:
         return simpy.PriorityItem((-self.slots.p_max_kw[slot], slot), slot)
@@ -80,7 +81,7 @@ class ConnectorPool:
         if self.slots.faulted[slot]:
             self.held.add(slot)
         else:
-            self.free.put(self._item(slot))
+            put_now(self.free, self._item(slot))
 
     def hold(self, slot: int) -> None:
         """Take a free connector out of service (a busy one is held when its vehicle leaves)."""
@@ -94,7 +95,7 @@ class ConnectorPool:
     def restore(self, slot: int) -> None:
         if slot in self.held:
             self.held.discard(slot)
-            self.free.put(self._item(slot))
+            put_now(self.free, self._item(slot))
 
 
 def hourly_rates_per_s(cls: VehicleClass, multiplier: float) -> np.ndarray:
@@ -142,21 +143,30 @@ def charging_visit(env: simpy.Environment, vehicle: Vehicle, pool: ConnectorPool
         log("balk", cls.name, vehicle.vehicle_id, vehicle.demand_kwh, f"queue {pool.queue_len}")
         return
     arrived_at = env.now
-    request = pool.free.get()
-    yield request | env.timeout(cls.max_wait_min * 60.0)
-    if not request.triggered:
-        request.cancel()
-        totals.reneged += 1
-        totals.unserved_kwh += vehicle.demand_kwh
-        log("renege", cls.name, vehicle.vehicle_id, vehicle.demand_kwh, f"waited {cls.max_wait_min:g} min")
-        return
-    slot = request.value.item
+    connector = take_now(pool.free)  # a free connector, without a race against the maximum wait
+    if connector is None:
+        request = pool.free.get()
+        yield request | env.timeout(cls.max_wait_min * 60.0)
+        if not request.triggered:
+            request.cancel()
+            totals.reneged += 1
+            totals.unserved_kwh += vehicle.demand_kwh
+            log("renege", cls.name, vehicle.vehicle_id, vehicle.demand_kwh, f"waited {cls.max_wait_min:g} min")
+            return
+        connector = request.value
+    slot = connector.item
     wait_min = (env.now - arrived_at) / 60.0
     totals.wait_min.append(wait_min)
     slots = pool.slots
     done = slots.plug(slot, vehicle.occupant())
     log("plug", pool.names[slot], vehicle.vehicle_id, wait_min, f"{cls.name} waited {wait_min:.1f} min")
-    yield done | env.timeout(cls.max_dwell_min * 60.0)
+    # ``done | env.timeout(dwell)`` without its Condition event: the dwell limit, if it comes
+    # first, fires the slot's own event, which only this visit waits on
+    dwell_limit = env.timeout(cls.max_dwell_min * 60.0)
+    dwell_limit.callbacks.append(lambda _limit: None if done.triggered else done.succeed())
+    yield done
+    if dwell_limit.callbacks:  # the battery filled first: nobody waits on the limit now (a dead timeout)
+        dwell_limit.callbacks.clear()
     _, soc = slots.unplug(slot)
     pool.release(slot)
     delivered = max(0.0, soc - vehicle.arrival_soc_pct) / 100.0 * vehicle.capacity_kwh

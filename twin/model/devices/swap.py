@@ -12,6 +12,7 @@ import numpy as np
 import simpy
 
 from twin.config.site import SwapStation
+from twin.model.clock import put_now, take_now
 from twin.model.devices.charger import ChargingSlots, Occupant
 from twin.model.events import EventLog
 from twin.model.traffic import ServiceTotals, Vehicle
@@ -30,9 +31,9 @@ class SwapStationModel:
         self.full_packs = simpy.Store(env)
         self.free_chargers = simpy.Store(env)
         for slot in range(n):
-            self.free_chargers.put(slot)
+            put_now(self.free_chargers, slot)
         for _ in range(spec.packs):
-            self.full_packs.put(spec.full_soc_pct)
+            put_now(self.full_packs, spec.full_soc_pct)
         self.tripped = False
 
     @property
@@ -57,13 +58,18 @@ class SwapStationModel:
         arrived_at = env.now
         deadline = env.timeout(cls.max_wait_min * 60.0)
         with self.bays.request() as bay:
-            yield bay | deadline
-            pack = self.full_packs.get() if bay.triggered else None
-            if pack is not None:
-                yield pack | deadline
-            if pack is None or not pack.triggered:
-                if pack is not None:
-                    pack.cancel()
+            if not bay.triggered:  # a free bay is granted at once (its event is already triggered)
+                yield bay | deadline
+            # a full pack in stock is taken without a race against the deadline
+            pack = take_now(self.full_packs) if bay.triggered else None
+            if bay.triggered and pack is None:
+                request = self.full_packs.get()
+                yield request | deadline
+                if request.triggered:
+                    pack = request.value
+                else:
+                    request.cancel()
+            if pack is None:
                 totals.reneged += 1
                 totals.unserved_kwh += pack_demand_kwh
                 log("renege", spec.name, vehicle.vehicle_id, pack_demand_kwh, "no bay or no full pack in time")
@@ -77,14 +83,16 @@ class SwapStationModel:
         env.process(self._recharge(vehicle.arrival_soc_pct))
 
     def _recharge(self, soc_pct: float) -> simpy.events.ProcessGenerator:
-        slot = yield self.free_chargers.get()
+        slot = take_now(self.free_chargers)
+        if slot is None:
+            slot = yield self.free_chargers.get()
         spec = self.spec
         done = self.slots.plug(slot, Occupant(spec.pack_kwh, soc_pct, spec.full_soc_pct, spec.pack_charger_kw,
                                               PACK_TAPER_START_PCT))
         yield done
         self.slots.unplug(slot)
-        self.free_chargers.put(slot)
-        self.full_packs.put(spec.full_soc_pct)
+        put_now(self.free_chargers, slot)
+        put_now(self.full_packs, spec.full_soc_pct)
 
     def wanted_kw(self) -> np.ndarray:
         wanted = self.slots.wanted_kw()
