@@ -323,18 +323,15 @@ class Twin:
         while env.peek() <= env.now:
             env.step()
 
-    def _part_end_s(self, t1: float, granted_kw: np.ndarray, swap_granted_kw: np.ndarray | None) -> float:
+    def _part_end_s(self, t1: float, to_target_s: float) -> float:
         """End of the next charging part: the step's end, the next SimPy event someone waits on, the longest part,
         or the moment the first battery would reach its target at the power it is granted now
-        (within the EV cap, before an island's shedding, which only lowers the power: the part
-        is never too long). ``swap_granted_kw`` is None when the swap station draws nothing."""
+        (``to_target_s`` from now: within the EV cap, before an island's shedding, which only
+        lowers the power, so the part is never too long)."""
         now = self.env.now
         # the longest parts end on a fixed grid, so a long step is cut where shorter steps would end
         grid_end_s = (math.floor(now / CHARGING_SUBSTEP_S + 1e-9) + 1) * CHARGING_SUBSTEP_S
-        end = min(t1, self.env.next_live_s(), grid_end_s)
-        end = min(end, now + self.chargers.seconds_to_target(granted_kw))
-        if swap_granted_kw is not None and swap_granted_kw.size:
-            end = min(end, now + self.swap.slots.seconds_to_target(swap_granted_kw))
+        end = min(t1, self.env.next_live_s(), grid_end_s, now + to_target_s)
         return min(t1, max(end, now + MIN_PART_S))
 
     def _charge(self, t1: float, pv_p: np.ndarray, load_p: np.ndarray, load_q: np.ndarray) -> tuple[float, tuple]:
@@ -345,7 +342,7 @@ class Twin:
         Returns the part's length and (charger_p, swap_p, pv_p, load_p, load_q, load_shed_kw) over it.
         """
         live = self.grid.energized
-        wanted = self.chargers.wanted_kw()
+        wanted, wanted_total_kw = self.chargers.want()
         load_shed_kw = 0.0
         if not self.grid.all_energized:  # an outage cuts some points off: they draw and give nothing
             pv_p = np.where(live[self._pv_points], pv_p, 0.0)
@@ -353,15 +350,18 @@ class Twin:
             load_shed_kw = float(load_p[~load_live].sum())
             load_p, load_q = np.where(load_live, load_p, 0.0), np.where(load_live, load_q, 0.0)
             wanted[~live[self._group_points][self.connector_group]] = 0.0
+            wanted_total_kw = float(wanted.sum())
         swap_live = self.swap is not None and bool(live[self._swap_point])
-        swap_wanted = self.swap.wanted_kw() if swap_live else None
         # without a live swap station, 0.0: what the sum of its empty array of wanted powers was
-        total_wanted = wanted.sum() + (swap_wanted.sum() if swap_live else 0.0)
+        swap_wanted, swap_total_kw = self.swap.want() if swap_live else (None, 0.0)
+        total_wanted = wanted_total_kw + swap_total_kw
         scale = min(1.0, self.ev_cap_kw / total_wanted) if total_wanted > 0 else 1.0
-        granted = wanted * scale
-        swap_granted = swap_wanted * scale if swap_live else None
+        granted, to_target_s = self.chargers.grant(wanted, scale)
+        if swap_live:
+            swap_granted, swap_to_target_s = self.swap.slots.grant(swap_wanted, scale)
+            to_target_s = min(to_target_s, swap_to_target_s)
         start_s = self.env.now
-        end_s = self._part_end_s(t1, granted, swap_granted)
+        end_s = self._part_end_s(t1, to_target_s)
         dt_s = end_s - start_s
         swap_aux_kw = self.site.swap.aux_kw if swap_live else 0.0
         battery = self.battery
@@ -388,7 +388,11 @@ class Twin:
         self.env.run_before(end_s)
         # a copy: the slots' own array changes in place when a vehicle leaves in the next part
         charger_p = self.chargers.advance(dt_s, granted).copy()
-        swap_p = float(self.swap.slots.advance(dt_s, swap_granted).sum()) + swap_aux_kw if swap_live else 0.0
+        if swap_live:
+            self.swap.slots.advance(dt_s, swap_granted)
+            swap_p = self.swap.slots.p_total_kw + swap_aux_kw
+        else:
+            swap_p = 0.0
         return dt_s, (charger_p, swap_p, pv_p, load_p, load_q, load_shed_kw)
 
     def _injections(self, pv_p, bess_p, charger_p, swap_p, load_p, load_q) -> tuple[np.ndarray, np.ndarray]:

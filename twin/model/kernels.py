@@ -30,12 +30,81 @@ else:
         return function
 
 
+# -- sums ------------------------------------------------------------------------------------
+PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE: a stretch this long or shorter is summed in one block
+
+
+@jit
+def _block_sum(a, start, n):
+    """numpy's pairwise summation of a stretch of at most ``PAIRWISE_BLOCK`` items (``pairwise_sum``
+    in its loops): in order below 8 items, else eight running sums, combined in pairs, then the rest."""
+    if n < 8:
+        total = 0.0
+        for i in range(start, start + n):
+            total += a[i]
+        return total
+    r0, r1, r2, r3 = a[start], a[start + 1], a[start + 2], a[start + 3]
+    r4, r5, r6, r7 = a[start + 4], a[start + 5], a[start + 6], a[start + 7]
+    i = 8
+    while i < n - n % 8:
+        j = start + i
+        r0 += a[j]
+        r1 += a[j + 1]
+        r2 += a[j + 2]
+        r3 += a[j + 3]
+        r4 += a[j + 4]
+        r5 += a[j + 5]
+        r6 += a[j + 6]
+        r7 += a[j + 7]
+        i += 8
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        total += a[start + i]
+        i += 1
+    return total
+
+
+@jit
+def array_sum(a):
+    """``a.sum()`` of a 1-D float array, bit for bit: numpy splits a longer array in halves (the first
+    a multiple of 8 long) and adds their sums, and adds the whole to its identity, 0.0. The halving
+    runs on a stack here (numba's cache cannot hold a recursive function)."""
+    n = a.shape[0]
+    if n <= PAIRWISE_BLOCK:
+        return 0.0 + _block_sum(a, 0, n)
+    depth = 2 * 64  # the tree is at most 64 halvings deep; each level leaves a pending right half
+    starts = np.empty(depth, dtype=np.int64)
+    lengths = np.empty(depth, dtype=np.int64)  # a negative length: add the two sums on top of ``sums``
+    sums = np.empty(depth)
+    n_sums = 0
+    starts[0], lengths[0] = 0, n
+    top = 1
+    while top:
+        top -= 1
+        start, length = starts[top], lengths[top]
+        if length < 0:
+            n_sums -= 1
+            sums[n_sums - 1] = sums[n_sums - 1] + sums[n_sums]
+        elif length <= PAIRWISE_BLOCK:
+            sums[n_sums] = _block_sum(a, start, length)
+            n_sums += 1
+        else:
+            half = length // 2
+            half -= half % 8
+            starts[top], lengths[top] = 0, -1  # after both halves: their sum
+            starts[top + 1], lengths[top + 1] = start + half, length - half
+            starts[top + 2], lengths[top + 2] = start, half  # the first half first, as numpy does
+            top += 3
+    return 0.0 + sums[0]
+
+
 # -- charging slots -------------------------------------------------------------------------
 @jit
 def slots_wanted_kw(soc_pct, max_accept_kw, knee_pct, efficiency, p_max_kw, p_limit_kw, occupied, faulted,
                     target_soc_pct, min_taper_fraction, out):
     """``ChargingSlots.wanted_kw_reference`` in one pass, into ``out`` (returning it would cost a
-    microsecond more a call: numba boxes a returned array through a pickled constant)."""
+    microsecond more a call: numba boxes a returned array through a pickled constant); returns
+    its sum, as ``out.sum()`` would give it."""
     for i in range(soc_pct.shape[0]):
         if not occupied[i] or faulted[i] or soc_pct[i] >= target_soc_pct[i]:
             out[i] = 0.0
@@ -47,13 +116,15 @@ def slots_wanted_kw(soc_pct, max_accept_kw, knee_pct, efficiency, p_max_kw, p_li
             taper = min(max(taper, min_taper_fraction), 1.0)
         accept = max_accept_kw[i] * taper / efficiency[i]
         out[i] = min(min(p_max_kw[i], p_limit_kw[i]), accept)
+    return array_sum(out)
 
 
 @jit
 def slots_advance(dt_s, granted_kw, p_kw, ramp_kw_per_s, target_soc_pct, soc_pct, capacity_kwh, efficiency,
                   energy_kwh, occupied, reached):
     """``ChargingSlots.advance_reference`` in one pass: updates ``p_kw``, ``energy_kwh``,
-    ``soc_pct`` in place, marks ``reached`` (occupied and at target) and returns how many are."""
+    ``soc_pct`` in place, marks ``reached`` (occupied and at target); returns how many are, and
+    the sum of ``p_kw`` (as ``p_kw.sum()``)."""
     hours = dt_s / 3600.0
     n_reached = 0
     for i in range(p_kw.shape[0]):
@@ -65,14 +136,17 @@ def slots_advance(dt_s, granted_kw, p_kw, ramp_kw_per_s, target_soc_pct, soc_pct
         soc_pct[i] += p * hours * efficiency[i] / capacity_kwh[i] * 100.0
         reached[i] = occupied[i] and soc_pct[i] >= target_soc_pct[i] - 1e-9
         n_reached += reached[i]
-    return n_reached
+    return n_reached, array_sum(p_kw)
 
 
 @jit
-def slots_seconds_to_target(granted_kw, occupied, target_soc_pct, soc_pct, capacity_kwh, efficiency):
-    """``ChargingSlots.seconds_to_target_reference`` in one pass (called once per charging part)."""
+def slots_grant(wanted_kw, scale, granted_kw, occupied, target_soc_pct, soc_pct, capacity_kwh, efficiency):
+    """``ChargingSlots.grant_reference``: ``granted_kw = wanted_kw * scale`` in place, and how long
+    until the first slot reaches its target at it (``ChargingSlots.seconds_to_target``), in one pass
+    (called once per charging part)."""
     shortest_h = np.inf
     for i in range(granted_kw.shape[0]):
+        granted_kw[i] = wanted_kw[i] * scale
         if occupied[i] and granted_kw[i] > 0:
             room_kwh = (target_soc_pct[i] - soc_pct[i]) / 100.0 * capacity_kwh[i]
             shortest_h = min(shortest_h, room_kwh / (granted_kw[i] * efficiency[i]))

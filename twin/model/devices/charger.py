@@ -58,10 +58,12 @@ class ChargingSlots:
         self.energy_kwh = np.zeros(n)  # grid-side energy of the current session
         self.done: list[simpy.Event | None] = [None] * n
         self.compiled = kernels.COMPILED
+        self.p_total_kw = 0.0  # the sum of p_kw as the last advance left it (an unplug zeroes a slot after)
         self._wanted = np.zeros(n)  # the kernels' output buffers
+        self._granted = np.zeros(n)
         self._reached = np.zeros(n, dtype=bool)
         if self.compiled:  # load (or compile) the kernels now, not in the middle of the first step
-            self.seconds_to_target(self.wanted_kw())
+            self.grant(self.wanted_kw(), 1.0)
             kernels.slots_advance(1.0, np.zeros(n), self.p_kw.copy(), self.ramp_kw_per_s, self.target_soc_pct,
                                   self.soc_pct.copy(), self.capacity_kwh, self.efficiency, self.energy_kwh.copy(),
                                   self.occupied, self._reached.copy())
@@ -95,14 +97,21 @@ class ChargingSlots:
         accept[~self.occupied | self.faulted | (self.soc_pct >= self.target_soc_pct)] = 0.0
         return accept
 
-    def wanted_kw(self) -> np.ndarray:
-        """Grid-side power each slot would draw now, before any site-wide cap or ramp (a new array)."""
+    def want(self) -> tuple[np.ndarray, float]:
+        """Grid-side power each slot would draw now, before any site-wide cap or ramp, and its sum.
+
+        The array is the slots' own, rewritten by the next call (``wanted_kw`` gives a copy)."""
         if not self.compiled:
-            return self.wanted_kw_reference()
-        kernels.slots_wanted_kw(self.soc_pct, self.max_accept_kw, self.knee_pct, self.efficiency, self.p_max_kw,
-                                self.p_limit_kw, self.occupied, self.faulted, self.target_soc_pct, MIN_TAPER_FRACTION,
-                                self._wanted)
-        return self._wanted.copy()
+            wanted = self.wanted_kw_reference()
+            return wanted, float(wanted.sum())
+        total_kw = kernels.slots_wanted_kw(self.soc_pct, self.max_accept_kw, self.knee_pct, self.efficiency,
+                                           self.p_max_kw, self.p_limit_kw, self.occupied, self.faulted,
+                                           self.target_soc_pct, MIN_TAPER_FRACTION, self._wanted)
+        return self._wanted, total_kw
+
+    def wanted_kw(self) -> np.ndarray:
+        """``want``'s array, as a new one."""
+        return self.want()[0].copy()
 
     def wanted_kw_reference(self) -> np.ndarray:
         accept = taper_kw(self.soc_pct, self.max_accept_kw, self.knee_pct) / self.efficiency
@@ -110,14 +119,21 @@ class ChargingSlots:
         wanted[~self.occupied | self.faulted | (self.soc_pct >= self.target_soc_pct)] = 0.0
         return wanted
 
+    def grant(self, wanted_kw: np.ndarray, scale: float) -> tuple[np.ndarray, float]:
+        """``wanted_kw * scale`` (the slots' own array, rewritten by the next call) and the seconds
+        until the first slot reaches its target at it (``seconds_to_target``)."""
+        if not self.compiled:
+            return self.grant_reference(wanted_kw, scale)
+        to_target_s = kernels.slots_grant(wanted_kw, scale, self._granted, self.occupied, self.target_soc_pct,
+                                          self.soc_pct, self.capacity_kwh, self.efficiency)
+        return self._granted, to_target_s
+
+    def grant_reference(self, wanted_kw: np.ndarray, scale: float) -> tuple[np.ndarray, float]:
+        granted = wanted_kw * scale
+        return granted, self.seconds_to_target(granted)
+
     def seconds_to_target(self, granted_kw: np.ndarray) -> float:
         """How long until the first slot reaches its target at ``granted_kw`` (inf if none will)."""
-        if not self.compiled:
-            return self.seconds_to_target_reference(granted_kw)
-        return kernels.slots_seconds_to_target(granted_kw, self.occupied, self.target_soc_pct, self.soc_pct,
-                                               self.capacity_kwh, self.efficiency)
-
-    def seconds_to_target_reference(self, granted_kw: np.ndarray) -> float:
         charging = self.occupied & (granted_kw > 0)
         if not charging.any():
             return np.inf
@@ -127,13 +143,15 @@ class ChargingSlots:
     def advance(self, dt_s: float, granted_kw: np.ndarray) -> np.ndarray:
         """Draw ``granted_kw`` (ramp-limited upward), charge the batteries, fire done events.
 
-        Returns ``p_kw``, the slots' own array (changed in place by the next advance or unplug).
+        Returns ``p_kw``, the slots' own array (changed in place by the next advance or unplug);
+        its sum is ``p_total_kw`` until then.
         """
         if not self.compiled:
             return self.advance_reference(dt_s, granted_kw)
-        if kernels.slots_advance(dt_s, granted_kw, self.p_kw, self.ramp_kw_per_s, self.target_soc_pct,
-                                 self.soc_pct, self.capacity_kwh, self.efficiency, self.energy_kwh,
-                                 self.occupied, self._reached):
+        n_reached, self.p_total_kw = kernels.slots_advance(
+            dt_s, granted_kw, self.p_kw, self.ramp_kw_per_s, self.target_soc_pct, self.soc_pct, self.capacity_kwh,
+            self.efficiency, self.energy_kwh, self.occupied, self._reached)
+        if n_reached:
             self._fire(np.flatnonzero(self._reached))
         return self.p_kw
 
@@ -144,6 +162,7 @@ class ChargingSlots:
         room_kwh = np.maximum(self.target_soc_pct - self.soc_pct, 0.0) / 100.0 * self.capacity_kwh
         p = np.minimum(p, room_kwh / self.efficiency / hours)
         self.p_kw[:] = p
+        self.p_total_kw = float(self.p_kw.sum())
         self.energy_kwh += p * hours
         self.soc_pct += p * hours * self.efficiency / self.capacity_kwh * 100.0
         self._fire(np.flatnonzero(self.occupied & (self.soc_pct >= self.target_soc_pct - 1e-9)))

@@ -94,8 +94,13 @@ class SwapStationModel:
         put_now(self.free_chargers, slot)
         put_now(self.full_packs, spec.full_soc_pct)
 
-    def wanted_kw(self) -> np.ndarray:
-        wanted = self.slots.wanted_kw()
+    def want(self) -> tuple[np.ndarray, float]:
+        """The pack chargers' ``ChargingSlots.want``: nothing while the station is tripped."""
+        wanted, total_kw = self.slots.want()
         if self.tripped:
             wanted[:] = 0.0
-        return wanted
+            total_kw = 0.0
+        return wanted, total_kw
+
+    def wanted_kw(self) -> np.ndarray:
+        return self.want()[0].copy()
