@@ -60,15 +60,16 @@ class SwapStationModel:
         with self.bays.request() as bay:
             if not bay.triggered:  # a free bay is granted at once (its event is already triggered)
                 yield bay | deadline
-            # a full pack in stock is taken without a race against the deadline
-            pack = take_now(self.full_packs) if bay.triggered else None
-            if bay.triggered and pack is None:
-                request = self.full_packs.get()
-                yield request | deadline
-                if request.triggered:
-                    pack = request.value
-                else:
-                    request.cancel()
+            pack = None
+            if bay.triggered:
+                pack = take_now(self.full_packs)  # a full pack in stock: no race against the deadline
+                if pack is None:
+                    request = self.full_packs.get()
+                    yield request | deadline
+                    if request.triggered:
+                        pack = request.value
+                    else:
+                        request.cancel()
             if pack is None:
                 totals.reneged += 1
                 totals.unserved_kwh += pack_demand_kwh
@@ -101,6 +102,3 @@ class SwapStationModel:
             wanted[:] = 0.0
             total_kw = 0.0
         return wanted, total_kw
-
-    def wanted_kw(self) -> np.ndarray:
-        return self.want()[0].copy()
