@@ -11,7 +11,7 @@ from tests.conftest import FREIGHT_SITE, PASSENGER_SITE, run_twin
 from twin.config.site import load_site
 from twin.model import kernels
 from twin.model.core import group_sums_reference
-from twin.model.devices.charger import ChargingSlots, Occupant
+from twin.model.devices.charger import ChargingSlots, Occupant, share
 from twin.model.grid import Grid, _DenseNewton, injection_points
 from twin.model.profiles import IntervalMean
 
@@ -55,6 +55,36 @@ def test_charging_kernels_equal_the_numpy_reference_bit_for_bit(dt_s):
         assert done_fast == [e is not None and e.triggered for e in plain.done]
         fired = sum(done_fast)
     assert fired > 5  # batteries did reach their targets, so the event path was compared too
+
+
+@pytest.mark.parametrize("packs_mode", ["none", "on", "tripped"])
+def test_sharing_a_cap_between_connectors_and_packs_equals_the_reference_bit_for_bit(packs_mode):
+    """``share`` (one kernel call a charging part) against ``share_reference`` (the per-set
+    methods): the same wanted and granted rows, total, scale and time to the first full battery,
+    with the cap binding or not and an outage cutting some connectors off."""
+    rng = np.random.default_rng(9)
+    fast_env, plain_env = simpy.Environment(), simpy.Environment()
+    fast = _slots(fast_env, np.random.default_rng(5)), _slots(fast_env, np.random.default_rng(6), n=7)
+    plain = _slots(plain_env, np.random.default_rng(5)), _slots(plain_env, np.random.default_rng(6), n=7)
+    for slots in plain:
+        slots.compiled = False
+    scales, packs_drew = set(), False
+    for step in range(120):
+        cars_live = None if step % 4 else rng.random(len(fast[0].p_kw)) < 0.7
+        cap_kw = float(rng.uniform(0.2, 1.5) * sum(slots.wanted_kw_reference().sum() for slots in plain))
+        results = []
+        for cars, packs in (fast, plain):
+            results.append(share(cars, cars_live, None if packs_mode == "none" else packs, packs_mode == "tripped",
+                                 cap_kw))
+            for slots in (cars, packs) if packs_mode != "none" else (cars,):
+                slots.advance(60.0)
+        assert results[0] == results[1], step
+        scales.add(results[0][1] < 1.0)
+        packs_drew = packs_drew or bool(fast[1].p_kw.any())
+        for a, b in zip(fast, plain):
+            assert np.array_equal(a.state, b.state) and np.array_equal(a.flags, b.flags), step
+    assert scales == {True, False}  # the cap bound on some parts and not on others
+    assert packs_drew == (packs_mode == "on")  # tripped packs draw nothing, nor do packs left out
 
 
 def test_the_kernels_sum_is_numpys_bit_for_bit():

@@ -145,7 +145,7 @@ def test_a_swap_truck_takes_a_stocked_pack_at_once_waits_for_a_recharged_one_or_
     while env.now < 6 * 3600.0:  # charge the packs from event to event, as ``Twin.step`` does
         while env.peek() <= env.now:
             env.step()
-        wanted, _ = station.want()
+        wanted, _ = slots.want()
         end_s = min(6 * 3600.0, env.next_live_s(), env.now + slots.seconds_to_target(wanted))
         dt_s = end_s - env.now
         env.run_before(end_s)

@@ -30,7 +30,7 @@ from twin.model.commands import (
 )
 from twin.model.controllers.base import Measurements, SiteInfo, site_info
 from twin.model.devices.bess import Battery
-from twin.model.devices.charger import ChargingSlots
+from twin.model.devices.charger import ChargingSlots, share
 from twin.model.devices.load import BuildingLoads
 from twin.model.devices.pv import PvPlant
 from twin.model.devices.swap import SwapStationModel
@@ -342,24 +342,18 @@ class Twin:
         Returns the part's length and (charger_p, swap_p, pv_p, load_p, load_q, load_shed_kw) over it.
         """
         live = self.grid.energized
-        wanted, wanted_total_kw = self.chargers.want()
+        cars_live = None
         load_shed_kw = 0.0
         if not self.grid.all_energized:  # an outage cuts some points off: they draw and give nothing
             pv_p = np.where(live[self._pv_points], pv_p, 0.0)
             load_live = live[self._load_points]
             load_shed_kw = float(load_p[~load_live].sum())
             load_p, load_q = np.where(load_live, load_p, 0.0), np.where(load_live, load_q, 0.0)
-            wanted[~live[self._group_points][self.connector_group]] = 0.0
-            wanted_total_kw = float(wanted.sum())
+            cars_live = live[self._group_points][self.connector_group]
         swap_live = self.swap is not None and bool(live[self._swap_point])
-        # without a live swap station, 0.0: what the sum of its empty array of wanted powers was
-        swap_wanted, swap_total_kw = self.swap.want() if swap_live else (None, 0.0)
-        total_wanted = wanted_total_kw + swap_total_kw
-        scale = min(1.0, self.ev_cap_kw / total_wanted) if total_wanted > 0 else 1.0
-        granted, to_target_s = self.chargers.grant(wanted, scale)
-        if swap_live:
-            swap_granted, swap_to_target_s = self.swap.slots.grant(swap_wanted, scale)
-            to_target_s = min(to_target_s, swap_to_target_s)
+        packs = self.swap.slots if swap_live else None
+        total_wanted, scale, to_target_s = share(self.chargers, cars_live, packs, swap_live and self.swap.tripped,
+                                                 self.ev_cap_kw)
         start_s = self.env.now
         end_s = self._part_end_s(t1, to_target_s)
         dt_s = end_s - start_s
@@ -374,8 +368,9 @@ class Twin:
             if surplus_kw > 0 and ev_kw > 0:
                 scale *= max(0.0, ev_kw - surplus_kw) / ev_kw
                 surplus_kw -= min(ev_kw, surplus_kw)
-                granted = wanted * scale
-                swap_granted = swap_wanted * scale if swap_live else None
+                self.chargers.regrant(scale)
+                if swap_live:
+                    packs.regrant(scale)
             if surplus_kw > 0 and load_p.sum() > 0:
                 kept = max(0.0, 1.0 - surplus_kw / load_p.sum())
                 load_shed_kw += float(load_p.sum() * (1.0 - kept))
@@ -387,10 +382,10 @@ class Twin:
         # the clock first, so that a battery that fills in this part fires its event at the part's end
         self.env.run_before(end_s)
         # a copy: the slots' own array changes in place when a vehicle leaves in the next part
-        charger_p = self.chargers.advance(dt_s, granted).copy()
+        charger_p = self.chargers.advance(dt_s).copy()
         if swap_live:
-            self.swap.slots.advance(dt_s, swap_granted)
-            swap_p = self.swap.slots.p_total_kw + swap_aux_kw
+            packs.advance(dt_s)
+            swap_p = packs.p_total_kw + swap_aux_kw
         else:
             swap_p = 0.0
         return dt_s, (charger_p, swap_p, pv_p, load_p, load_q, load_shed_kw)

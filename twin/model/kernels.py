@@ -99,14 +99,23 @@ def array_sum(a):
 
 
 # -- charging slots -------------------------------------------------------------------------
+# A set of slots keeps its per-slot figures as the rows of two matrices (``ChargingSlots.state``
+# and ``.flags``; the row names below), so a kernel takes two arrays for a set where it took
+# eleven: numba checks the type of every argument of every call, ~0.05 us each.
+(P_MAX_KW, EFFICIENCY, RAMP_KW_PER_S, P_LIMIT_KW, P_KW, SOC_PCT, CAPACITY_KWH, TARGET_SOC_PCT, MAX_ACCEPT_KW,
+ KNEE_PCT, ENERGY_KWH, WANTED_KW, GRANTED_KW, STATE_ROWS) = range(14)
+OCCUPIED, FAULTED, REACHED, FLAG_ROWS = range(4)
+PACKS_OFF, PACKS_ON, PACKS_TRIPPED = range(3)  # how ``slots_share`` treats its second set
+
+
 @jit
-def slots_wanted_kw(soc_pct, max_accept_kw, knee_pct, efficiency, p_max_kw, p_limit_kw, occupied, faulted,
-                    target_soc_pct, min_taper_fraction, out):
-    """``ChargingSlots.wanted_kw_reference`` in one pass, into ``out`` (returning it would cost a
-    microsecond more a call: numba boxes a returned array through a pickled constant); returns
-    its sum, as ``out.sum()`` would give it."""
-    for i in range(soc_pct.shape[0]):
-        if not occupied[i] or faulted[i] or soc_pct[i] >= target_soc_pct[i]:
+def slots_want(state, flags, min_taper_fraction):
+    """``ChargingSlots.wanted_kw_reference`` in one pass, into the ``WANTED_KW`` row; returns its sum,
+    as ``.sum()`` would give it."""
+    soc_pct, knee_pct, target_soc_pct = state[SOC_PCT], state[KNEE_PCT], state[TARGET_SOC_PCT]
+    out = state[WANTED_KW]
+    for i in range(out.shape[0]):
+        if not flags[OCCUPIED, i] or flags[FAULTED, i] or soc_pct[i] >= target_soc_pct[i]:
             out[i] = 0.0
             continue
         if soc_pct[i] < knee_pct[i]:
@@ -114,43 +123,74 @@ def slots_wanted_kw(soc_pct, max_accept_kw, knee_pct, efficiency, p_max_kw, p_li
         else:
             taper = (100.0 - soc_pct[i]) / max(100.0 - knee_pct[i], 1e-9)
             taper = min(max(taper, min_taper_fraction), 1.0)
-        accept = max_accept_kw[i] * taper / efficiency[i]
-        out[i] = min(min(p_max_kw[i], p_limit_kw[i]), accept)
+        accept = state[MAX_ACCEPT_KW, i] * taper / state[EFFICIENCY, i]
+        out[i] = min(min(state[P_MAX_KW, i], state[P_LIMIT_KW, i]), accept)
     return array_sum(out)
 
 
 @jit
-def slots_advance(dt_s, granted_kw, p_kw, ramp_kw_per_s, target_soc_pct, soc_pct, capacity_kwh, efficiency,
-                  energy_kwh, occupied, reached):
-    """``ChargingSlots.advance_reference`` in one pass: updates ``p_kw``, ``energy_kwh``,
-    ``soc_pct`` in place, marks ``reached`` (occupied and at target); returns how many are, and
-    the sum of ``p_kw`` (as ``p_kw.sum()``)."""
-    hours = dt_s / 3600.0
-    n_reached = 0
-    for i in range(p_kw.shape[0]):
-        p = min(granted_kw[i], p_kw[i] + ramp_kw_per_s[i] * dt_s)
-        room_kwh = max(target_soc_pct[i] - soc_pct[i], 0.0) / 100.0 * capacity_kwh[i]
-        p = min(p, room_kwh / efficiency[i] / hours)
-        p_kw[i] = p
-        energy_kwh[i] += p * hours
-        soc_pct[i] += p * hours * efficiency[i] / capacity_kwh[i] * 100.0
-        reached[i] = occupied[i] and soc_pct[i] >= target_soc_pct[i] - 1e-9
-        n_reached += reached[i]
-    return n_reached, array_sum(p_kw)
-
-
-@jit
-def slots_grant(wanted_kw, scale, granted_kw, occupied, target_soc_pct, soc_pct, capacity_kwh, efficiency):
-    """``ChargingSlots.grant_reference``: ``granted_kw = wanted_kw * scale`` in place, and how long
-    until the first slot reaches its target at it (``ChargingSlots.seconds_to_target``), in one pass
-    (called once per charging part)."""
+def slots_grant(state, flags, scale):
+    """``ChargingSlots.grant_reference``: the ``GRANTED_KW`` row = the ``WANTED_KW`` row * ``scale``,
+    and how long until the first slot reaches its target at it (``ChargingSlots.seconds_to_target``),
+    in one pass."""
+    granted_kw, wanted_kw = state[GRANTED_KW], state[WANTED_KW]
     shortest_h = np.inf
     for i in range(granted_kw.shape[0]):
         granted_kw[i] = wanted_kw[i] * scale
-        if occupied[i] and granted_kw[i] > 0:
-            room_kwh = (target_soc_pct[i] - soc_pct[i]) / 100.0 * capacity_kwh[i]
-            shortest_h = min(shortest_h, room_kwh / (granted_kw[i] * efficiency[i]))
+        if flags[OCCUPIED, i] and granted_kw[i] > 0:
+            room_kwh = (state[TARGET_SOC_PCT, i] - state[SOC_PCT, i]) / 100.0 * state[CAPACITY_KWH, i]
+            shortest_h = min(shortest_h, room_kwh / (granted_kw[i] * state[EFFICIENCY, i]))
     return shortest_h if shortest_h == np.inf else max(0.0, shortest_h) * 3600.0
+
+
+@jit
+def slots_share(cars_state, cars_flags, cars_live, packs_state, packs_flags, packs_mode, cap_kw,
+                min_taper_fraction):
+    """``charger.share_reference`` in one call: both sets' wanted powers (the cars' zero where
+    ``cars_live`` is not, the packs' zero when tripped), the share of them a site cap of
+    ``cap_kw`` allows, granted; returns (total wanted, scale, seconds to the first full battery)."""
+    total_kw = slots_want(cars_state, cars_flags, min_taper_fraction)
+    wanted_kw = cars_state[WANTED_KW]
+    cut = False
+    for i in range(wanted_kw.shape[0]):
+        if not cars_live[i]:
+            wanted_kw[i] = 0.0
+            cut = True
+    if cut:
+        total_kw = array_sum(wanted_kw)
+    packs_kw = 0.0
+    if packs_mode != PACKS_OFF:
+        packs_kw = slots_want(packs_state, packs_flags, min_taper_fraction)
+        if packs_mode == PACKS_TRIPPED:
+            packs_state[WANTED_KW, :] = 0.0
+            packs_kw = 0.0
+    total_kw = total_kw + packs_kw
+    scale = min(1.0, cap_kw / total_kw) if total_kw > 0 else 1.0
+    to_target_s = slots_grant(cars_state, cars_flags, scale)
+    if packs_mode != PACKS_OFF:
+        to_target_s = min(to_target_s, slots_grant(packs_state, packs_flags, scale))
+    return total_kw, scale, to_target_s
+
+
+@jit
+def slots_advance(dt_s, state, flags):
+    """``ChargingSlots.advance_reference`` in one pass, drawing the ``GRANTED_KW`` row: updates
+    ``P_KW``, ``ENERGY_KWH`` and ``SOC_PCT`` in place, marks ``REACHED`` (occupied and at target);
+    returns how many are, and the sum of ``P_KW`` (as ``.sum()``)."""
+    hours = dt_s / 3600.0
+    p_kw, soc_pct, target_soc_pct = state[P_KW], state[SOC_PCT], state[TARGET_SOC_PCT]
+    n_reached = 0
+    for i in range(p_kw.shape[0]):
+        p = min(state[GRANTED_KW, i], p_kw[i] + state[RAMP_KW_PER_S, i] * dt_s)
+        room_kwh = max(target_soc_pct[i] - soc_pct[i], 0.0) / 100.0 * state[CAPACITY_KWH, i]
+        p = min(p, room_kwh / state[EFFICIENCY, i] / hours)
+        p_kw[i] = p
+        state[ENERGY_KWH, i] += p * hours
+        soc_pct[i] += p * hours * state[EFFICIENCY, i] / state[CAPACITY_KWH, i] * 100.0
+        reached = flags[OCCUPIED, i] and soc_pct[i] >= target_soc_pct[i] - 1e-9
+        flags[REACHED, i] = reached
+        n_reached += reached
+    return n_reached, array_sum(p_kw)
 
 
 # -- injections -----------------------------------------------------------------------------

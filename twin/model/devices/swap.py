@@ -94,11 +94,3 @@ class SwapStationModel:
         self.slots.unplug(slot)
         put_now(self.free_chargers, slot)
         put_now(self.full_packs, spec.full_soc_pct)
-
-    def want(self) -> tuple[np.ndarray, float]:
-        """The pack chargers' ``ChargingSlots.want``: nothing while the station is tripped."""
-        wanted, total_kw = self.slots.want()
-        if self.tripped:
-            wanted[:] = 0.0
-            total_kw = 0.0
-        return wanted, total_kw
