@@ -10,7 +10,7 @@ import simpy
 
 from tests.conftest import FREIGHT_SITE, run_twin
 from twin.config.site import load_site
-from twin.model.traffic import arrivals, hourly_rates_per_s
+from twin.model.traffic import arrivals, hourly_rates_per_s, uniform
 
 
 def test_arrival_counts_follow_daily_volume_and_hourly_profile():
@@ -69,6 +69,17 @@ def test_arrivals_drawn_ahead_equal_the_waited_thinning_and_schedule_only_real_a
     np.testing.assert_allclose(times["ahead"], times["waited"], rtol=0, atol=1e-6)
     # one event per arrival (and the start), where the waited thinning also woke for each rejected candidate
     assert events["ahead"] == len(times["ahead"]) + 1 < events["waited"]
+
+
+def test_the_vehicles_uniform_draw_is_numpys_bit_for_bit():
+    """``uniform`` leaves the random stream and every value as ``rng.uniform`` does, so a run's
+    vehicles are the same as when they were drawn through numpy's method."""
+    ours, numpys = np.random.default_rng(3), np.random.default_rng(3)
+    for low, high in ((10.0, 80.0), (0.7, 1.0), (60.0, 600.0), (42.0, 42.0), (-3.0, 2.5), (1e-9, 1e9)):
+        drawn = [uniform(ours, low, high) for _ in range(5000)]
+        assert drawn == [float(numpys.uniform(low, high)) for _ in range(5000)], (low, high)
+        assert all(low <= x <= high for x in drawn)
+    assert ours.random() == numpys.random()  # the streams are still in step
 
 
 def _one_connector(env, cls, p_max_kw=50.0):

@@ -163,7 +163,7 @@ class ChargingSlots:
             return self.advance_reference(dt_s, self._granted)
         n_reached, self.p_total_kw = kernels.slots_advance(dt_s, self.state, self.flags)
         if n_reached:
-            self._fire(np.flatnonzero(self._reached))
+            self._fire(self._reached.nonzero()[0])
         return self.p_kw
 
     def advance_reference(self, dt_s: float, granted_kw: np.ndarray) -> np.ndarray:
@@ -177,7 +177,7 @@ class ChargingSlots:
         self.energy_kwh += p * hours
         self.soc_pct += p * hours * self.efficiency / self.capacity_kwh * 100.0
         self._reached[:] = self.occupied & (self.soc_pct >= self.target_soc_pct - 1e-9)
-        self._fire(np.flatnonzero(self._reached))
+        self._fire(self._reached.nonzero()[0])
         return self.p_kw
 
     def _fire(self, full: np.ndarray) -> None:
