@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import socket
 import struct
-import time
 
 from pymodbus.client import ModbusTcpClient
 
@@ -48,11 +47,10 @@ def test_malformed_frames_leave_the_server_serving(rig):
             reply = send_raw(rig.port, frame)
             if reply[7:8]:  # an answer, if any, is an exception response
                 assert reply[7] & 0x80, (frame, reply)
-            # the well-behaved client on its own connection is still served, promptly
-            started = time.perf_counter()
+            # the well-behaved client on its own connection is still served, within its 2 s timeout
+            # (no retries: an unanswered read raises), whatever the machine's speed
             response = bystander.read_holding_registers(point.address, count=2, device_id=point.unit_id)
             assert not response.isError() and response.registers == before
-            assert time.perf_counter() - started < 1.0
         for _ in range(20):  # random garbage on many connections
             send_raw(rig.port, bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 64))), wait_s=0.01)
         assert bystander.read_holding_registers(point.address, count=2, device_id=point.unit_id).registers == before

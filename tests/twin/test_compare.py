@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 
@@ -102,11 +101,13 @@ def test_an_interrupted_run_stops_its_baseline(tmp_path):
     scenario = load_scenario(SCENARIOS / "year-xianshan.toml")  # its baseline alone takes ~15 s or more
     stop = threading.Event()
     stop.set()  # interrupted before the first step
-    started = time.perf_counter()
     result = run_scenario(scenario, tmp_path, stop=stop)
     assert result.status == "interrupted" and result.comparison is None
-    assert time.perf_counter() - started < 12  # the year-long baseline was not waited for ...
-    assert not (tmp_path / "baseline" / "kpi.json").exists()  # ... and did not finish behind our back
+    # the year-long baseline was stopped, not waited for (its process is joined when the run returns):
+    # it never got to the end of its year, nor to its KPIs, which it writes last
+    baseline_meta = tmp_path / "baseline" / "run.json"
+    assert not baseline_meta.exists() or json.loads(baseline_meta.read_text())["status"] == "running"
+    assert not (tmp_path / "baseline" / "kpi.json").exists()
     assert not (tmp_path / "compare.json").exists()
 
 
