@@ -196,15 +196,15 @@ def test_acceptance_stopped_by_sigterm_finishes_its_folder_and_stops_the_control
     wait_for(lambda: not any(alive(pid) for pid in controllers), "the controller to exit", timeout_s=EXIT_S)
 
 
-# 24 runs of a week each: about a minute of work on one worker, many times the 5 s after which
-# the first batch of rows is written, so the signal lands with most rows still to run
+# 24 runs of two days each, written one by one (``--rows-per-file 1``): the signal lands after the
+# first row with 23 runs of work still to do on one worker
 SWEEP = """name = "stopped"
 scenarios = ["{scenario}"]
 seeds = 12
 seed = 7
 [set]
 step = "1min"
-duration = "7d"
+duration = "2d"
 [parameters]
 bess.e_kwh = [1000, 2150]
 """
@@ -216,7 +216,8 @@ def test_sweep_stopped_by_a_signal_keeps_its_rows_stops_dask_and_resumes(tmp_pat
 
     sweep_file, out = tmp_path / "sweep.toml", tmp_path / "sweep"
     sweep_file.write_text(SWEEP.format(scenario=(HOLIDAY.parent / "holiday-peak-xianshan.toml").as_posix()))
-    command = ("sweep", str(sweep_file), "--workers", "1", "--out", str(out), "--quiet")
+    # each finished run written at once: the signal lands right after the first, most still to run
+    command = ("sweep", str(sweep_file), "--workers", "1", "--out", str(out), "--rows-per-file", "1", "--quiet")
     process = start(*command)
     wait_for(lambda: children_of(process.pid) and any((out / "runs").rglob("*.parquet")), "a first batch of rows")
     workers = children_of(process.pid)

@@ -93,11 +93,12 @@ def satwin_sweep(*args: str, **kwargs) -> subprocess.Popen:
 
 
 def test_resume_after_killing_the_sweep_midway(tmp_path):
-    # 30 runs of a week each: far more work than the 5 s after which the first batch of rows is
-    # written, so the kill lands with rows still to run (with runs of 1 h, all 30 were done first)
-    path = write_sweep(tmp_path, 'seeds = 15\n[set]\nstep = "1min"\nduration = "7d"\n[parameters]\nbess.e_kwh = [1000, 2000]\n')
+    # every finished run is written at once (--rows-per-file 1), so the kill lands as soon as the first
+    # is, with the other runs (of two days each) still to do, whatever the machine's speed: with the
+    # default batch the first file came after 5 s, and a fast machine had finished all 30 by then
+    path = write_sweep(tmp_path, 'seeds = 15\n[set]\nstep = "1min"\nduration = "2d"\n[parameters]\nbess.e_kwh = [1000, 2000]\n')
     out = tmp_path / "out"
-    first = satwin_sweep(str(path), "--out", str(out), "--workers", "2", "-q")
+    first = satwin_sweep(str(path), "--out", str(out), "--workers", "2", "--rows-per-file", "1", "-q")
     try:
         deadline = time.monotonic() + 240
         while not list((out / "runs").rglob("*.parquet")) and time.monotonic() < deadline and first.poll() is None:

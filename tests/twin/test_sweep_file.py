@@ -77,6 +77,13 @@ def test_a_bad_sweep_file_on_the_command_line(tmp_path):
     assert not (tmp_path / "out" / "runs").exists()
 
 
+def test_rows_per_file_below_one_is_refused_before_anything_runs(tmp_path):
+    path = sweep_file(tmp_path, "[parameters]\nbess.e_kwh = [1000]\n")
+    done = satwin("sweep", str(path), "--out", str(tmp_path / "out"), "--serial", "--rows-per-file", "0")
+    assert done.returncode == 2 and "--rows-per-file: must be at least 1" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "out" / "runs").exists()
+
+
 def test_wilson_interval():
     low, high = wilson_interval(0, 20)
     assert low == 0 and high == pytest.approx(0.161, abs=1e-3)  # the textbook value for 0 of 20
@@ -127,6 +134,7 @@ def test_the_defaults_docs_quote_are_the_code_s():
         assert str(model.model_fields[field].default) == default, name
     writer = inspect.signature(RowWriter).parameters
     assert f"every {writer['batch'].default} rows or {writer['every_s'].default:g} s" in doc
+    assert "`--rows-per-file 1`" in doc and "--rows-per-file" in satwin("sweep", "--help").stdout
 
 
 def test_the_shipped_sweeps_are_valid():

@@ -24,6 +24,8 @@ from twin.config.errors import ScenarioError
 from twin.config.files import FrozenModel, read_toml, validate
 
 Scalar = bool | int | float | str | dt.datetime  # dates: a scenario's start
+ROWS_PER_FILE = 50  # a sweep's table is written every this many finished runs (``--rows-per-file``) ...
+FILE_EVERY_S = 5.0  # ... or after this long, whichever comes first: a kill loses only what is not written
 
 
 class Range(FrozenModel):

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from twin.config.errors import ScenarioError
+from twin.config.sweep import FILE_EVERY_S, ROWS_PER_FILE
 
 console = Console()
 err_console = Console(stderr=True)
@@ -58,6 +59,9 @@ def sweep_command(
     find_min: Annotated[Optional[str], typer.Option(help="bisect this parameter for the smallest passing value")] = None,
     subject_to: Annotated[Optional[str], typer.Option(help="the criterion --find-min must meet, e.g. "
                                                            "'fail_rate(peak_15min_demand_kw <= 2500) <= 0.05'")] = None,
+    rows_per_file: Annotated[int, typer.Option(help="write the table every this many finished runs (or every "
+                                                    f"{FILE_EVERY_S:g} s); 1 keeps every finished run through a kill")]
+    = ROWS_PER_FILE,
     serial: Annotated[bool, typer.Option("--serial", help="run in this process, without Dask (for debugging)")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
@@ -70,6 +74,8 @@ def sweep_command(
 
     if workers is not None and workers < 1:
         raise ScenarioError(None, "--workers", "must be at least 1")
+    if rows_per_file < 1:
+        raise ScenarioError(None, "--rows-per-file", "must be at least 1")
     if (find_min is None) != (subject_to is None):
         raise ScenarioError(None, "--find-min" if find_min is None else "--subject-to",
                             "--find-min and --subject-to go together")
@@ -82,7 +88,7 @@ def sweep_command(
             criterion = parse_stat_criterion(subject_to)
         except ValueError as exc:
             raise ScenarioError(None, "--subject-to", str(exc)) from None
-    study = SweepStudy(sweep, out or Path("results") / "sweeps" / sweep.spec.name, keep_runs)
+    study = SweepStudy(sweep, out or Path("results") / "sweeps" / sweep.spec.name, keep_runs, rows_per_file)
     study.prepare(find_min)  # every point checked before a cluster starts
     if not quiet:
         err_console.print(f"[bold]{sweep.spec.name}[/]: {study.describe(find_min)}")

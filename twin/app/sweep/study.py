@@ -21,7 +21,7 @@ from twin.app.sweep.find_min import Bisection, bisect, candidates
 from twin.app.sweep.summary import write_summary
 from twin.app.sweep.table import RowWriter, done_keys, read_rows, table_schema
 from twin.config.scenario import load_scenario
-from twin.config.sweep import StatCriterion, Sweep
+from twin.config.sweep import ROWS_PER_FILE, StatCriterion, Sweep
 from twin.results.sweep_stats import PointVerdicts, judge_points
 
 
@@ -41,12 +41,13 @@ def schema_for(tasks: Sequence[RunTask]) -> pa.Schema:
 
 
 def run_points(tasks: list[RunTask], out_dir: Path, client: Any | None, retries: int = 2,
-               progress: Progress | None = None, schema: pa.Schema | None = None) -> Batch:
+               progress: Progress | None = None, schema: pa.Schema | None = None,
+               rows_per_file: int = ROWS_PER_FILE) -> Batch:
     """Run the tasks whose keys are not in ``out_dir`` yet; return the rows of all of them."""
     schema = schema or schema_for(tasks)
     done = done_keys(out_dir)
     todo = [t for t in tasks if t.key not in done]
-    tally = execute(todo, RowWriter(out_dir, schema), client, retries, progress)
+    tally = execute(todo, RowWriter(out_dir, schema, batch=rows_per_file), client, retries, progress)
     keys = {t.key for t in tasks}
     table = read_rows(out_dir, schema)
     table = table.filter(pa.array([k in keys for k in table.column("key").to_pylist()], type=pa.bool_()))
@@ -66,8 +67,8 @@ def param_names(tasks: Sequence[RunTask]) -> list[str]:
 class SweepStudy:
     """One ``satwin sweep`` invocation: a plain sweep or a bisection, its table and summary."""
 
-    def __init__(self, sweep: Sweep, out_dir: Path, keep_runs: bool = False) -> None:
-        self.sweep, self.out_dir = sweep, Path(out_dir)
+    def __init__(self, sweep: Sweep, out_dir: Path, keep_runs: bool = False, rows_per_file: int = ROWS_PER_FILE) -> None:
+        self.sweep, self.out_dir, self.rows_per_file = sweep, Path(out_dir), rows_per_file
         self.run_root = self.out_dir / "runs-data" if keep_runs else None
         self.criteria: list[StatCriterion] = list(sweep.criteria)
         self.tasks: list[RunTask] = []
@@ -98,7 +99,8 @@ class SweepStudy:
                f"{len(self.tasks) // max(1, replicates * len(self.sweep.scenario_paths))} points x {replicates} seeds)"
 
     def _run(self, tasks: list[RunTask], client: Any | None, progress: Progress | None) -> Batch:
-        batch = run_points(tasks, self.out_dir, client, self.sweep.spec.retries, progress)
+        batch = run_points(tasks, self.out_dir, client, self.sweep.spec.retries, progress,
+                           rows_per_file=self.rows_per_file)
         self.tally.total += batch.tally.total
         self.tally.done += batch.tally.done
         self.tally.failed += batch.tally.failed

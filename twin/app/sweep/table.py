@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from twin.app.sweep.expand import RunTask
 from twin.app.sweep.worker import NUMERIC_KPIS, verdict_column
+from twin.config.sweep import FILE_EVERY_S, ROWS_PER_FILE
 
 PARTITIONING = ds.partitioning(pa.schema([("scenario", pa.string())]), flavor="hive")
 
@@ -43,7 +44,8 @@ def table_schema(tasks: Iterable[RunTask], criteria: Iterable[str]) -> pa.Schema
 class RowWriter:
     """Collects rows and writes them as one file per batch (every ``batch`` rows or ``every_s`` seconds)."""
 
-    def __init__(self, out_dir: Path, schema: pa.Schema, batch: int = 50, every_s: float = 5.0) -> None:
+    def __init__(self, out_dir: Path, schema: pa.Schema, batch: int = ROWS_PER_FILE,
+                 every_s: float = FILE_EVERY_S) -> None:
         self.root = Path(out_dir) / "runs"
         self.schema = schema
         self.batch, self.every_s = batch, every_s
